@@ -1,0 +1,195 @@
+// The one place where rnn's configuration is typed, defaulted and validated.
+// The CLI parses flags into a Partial<TrainConfig>, `resolveTrainConfig` fills defaults and validates,
+// and the effective config is stored in every checkpoint's metadata.
+import { UsageError } from "./errors.ts";
+
+export type CellKind = "rnn" | "lstm" | "gru";
+export type Activation = "tanh" | "relu";
+export type OptimizerKind = "adam" | "rmsprop" | "adagrad" | "sgd";
+export type InitKind = "pytorch" | "xavier" | "orthogonal";
+
+/** Everything that fixes the shape and meaning of the parameters (must match on resume and load). */
+export interface ModelConfig {
+  cell: CellKind;
+  /** L: stacked layers */
+  layers: number;
+  /** H: hidden width */
+  hidden: number;
+  /** E: embedding width; 0 = one-hot input */
+  embed: number;
+  /** plain RNN nonlinearity */
+  activation: Activation;
+  /** y = x + f(x) between stacked layers of equal width */
+  residual: boolean;
+  /** V: vocabulary size (set from the corpus) */
+  vocabSize: number;
+}
+
+export interface TrainConfig {
+  model: ModelConfig;
+  corpus: string[];
+  out: string;
+  // data
+  batch: number; // B
+  seq: number; // T
+  valFrac: number;
+  // optimisation
+  optimizer: OptimizerKind;
+  lr: number;
+  momentum: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  clip: number; // global-norm clip, 0 = off
+  clipValue: number; // per-element clip, 0 = off
+  orthoReg: number; // λ of λ Σ‖WᵀW − I‖²
+  dropout: number;
+  lrDecay: number;
+  lrDecayEvery: number;
+  warmup: number;
+  patience: number; // 0 = off
+  // init
+  init: InitKind;
+  forgetBias: number | null; // null = leave as the init draws it
+  // budget (0 = unset; at least one is set after resolution)
+  steps: number;
+  epochs: number;
+  time: number; // seconds
+  // cadence
+  evalEvery: number;
+  checkpointEvery: number;
+  keep: number;
+  seed: number;
+  threads: number;
+}
+
+export const MODEL_DEFAULTS: Omit<ModelConfig, "vocabSize"> = {
+  cell: "lstm",
+  layers: 2,
+  hidden: 128,
+  embed: 0,
+  activation: "tanh",
+  residual: false,
+};
+
+export const TRAIN_DEFAULTS: Omit<TrainConfig, "model" | "corpus" | "out" | "threads"> = {
+  batch: 50,
+  seq: 50,
+  valFrac: 0.05,
+  optimizer: "adam",
+  lr: 2e-3,
+  momentum: 0.9,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  weightDecay: 0,
+  clip: 5,
+  clipValue: 0,
+  orthoReg: 0,
+  dropout: 0,
+  lrDecay: 1,
+  lrDecayEvery: 0,
+  warmup: 0,
+  patience: 0,
+  init: "pytorch",
+  forgetBias: null,
+  steps: 0,
+  epochs: 0,
+  time: 0,
+  evalEvery: 200,
+  checkpointEvery: 500,
+  keep: 0,
+  seed: 42,
+};
+
+export const CELLS: readonly CellKind[] = ["rnn", "lstm", "gru"];
+export const ACTIVATIONS: readonly Activation[] = ["tanh", "relu"];
+export const OPTIMIZERS: readonly OptimizerKind[] = ["adam", "rmsprop", "adagrad", "sgd"];
+export const INITS: readonly InitKind[] = ["pytorch", "xavier", "orthogonal"];
+
+/** Gate count G of a cell: the weight_ih / weight_hh matrices are [G·H × In] and [G·H × H]. */
+export function gateCount(cell: CellKind): number {
+  return cell === "lstm" ? 4 : cell === "gru" ? 3 : 1;
+}
+
+// ---- flag value parsers (used by the CLI; each throws a one-line UsageError) -----------------------------
+
+export function parseIntFlag(flag: string, raw: string, min = 1): number {
+  const s = String(raw).trim();
+  if (!/^[+-]?\d+$/.test(s)) throw new UsageError(`${flag} must be a whole number, got '${raw}'`);
+  const v = Number(s);
+  if (!Number.isSafeInteger(v)) throw new UsageError(`${flag} is too large: '${raw}'`);
+  if (v < min) throw new UsageError(`${flag} must be at least ${min}, got ${v}`);
+  return v;
+}
+
+export function parseFloatFlag(flag: string, raw: string, opts: { min?: number; max?: number; exclusiveMin?: boolean; exclusiveMax?: boolean } = {}): number {
+  const s = String(raw).trim();
+  const v = s === "" ? NaN : Number(s);
+  if (!Number.isFinite(v)) throw new UsageError(`${flag} must be a finite number, got '${raw}'`);
+  const { min, max, exclusiveMin, exclusiveMax } = opts;
+  if (min !== undefined && (exclusiveMin ? v <= min : v < min)) {
+    throw new UsageError(`${flag} must be ${exclusiveMin ? "greater than" : "at least"} ${min}, got ${v}`);
+  }
+  if (max !== undefined && (exclusiveMax ? v >= max : v > max)) {
+    throw new UsageError(`${flag} must be ${exclusiveMax ? "less than" : "at most"} ${max}, got ${v}`);
+  }
+  return v;
+}
+
+export function parseChoice<T extends string>(flag: string, raw: string, choices: readonly T[]): T {
+  if ((choices as readonly string[]).includes(raw)) return raw as T;
+  throw new UsageError(`${flag} must be one of ${choices.join(", ")}; got '${raw}'`);
+}
+
+/** "90", "90s", "15m", "2h", "1h30m" → seconds */
+export function parseDuration(flag: string, raw: string): number {
+  const s = String(raw).trim().toLowerCase();
+  if (/^\d+(\.\d+)?$/.test(s)) {
+    const v = Number(s);
+    if (v > 0) return v;
+  }
+  const re = /(\d+(?:\.\d+)?)(h|m|s)/g;
+  let total = 0;
+  let consumed = 0;
+  for (const m of s.matchAll(re)) {
+    total += Number(m[1]) * (m[2] === "h" ? 3600 : m[2] === "m" ? 60 : 1);
+    consumed += m[0].length;
+  }
+  if (consumed !== s.length || total <= 0) {
+    throw new UsageError(`${flag} must be a positive duration like 90s, 15m or 1h30m; got '${raw}'`);
+  }
+  return total;
+}
+
+/** Cross-field checks and defaults that depend on other fields. */
+export function resolveTrainConfig(partial: Partial<TrainConfig> & { model?: Partial<ModelConfig> }, defaults: { threads: number; out: string }): TrainConfig {
+  const model: ModelConfig = { ...MODEL_DEFAULTS, vocabSize: 0, ...(partial.model ?? {}) };
+  const cfg: TrainConfig = {
+    ...TRAIN_DEFAULTS,
+    corpus: [],
+    out: defaults.out,
+    threads: defaults.threads,
+    ...stripUndefined(partial),
+    model,
+  };
+  if (cfg.steps === 0 && cfg.epochs === 0 && cfg.time === 0) cfg.steps = 1000;
+  if (cfg.model.activation === "relu" && cfg.model.cell !== "rnn") {
+    throw new UsageError(`--activation applies to --cell rnn only (the ${cfg.model.cell} cell has fixed nonlinearities)`);
+  }
+  if (cfg.forgetBias !== null && cfg.model.cell !== "lstm") {
+    throw new UsageError(`--forget-bias applies to --cell lstm only`);
+  }
+  if (cfg.init !== "pytorch" && cfg.forgetBias === null && cfg.model.cell === "lstm") cfg.forgetBias = 1;
+  if (cfg.model.residual && cfg.model.layers < 2) {
+    throw new UsageError(`--residual needs at least 2 layers (it adds each layer's input to its output between stacked layers)`);
+  }
+  return cfg;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const r: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined && k !== "model") (r as Record<string, unknown>)[k] = v;
+  return r;
+}

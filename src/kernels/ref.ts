@@ -1,0 +1,198 @@
+// Reference kernels: plain TypeScript loops, generic over Float32Array / Float64Array.
+// Slow but obviously right; the WASM kernels are tested against these, and the float64 instance drives the
+// finite-difference gradient check. Semantics of every function are documented in types.ts.
+import type { Arr, Kernels } from "./types.ts";
+
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+
+export function gemmNN(C: Arr, A: Arr, B: Arr, M: number, N: number, K: number, acc: boolean): void {
+  if (!acc) C.fill(0, 0, M * N);
+  for (let i = 0; i < M; i++) {
+    const ci = i * N;
+    for (let k = 0; k < K; k++) {
+      const a = A[i * K + k];
+      if (a === 0) continue;
+      const bk = k * N;
+      for (let j = 0; j < N; j++) C[ci + j] += a * B[bk + j];
+    }
+  }
+}
+
+export function gemmNT(C: Arr, A: Arr, B: Arr, M: number, N: number, K: number, acc: boolean): void {
+  for (let i = 0; i < M; i++) {
+    const ai = i * K;
+    for (let j = 0; j < N; j++) {
+      const bj = j * K;
+      let s = 0;
+      for (let k = 0; k < K; k++) s += A[ai + k] * B[bj + k];
+      C[i * N + j] = acc ? C[i * N + j] + s : s;
+    }
+  }
+}
+
+export function gemmTNAcc(C: Arr, A: Arr, B: Arr, M: number, N: number, K: number): void {
+  for (let k = 0; k < K; k++) {
+    const ak = k * M;
+    const bk = k * N;
+    for (let i = 0; i < M; i++) {
+      const a = A[ak + i];
+      if (a === 0) continue;
+      const ci = i * N;
+      for (let j = 0; j < N; j++) C[ci + j] += a * B[bk + j];
+    }
+  }
+}
+
+export function gatherRows(out: Arr, table: Arr, idx: Int32Array, N: number, C: number, acc: boolean): void {
+  for (let n = 0; n < N; n++) {
+    const src = idx[n] * C;
+    const dst = n * C;
+    if (acc) for (let j = 0; j < C; j++) out[dst + j] += table[src + j];
+    else for (let j = 0; j < C; j++) out[dst + j] = table[src + j];
+  }
+}
+
+export function scatterAddRows(dTable: Arr, dOut: Arr, idx: Int32Array, N: number, C: number): void {
+  for (let n = 0; n < N; n++) {
+    const dst = idx[n] * C;
+    const src = n * C;
+    for (let j = 0; j < C; j++) dTable[dst + j] += dOut[src + j];
+  }
+}
+
+export function addBias(out: Arr, b: Arr, N: number, C: number, acc: boolean): void {
+  for (let n = 0; n < N; n++) {
+    const o = n * C;
+    if (acc) for (let j = 0; j < C; j++) out[o + j] += b[j];
+    else for (let j = 0; j < C; j++) out[o + j] = b[j];
+  }
+}
+
+export function biasBackward(db: Arr, d: Arr, N: number, C: number): void {
+  for (let n = 0; n < N; n++) {
+    const o = n * C;
+    for (let j = 0; j < C; j++) db[j] += d[o + j];
+  }
+}
+
+export function rnnCellForward(h: Arr, pre: Arr, B: number, H: number, relu: boolean): void {
+  const n = B * H;
+  if (relu) for (let i = 0; i < n; i++) h[i] = pre[i] > 0 ? pre[i] : 0;
+  else for (let i = 0; i < n; i++) h[i] = Math.tanh(pre[i]);
+}
+
+export function rnnCellBackward(dPre: Arr, dh: Arr, h: Arr, B: number, H: number, relu: boolean): void {
+  const n = B * H;
+  if (relu) for (let i = 0; i < n; i++) dPre[i] = h[i] > 0 ? dh[i] : 0;
+  else for (let i = 0; i < n; i++) dPre[i] = dh[i] * (1 - h[i] * h[i]);
+}
+
+export function lstmCellForward(h: Arr, c: Arr, gates: Arr, cPrev: Arr, B: number, H: number): void {
+  for (let b = 0; b < B; b++) {
+    const g0 = b * 4 * H;
+    const r = b * H;
+    for (let j = 0; j < H; j++) {
+      const ig = sigmoid(gates[g0 + j]);
+      const fg = sigmoid(gates[g0 + H + j]);
+      const gg = Math.tanh(gates[g0 + 2 * H + j]);
+      const og = sigmoid(gates[g0 + 3 * H + j]);
+      gates[g0 + j] = ig;
+      gates[g0 + H + j] = fg;
+      gates[g0 + 2 * H + j] = gg;
+      gates[g0 + 3 * H + j] = og;
+      const cv = fg * cPrev[r + j] + ig * gg;
+      c[r + j] = cv;
+      h[r + j] = og * Math.tanh(cv);
+    }
+  }
+}
+
+export function lstmCellBackward(dGates: Arr, dc: Arr, dh: Arr, gates: Arr, c: Arr, cPrev: Arr, B: number, H: number): void {
+  for (let b = 0; b < B; b++) {
+    const g0 = b * 4 * H;
+    const r = b * H;
+    for (let j = 0; j < H; j++) {
+      const ig = gates[g0 + j], fg = gates[g0 + H + j], gg = gates[g0 + 2 * H + j], og = gates[g0 + 3 * H + j];
+      const tc = Math.tanh(c[r + j]);
+      const dhv = dh[r + j];
+      const dcv = dc[r + j] + dhv * og * (1 - tc * tc);
+      dGates[g0 + j] = dcv * gg * ig * (1 - ig);
+      dGates[g0 + H + j] = dcv * cPrev[r + j] * fg * (1 - fg);
+      dGates[g0 + 2 * H + j] = dcv * ig * (1 - gg * gg);
+      dGates[g0 + 3 * H + j] = dhv * tc * og * (1 - og);
+      dc[r + j] = dcv * fg;
+    }
+  }
+}
+
+export function gruCellForward(h: Arr, gates: Arr, gx: Arr, gh: Arr, hPrev: Arr, B: number, H: number): void {
+  for (let b = 0; b < B; b++) {
+    const g0 = b * 3 * H;
+    const r0 = b * H;
+    for (let j = 0; j < H; j++) {
+      const r = sigmoid(gx[g0 + j] + gh[g0 + j]);
+      const z = sigmoid(gx[g0 + H + j] + gh[g0 + H + j]);
+      const n = Math.tanh(gx[g0 + 2 * H + j] + r * gh[g0 + 2 * H + j]);
+      gates[g0 + j] = r;
+      gates[g0 + H + j] = z;
+      gates[g0 + 2 * H + j] = n;
+      h[r0 + j] = (1 - z) * n + z * hPrev[r0 + j];
+    }
+  }
+}
+
+export function gruCellBackward(dgx: Arr, dgh: Arr, dhPrev: Arr, dh: Arr, gates: Arr, gh: Arr, hPrev: Arr, B: number, H: number): void {
+  for (let b = 0; b < B; b++) {
+    const g0 = b * 3 * H;
+    const r0 = b * H;
+    for (let j = 0; j < H; j++) {
+      const r = gates[g0 + j], z = gates[g0 + H + j], n = gates[g0 + 2 * H + j];
+      const d = dh[r0 + j];
+      const dnPre = d * (1 - z) * (1 - n * n);
+      const dzPre = d * (hPrev[r0 + j] - n) * z * (1 - z);
+      const drPre = dnPre * gh[g0 + 2 * H + j] * r * (1 - r);
+      dgx[g0 + j] = drPre;
+      dgx[g0 + H + j] = dzPre;
+      dgx[g0 + 2 * H + j] = dnPre;
+      dgh[g0 + j] = drPre;
+      dgh[g0 + H + j] = dzPre;
+      dgh[g0 + 2 * H + j] = dnPre * r;
+      dhPrev[r0 + j] += d * z;
+    }
+  }
+}
+
+export function softmaxXent(dLogits: Arr | null, logits: Arr, targets: Int32Array, N: number, V: number, scale: number): number {
+  let loss = 0;
+  for (let n = 0; n < N; n++) {
+    const o = n * V;
+    const t = targets[n];
+    if (t < 0) {
+      if (dLogits) dLogits.fill(0, o, o + V);
+      continue;
+    }
+    let mx = -Infinity;
+    for (let v = 0; v < V; v++) if (logits[o + v] > mx) mx = logits[o + v];
+    let sum = 0;
+    for (let v = 0; v < V; v++) sum += Math.exp(logits[o + v] - mx);
+    loss += Math.log(sum) - (logits[o + t] - mx);
+    if (dLogits) {
+      const inv = 1 / sum;
+      for (let v = 0; v < V; v++) dLogits[o + v] = scale * Math.exp(logits[o + v] - mx) * inv;
+      dLogits[o + t] -= scale;
+    }
+  }
+  return loss;
+}
+
+function make(name: string, alloc: (n: number) => Arr): Kernels {
+  return {
+    name, alloc, gemmNN, gemmNT, gemmTNAcc, gatherRows, scatterAddRows, addBias, biasBackward,
+    rnnCellForward, rnnCellBackward, lstmCellForward, lstmCellBackward, gruCellForward, gruCellBackward, softmaxXent,
+  };
+}
+
+/** Reference kernels in float32 (same numerics as the fast path, in the same memory layout). */
+export const refF32: Kernels = make("ref-f32", (n) => new Float32Array(n));
+/** Reference kernels in float64: the gradient check runs here. */
+export const refF64: Kernels = make("ref-f64", (n) => new Float64Array(n));

@@ -1,0 +1,31 @@
+// The GRU cell, exactly torch.nn.GRU. Gate layout (rows of weight_ih / weight_hh / biases), PyTorch's order:
+//   [0,  H)  r = σ(W_ir x + b_ir + W_hr h + b_hr)            reset gate
+//   [H, 2H)  z = σ(W_iz x + b_iz + W_hz h + b_hz)            update gate
+//   [2H,3H)  n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))   candidate (b_hn stays inside the r product)
+//   h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}
+// Weights: weight_ih [3H × In], weight_hh [3H × H], bias_ih [3H], bias_hh [3H].
+// Because of b_hn, the input half gx = x·W_ihᵀ + b_ih (in P, for all steps at once) and the hidden half
+// gh = h·W_hhᵀ + b_hh (in GH, one step at a time) are kept apart.
+import type { Arr, Kernels } from "../kernels/types.ts";
+import type { LayerBuffers, LayerWeights } from "./layer.ts";
+
+/** P[N×3H]: in gx for every step, out the r, z, n activations (in place). */
+export function gruLayerForward(K: Kernels, L: LayerBuffers, W: LayerWeights, B: number, T: number, H: number): void {
+  for (let t = 0; t < T; t++) {
+    K.addBias(L.GHt[t], W.bhh, B, 3 * H, false);
+    K.gemmNT(L.GHt[t], L.Ht[t], W.whh, B, 3 * H, H, true); // [B×3H] += h_{t-1}[B×H] · W_hhᵀ
+    K.gruCellForward(L.Ht[t + 1], L.Pt[t], L.Pt[t], L.GHt[t], L.Ht[t], B, H);
+  }
+}
+
+/** Leaves ∂L/∂gx in P and ∂L/∂gh in GH (both in place of what the forward pass left there). */
+export function gruLayerBackward(K: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number): void {
+  L.dhNext.fill(0);
+  for (let t = T - 1; t >= 0; t--) {
+    const o = t * B * H;
+    for (let i = 0; i < B * H; i++) L.dh[i] = dOut[o + i] + L.dhNext[i];
+    L.dhNext.fill(0);
+    K.gruCellBackward(L.Pt[t], L.GHt[t], L.dhNext, L.dh, L.Pt[t], L.GHt[t], L.Ht[t], B, H);
+    if (t > 0) K.gemmNN(L.dhNext, L.GHt[t], W.whh, B, H, 3 * H, true); // [B×H] += dgh[B×3H] · W_hh[3H×H]
+  }
+}

@@ -1,0 +1,266 @@
+// CharRNN: input (one-hot gather or embedding) → L recurrent layers (rnn | lstm | gru) → linear decoder →
+// softmax cross-entropy on the next character. Forward and backward over one chunk of T steps × B streams.
+//
+// Dimension letters: B streams, T steps, N = T·B rows (time-major: row t·B + b), V vocab, E embedding,
+// H hidden, G gates per cell (rnn 1, gru 3, lstm 4), In = layer input width (V or E for layer 0, else H).
+//
+// Per chunk, each layer's input projection for all T steps is one GEMM (or one row gather for one-hot
+// input), and each weight gradient is one GEMM over all N rows. Only the h·W_hhᵀ products are per step.
+import type { ModelConfig } from "../config.ts";
+import { gateCount } from "../config.ts";
+import type { Arr, Kernels } from "../kernels/types.ts";
+import type { Rng } from "../rng.ts";
+import { gruLayerBackward, gruLayerForward } from "./gru.ts";
+import { type LayerBuffers, type LayerWeights, layerBuffers } from "./layer.ts";
+import { lstmLayerBackward, lstmLayerForward } from "./lstm.ts";
+import { makeSlab, paramSpec, type ParamSpec, type Slab, viewsOf } from "./params.ts";
+import { rnnLayerBackward, rnnLayerForward } from "./rnn.ts";
+
+export interface Model {
+  cfg: ModelConfig;
+  K: Kernels;
+  spec: ParamSpec;
+  params: Slab;
+  layers: LayerWeights[];
+  /** one-hot input only: weight_ih_l0ᵀ [V × G·H], so the input projection is a row gather. Refreshed by pack(). */
+  wihT: Arr | null;
+}
+
+export function createModel(cfg: ModelConfig, K: Kernels, params?: Slab): Model {
+  const spec = paramSpec(cfg);
+  const slab = params ?? makeSlab(spec, (n) => K.alloc(n));
+  const G = gateCount(cfg.cell), H = cfg.hidden;
+  const layers: LayerWeights[] = [];
+  for (let k = 0; k < cfg.layers; k++) {
+    layers.push({
+      wih: slab.views[`rnn.weight_ih_l${k}`],
+      whh: slab.views[`rnn.weight_hh_l${k}`],
+      bih: slab.views[`rnn.bias_ih_l${k}`],
+      bhh: slab.views[`rnn.bias_hh_l${k}`],
+      bsum: K.alloc(G * H),
+    });
+  }
+  const wihT = cfg.embed > 0 ? null : K.alloc(cfg.vocabSize * G * H);
+  const model = { cfg, K, spec, params: slab, layers, wihT };
+  pack(model);
+  return model;
+}
+
+/** Refresh everything derived from the parameters. Call after every change to them (once per optimizer step). */
+export function pack(m: Model): void {
+  const G = gateCount(m.cfg.cell), GH = G * m.cfg.hidden, V = m.cfg.vocabSize;
+  for (const L of m.layers) for (let j = 0; j < GH; j++) L.bsum[j] = L.bih[j] + L.bhh[j];
+  if (m.wihT) {
+    const w = m.layers[0].wih; // [GH × V]
+    for (let g = 0; g < GH; g++) for (let v = 0; v < V; v++) m.wihT[v * GH + g] = w[g * V + v];
+  }
+}
+
+/** Gradient views with the same names as the parameters. */
+export function gradLayers(m: Model, grads: Slab): { wih: Arr; whh: Arr; bih: Arr; bhh: Arr }[] {
+  return m.layers.map((_, k) => ({
+    wih: grads.views[`rnn.weight_ih_l${k}`],
+    whh: grads.views[`rnn.weight_hh_l${k}`],
+    bih: grads.views[`rnn.bias_ih_l${k}`],
+    bhh: grads.views[`rnn.bias_hh_l${k}`],
+  }));
+}
+
+export interface Workspace {
+  B: number;
+  T: number;
+  /** inputs and targets, filled by the caller before forward(): [N], time-major. A target < 0 is not scored. */
+  idx: Int32Array;
+  targets: Int32Array;
+  /** embedding rows of the inputs [N × E] (embedding only) */
+  X0: Arr | null;
+  layers: LayerBuffers[];
+  /** each layer's output as the next layer (or the decoder) sees it [N × H]: a view of Hs blocks 1..T, or
+   *  its own buffer when residual or dropout changes it */
+  outs: Arr[];
+  /** inverted-dropout masks [N × H] per layer output (values 0 or 1/(1−p)), when dropout is on */
+  masks: (Arr | null)[];
+  logits: Arr; // [N × V]
+  dLogits: Arr; // [N × V]
+  dA: Arr; // [N × max(H, E)] gradient ping-pong
+  dB: Arr; // [N × max(H, E)]
+  /** one-hot: gradient of wihT [V × G·H] */
+  dWihT: Arr | null;
+  /** set by forward(): was dropout applied (masks valid) */
+  dropped: boolean;
+}
+
+export function createWorkspace(m: Model, B: number, T: number, opts: { dropout?: boolean; grad?: boolean } = {}): Workspace {
+  const { cell, hidden: H, embed: E, vocabSize: V, layers: Lc, residual } = m.cfg;
+  const K = m.K, G = gateCount(cell), N = T * B;
+  const grad = opts.grad ?? true;
+  const layers: LayerBuffers[] = [];
+  const outs: Arr[] = [];
+  const masks: (Arr | null)[] = [];
+  for (let l = 0; l < Lc; l++) {
+    const lb = layerBuffers((n) => K.alloc(n), G, B, T, H, cell);
+    layers.push(lb);
+    const own = opts.dropout || (residual && l > 0);
+    outs.push(own ? K.alloc(N * H) : lb.Hs.subarray(B * H));
+    masks.push(opts.dropout ? K.alloc(N * H) : null);
+  }
+  const empty = K.alloc(0);
+  return {
+    B, T,
+    idx: new Int32Array(N),
+    targets: new Int32Array(N),
+    X0: E > 0 ? K.alloc(N * E) : null,
+    layers, outs, masks,
+    logits: K.alloc(N * V),
+    dLogits: grad ? K.alloc(N * V) : empty,
+    dA: grad ? K.alloc(N * Math.max(H, E)) : empty,
+    dB: grad ? K.alloc(N * Math.max(H, E)) : empty,
+    dWihT: grad && E === 0 ? K.alloc(V * G * H) : null,
+    dropped: false,
+  };
+}
+
+/** The hidden state carried from chunk to chunk: per layer h [B × H] (and c [B × H] for lstm). */
+export interface State {
+  h: Arr[];
+  c: Arr[];
+}
+
+export function createState(m: Model, B: number): State {
+  const n = B * m.cfg.hidden;
+  return {
+    h: m.layers.map(() => m.K.alloc(n)),
+    c: m.cfg.cell === "lstm" ? m.layers.map(() => m.K.alloc(n)) : [],
+  };
+}
+
+export function resetState(s: State): void {
+  for (const a of s.h) a.fill(0);
+  for (const a of s.c) a.fill(0);
+}
+
+export interface ForwardOptions {
+  /** compute dLogits for a following backward() */
+  grad: boolean;
+  /** gradient scale applied to dLogits; default 1 / (scored targets) so the loss is a mean */
+  scale?: number;
+  /** inverted dropout probability between layers and before the decoder (training only) */
+  dropout?: number;
+  rng?: Rng;
+}
+
+export interface ForwardResult {
+  /** Σ −log p over scored targets */
+  lossSum: number;
+  /** number of scored targets */
+  count: number;
+}
+
+/** Runs one chunk. Reads ws.idx / ws.targets and the carried state; writes the final state back. */
+export function forward(m: Model, ws: Workspace, state: State, opts: ForwardOptions): ForwardResult {
+  const K = m.K, { cell, hidden: H, embed: E, vocabSize: V, activation, residual } = m.cfg;
+  const B = ws.B, T = ws.T, N = B * T, G = gateCount(cell), GH = G * H;
+  const p = opts.dropout ?? 0;
+  ws.dropped = p > 0 && ws.masks[0] !== null;
+  if (ws.X0) K.gatherRows(ws.X0, m.params.views["embedding.weight"], ws.idx, N, E, false);
+  let input: Arr | null = ws.X0; // [N × In]
+  for (let l = 0; l < m.layers.length; l++) {
+    const W = m.layers[l], Lb = ws.layers[l];
+    const In = l === 0 ? (E > 0 ? E : V) : H;
+    const bias = cell === "gru" ? W.bih : W.bsum;
+    // P[N × GH] = input projection of all T steps + bias
+    if (l === 0 && m.wihT) {
+      K.gatherRows(Lb.P, m.wihT, ws.idx, N, GH, false);
+      K.addBias(Lb.P, bias, N, GH, true);
+    } else {
+      K.addBias(Lb.P, bias, N, GH, false);
+      K.gemmNT(Lb.P, input!, W.wih, N, GH, In, true); // [N×GH] += X[N×In] · W_ihᵀ
+    }
+    Lb.Ht[0].set(state.h[l]);
+    if (cell === "lstm") {
+      Lb.Ct[0].set(state.c[l]);
+      lstmLayerForward(K, Lb, W, B, T, H);
+      state.c[l].set(Lb.Ct[T]);
+    } else if (cell === "gru") {
+      gruLayerForward(K, Lb, W, B, T, H);
+    } else {
+      rnnLayerForward(K, Lb, W, B, T, H, activation === "relu");
+    }
+    state.h[l].set(Lb.Ht[T]);
+    // the layer's output as seen from above
+    const out = ws.outs[l];
+    const hs = Lb.Hs.subarray(B * H);
+    if (out !== hs) {
+      if (residual && l > 0) for (let i = 0; i < N * H; i++) out[i] = hs[i] + input![i];
+      else out.set(hs);
+      if (ws.dropped) {
+        const mask = ws.masks[l]!, keep = 1 / (1 - p), rng = opts.rng!;
+        for (let i = 0; i < N * H; i++) {
+          mask[i] = rng.next() < p ? 0 : keep;
+          out[i] *= mask[i];
+        }
+      }
+    }
+    input = out;
+  }
+  // decoder: logits[N × V] = top[N × H] · W_decᵀ + b_dec
+  K.addBias(ws.logits, m.params.views["decoder.bias"], N, V, false);
+  K.gemmNT(ws.logits, input!, m.params.views["decoder.weight"], N, V, H, true);
+  let count = 0;
+  for (let i = 0; i < N; i++) if (ws.targets[i] >= 0) count++;
+  const scale = opts.scale ?? (count > 0 ? 1 / count : 0);
+  const lossSum = K.softmaxXent(opts.grad ? ws.dLogits : null, ws.logits, ws.targets, N, V, scale);
+  return { lossSum, count };
+}
+
+/** Accumulates (+=) the gradient of the last forward(grad: true) into grads. */
+export function backward(m: Model, ws: Workspace, grads: Slab): void {
+  const K = m.K, { cell, hidden: H, embed: E, vocabSize: V, activation, residual } = m.cfg;
+  const B = ws.B, T = ws.T, N = B * T, G = gateCount(cell), GH = G * H;
+  const gl = gradLayers(m, grads);
+  const Lc = m.layers.length;
+  const top = ws.outs[Lc - 1];
+  // decoder
+  K.gemmTNAcc(grads.views["decoder.weight"], ws.dLogits, top, V, H, N); // dW_dec[V×H] += dLogitsᵀ · top
+  K.biasBackward(grads.views["decoder.bias"], ws.dLogits, N, V);
+  let dOut = ws.dA, dIn = ws.dB;
+  K.gemmNN(dOut, ws.dLogits, m.params.views["decoder.weight"], N, H, V, false); // dTop[N×H] = dLogits · W_dec
+  for (let l = Lc - 1; l >= 0; l--) {
+    const W = m.layers[l], Lb = ws.layers[l], g = gl[l];
+    const In = l === 0 ? (E > 0 ? E : V) : H;
+    const input = l === 0 ? ws.X0 : ws.outs[l - 1];
+    if (ws.dropped) {
+      const mask = ws.masks[l]!;
+      for (let i = 0; i < N * H; i++) dOut[i] *= mask[i];
+    }
+    // through time
+    if (cell === "lstm") lstmLayerBackward(K, Lb, W, dOut, B, T, H);
+    else if (cell === "gru") gruLayerBackward(K, Lb, W, dOut, B, T, H);
+    else rnnLayerBackward(K, Lb, W, dOut, B, T, H, activation === "relu");
+    // weight gradients: one GEMM each over all N rows
+    const dX = Lb.P; // ∂L/∂(input projection) [N × GH]
+    const dHh = cell === "gru" ? Lb.GH! : Lb.P; // ∂L/∂(hidden projection) [N × GH]
+    const hPrev = Lb.Hs.subarray(0, N * H); // h_{t-1} for t = 0..T-1 [N × H]
+    K.gemmTNAcc(g.whh, dHh, hPrev, GH, H, N); // dW_hh[GH×H] += dHhᵀ · hPrev
+    K.biasBackward(g.bhh, dHh, N, GH);
+    K.biasBackward(g.bih, dX, N, GH);
+    if (l === 0 && m.wihT) {
+      const dT = ws.dWihT!;
+      dT.fill(0);
+      K.scatterAddRows(dT, dX, ws.idx, N, GH); // dW_ihᵀ[V×GH] rows += dX rows
+      const gw = g.wih;
+      for (let gg = 0; gg < GH; gg++) for (let v = 0; v < V; v++) gw[gg * V + v] += dT[v * GH + gg];
+    } else {
+      K.gemmTNAcc(g.wih, dX, input!, GH, In, N); // dW_ih[GH×In] += dXᵀ · input
+    }
+    if (l > 0 || E > 0) {
+      // gradient into this layer's input [N × In]
+      K.gemmNN(dIn, dX, W.wih, N, In, GH, false);
+      if (residual && l > 0) for (let i = 0; i < N * H; i++) dIn[i] += dOut[i];
+      if (l === 0) K.scatterAddRows(grads.views["embedding.weight"], dIn, ws.idx, N, E);
+      const t = dOut;
+      dOut = dIn;
+      dIn = t;
+    }
+  }
+}

@@ -1,0 +1,28 @@
+// The Elman cell, exactly torch.nn.RNN:
+//   h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh),  act = tanh or relu
+// Weights: weight_ih [H × In], weight_hh [H × H], bias_ih [H], bias_hh [H]  (one "gate", G = 1).
+// Before these run, P holds x_t·W_ihᵀ + b_ih + b_hh for every step (one GEMM or gather for the chunk).
+import type { Arr, Kernels } from "../kernels/types.ts";
+import type { LayerBuffers, LayerWeights } from "./layer.ts";
+
+/** P[N×H]: in x-projection + biases, out h activations' pre-activations; Hs blocks 1..T = h_t. */
+export function rnnLayerForward(K: Kernels, L: LayerBuffers, W: LayerWeights, B: number, T: number, H: number, relu: boolean): void {
+  for (let t = 0; t < T; t++) {
+    K.gemmNT(L.Pt[t], L.Ht[t], W.whh, B, H, H, true); // [B×H] += h_{t-1}[B×H] · W_hhᵀ
+    K.rnnCellForward(L.Ht[t + 1], L.Pt[t], B, H, relu);
+  }
+}
+
+/**
+ * dOut[N×H] = ∂L/∂h_t for t = 1..T from above. Leaves ∂L/∂pre in P (for the weight-gradient GEMMs).
+ * The gradient into h0 is dropped (truncated BPTT).
+ */
+export function rnnLayerBackward(K: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, relu: boolean): void {
+  L.dhNext.fill(0);
+  for (let t = T - 1; t >= 0; t--) {
+    const o = t * B * H;
+    for (let i = 0; i < B * H; i++) L.dh[i] = dOut[o + i] + L.dhNext[i];
+    K.rnnCellBackward(L.Pt[t], L.dh, L.Ht[t + 1], B, H, relu);
+    if (t > 0) K.gemmNN(L.dhNext, L.Pt[t], W.whh, B, H, H, false); // [B×H] = dPre[B×H] · W_hh[H×H]
+  }
+}
