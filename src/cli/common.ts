@@ -1,0 +1,46 @@
+// What every command shares: turning errors into one line and an exit code, number formatting.
+import chalk from "chalk";
+import { RnnError, UsageError } from "../errors.ts";
+
+/** Exit codes, documented in the README. */
+export const EXIT = { ok: 0, runtime: 1, usage: 2, interrupted: 130 } as const;
+
+/** Prints one line for an error and returns its exit code. Never a stack trace, unless RNN_DEBUG is set. */
+export function reportError(err: unknown): number {
+  const debug = !!process.env.RNN_DEBUG;
+  if (err instanceof UsageError) {
+    process.stderr.write(`${chalk.red("rnn: error:")} ${err.message}\n`);
+    return EXIT.usage;
+  }
+  if (err instanceof RnnError) {
+    process.stderr.write(`${chalk.red("rnn: error:")} ${err.message}\n`);
+    if (debug) process.stderr.write(`${err.stack}\n`);
+    return EXIT.runtime;
+  }
+  const e = err as NodeJS.ErrnoException;
+  const msg = e?.code === "ENOSPC" ? "no space left on device" : e?.code === "EACCES" ? `permission denied${e.path ? `: ${e.path}` : ""}` : String(e?.message ?? err).split("\n")[0];
+  process.stderr.write(`${chalk.red("rnn: error:")} ${msg}${debug ? "" : " (set RNN_DEBUG=1 for details)"}\n`);
+  if (debug) process.stderr.write(`${e?.stack}\n`);
+  return EXIT.runtime;
+}
+
+/** 12345 → "12.3k" */
+export function human(n: number): string {
+  if (!Number.isFinite(n)) return "–";
+  const a = Math.abs(n);
+  if (a >= 1e9) return `${(n / 1e9).toFixed(2)}G`;
+  if (a >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (a >= 1e4) return `${(n / 1e3).toFixed(1)}k`;
+  if (a >= 1e3) return `${(n / 1e3).toFixed(2)}k`;
+  return `${Math.round(n)}`;
+}
+
+/** seconds → "1h02m", "3m05s", "12s" */
+export function duration(s: number | null): string {
+  if (s === null || !Number.isFinite(s)) return "–";
+  s = Math.max(0, Math.round(s));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  if (h) return `${h}h${String(m).padStart(2, "0")}m`;
+  if (m) return `${m}m${String(sec).padStart(2, "0")}s`;
+  return `${sec}s`;
+}

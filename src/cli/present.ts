@@ -1,0 +1,93 @@
+// Presenters turn training events into terminal output: a progress bar on a TTY, plain lines otherwise,
+// one JSON object per line with --json, nothing with --quiet.
+import chalk from "chalk";
+import cliProgress from "cli-progress";
+import { describeModel } from "../train/checkpoint.ts";
+import type { TrainEvent } from "../train/train.ts";
+import { duration, human } from "./common.ts";
+
+export type Presenter = (e: TrainEvent) => void;
+
+export function jsonPresenter(out: NodeJS.WritableStream = process.stdout): Presenter {
+  return (e) => {
+    const o = e.type === "start" ? { ...e, config: e.config } : e;
+    out.write(`${JSON.stringify(o, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v))}\n`);
+  };
+}
+
+export function quietPresenter(): Presenter {
+  return () => {};
+}
+
+export function humanPresenter(opts: { tty: boolean; out?: NodeJS.WriteStream } = { tty: !!process.stdout.isTTY }): Presenter {
+  const out = opts.out ?? process.stdout;
+  let bar: cliProgress.SingleBar | null = null;
+  let lastVal = "–";
+  let lastLine = 0;
+  const line = (s: string) => {
+    if (bar) bar.stop();
+    out.write(`${s}\n`);
+  };
+  return (e) => {
+    switch (e.type) {
+      case "start": {
+        const c = e.config;
+        out.write(
+          `${chalk.bold("rnn train")} ${describeModel(c.model)} · ${human(e.params)} params · ` +
+            `B${c.batch} T${c.seq} · ${c.optimizer} lr ${c.lr}${c.clip ? ` clip ${c.clip}` : ""} · ${e.kernels}` +
+            `${c.threads > 1 ? ` ×${c.threads} threads` : ""}\n`,
+        );
+        out.write(
+          chalk.dim(`  ${human(e.trainChars)} training chars, ${human(e.valChars)} validation, ${e.chunksPerEpoch} steps per epoch` +
+            `${e.resumed ? `, resuming at step ${e.startStep}` : ""} → ${c.out}\n`),
+        );
+        if (opts.tty) {
+          bar = new cliProgress.SingleBar({
+            format: `${chalk.cyan("{bar}")} {value}/{total} · loss {loss} · val {val} · {cps} chars/s · ETA {eta_h}`,
+            barsize: 24,
+            hideCursor: true,
+            clearOnComplete: true,
+            etaBuffer: 50,
+            stream: out,
+          }, cliProgress.Presets.shades_classic);
+          bar.start(e.totalSteps ?? 0, e.startStep, { loss: "–", val: "–", cps: "–", eta_h: "–" });
+        }
+        break;
+      }
+      case "step": {
+        if (bar) {
+          if (e.totalSteps !== null && bar.getTotal() !== e.totalSteps) bar.setTotal(e.totalSteps);
+          bar.update(e.step, { loss: e.loss.toFixed(3), val: lastVal, cps: human(e.charsPerSec), eta_h: duration(e.eta) });
+        } else if (e.elapsed - lastLine >= 10) {
+          lastLine = e.elapsed;
+          out.write(chalk.dim(`  step ${e.step}${e.totalSteps ? `/${e.totalSteps}` : ""} · loss ${e.loss.toFixed(3)} · ${human(e.charsPerSec)} chars/s · ETA ${duration(e.eta)}\n`));
+        }
+        break;
+      }
+      case "eval": {
+        lastVal = e.valLoss.toFixed(3);
+        const msg = `  step ${String(e.step).padStart(6)} · train ${e.trainLoss.toFixed(4)} · val ${e.valLoss.toFixed(4)} (${(e.valLoss / Math.LN2).toFixed(3)} bpc)` +
+          `${e.improved ? chalk.green(" ★ best") : ""}${e.penalty ? ` · ortho ${e.penalty.toFixed(4)}` : ""}`;
+        if (bar) {
+          bar.stop();
+          out.write(`${msg}\n`);
+          bar.start(bar.getTotal(), e.step, { loss: e.trainLoss.toFixed(3), val: lastVal, cps: "–", eta_h: "–" });
+        } else out.write(`${msg}\n`);
+        break;
+      }
+      case "checkpoint":
+        break;
+      case "end": {
+        if (bar) bar.stop();
+        bar = null;
+        const why = { steps: "step budget reached", epochs: "epoch budget reached", time: "time budget reached", patience: "early stop (no improvement)", interrupted: "interrupted" }[e.reason];
+        line(
+          `${chalk.green("done")} · ${e.step} steps (${why}) in ${duration(e.elapsed)} · ${human(e.charsPerSec)} chars/s · ` +
+            `train ${e.trainLoss.toFixed(4)}${e.valLoss !== null ? ` · val ${e.valLoss.toFixed(4)}` : ""}${e.bestValLoss !== null ? ` · best ${e.bestValLoss.toFixed(4)}` : ""}`,
+        );
+        line(`  saved ${chalk.bold(e.out)}/latest.safetensors · sample: ${chalk.cyan(`rnn sample --model ${e.out}`)}`);
+        break;
+      }
+    }
+  };
+}

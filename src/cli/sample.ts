@@ -1,0 +1,46 @@
+// `rnn sample`: load a checkpoint, generate, stream to stdout.
+import { UsageError } from "../errors.ts";
+import { selectKernels, type KernelChoice } from "../kernels/index.ts";
+import { sample } from "../sample/sample.ts";
+import { loadModel } from "../train/checkpoint.ts";
+
+export interface SampleFlags {
+  model: string;
+  length?: number;
+  temperature?: number;
+  prime?: string;
+  seed?: number;
+  argmax?: boolean;
+  topK?: number;
+  count?: number;
+  kernels?: KernelChoice;
+}
+
+export async function sampleCommand(flags: SampleFlags): Promise<void> {
+  if (flags.argmax && flags.topK !== undefined) throw new UsageError("--argmax and --top-k exclude each other");
+  const K = await selectKernels(flags.kernels);
+  const { model, meta } = loadModel(flags.model, K);
+  const count = flags.count ?? 1;
+  const opts = {
+    length: flags.length ?? 1000,
+    temperature: flags.temperature ?? 1,
+    prime: flags.prime ?? "",
+    seed: flags.seed ?? 42,
+    argmax: !!flags.argmax,
+    topK: flags.topK ?? 0,
+    count,
+  };
+  const out = process.stdout;
+  // one sample streams as it is generated; several are printed one after another when done
+  let pending = "";
+  const samples = sample(model, meta.vocab, opts, (k, ch) => {
+    if (count > 1 || k !== 0) return;
+    pending += ch;
+    if (pending.length >= 64 || ch === "\n") {
+      out.write(pending);
+      pending = "";
+    }
+  });
+  if (count === 1) out.write(`${pending}\n`);
+  else samples.forEach((s, k) => out.write(`${k ? "\n" : ""}── sample ${k + 1} of ${count} ──\n${s}\n`));
+}

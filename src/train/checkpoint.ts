@@ -1,0 +1,178 @@
+// Run directories and checkpoints.
+//
+//   DIR/latest.safetensors        the model: PyTorch CharRNN state_dict names, F32, plus __metadata__
+//                                 {format_version, config, vocab, step, best_val_loss, checksum}
+//   DIR/best.safetensors          the model at the best validation loss so far
+//   DIR/step-000123.safetensors   step checkpoints, the newest --keep of them
+//   DIR/latest.state.safetensors  everything else resume needs: optimizer slab, carried hidden state, and in
+//                                 its metadata the step, epoch, chunk, RNG state, counters
+//
+// Every file is written atomically (temp file, fsync, rename, fsync dir). The state file of step S is first
+// written as next.state.safetensors, then the model (the commit point), then renamed to latest.state: a
+// crash at any moment leaves a model whose step matches either latest.state or next.state.
+import fs from "node:fs";
+import path from "node:path";
+import type { ModelConfig, TrainConfig } from "../config.ts";
+import { RnnError, UsageError } from "../errors.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { checkFormatVersion, decodeSafetensors, encodeSafetensors, FORMAT_VERSION, readCheckpointFile } from "../io/safetensors.ts";
+import type { Kernels } from "../kernels/types.ts";
+import { createModel, type Model, pack } from "../model/model.ts";
+import type { Slab } from "../model/params.ts";
+
+export const LATEST = "latest.safetensors";
+export const BEST = "best.safetensors";
+export const STATE = "latest.state.safetensors";
+export const NEXT_STATE = "next.state.safetensors";
+
+export interface ModelMeta {
+  config: TrainConfig;
+  vocab: string[];
+  step: number;
+  bestValLoss: number | null;
+}
+
+function tensorsOf(slab: Slab) {
+  return slab.spec.tensors.map((t) => ({ name: t.name, shape: t.shape, data: slab.views[t.name] }));
+}
+
+export function encodeModel(model: Model, meta: ModelMeta): Buffer {
+  return encodeSafetensors(tensorsOf(model.params), {
+    format_version: String(FORMAT_VERSION),
+    config: JSON.stringify(meta.config),
+    vocab: JSON.stringify(meta.vocab),
+    step: String(meta.step),
+    best_val_loss: meta.bestValLoss === null ? "null" : String(meta.bestValLoss),
+  });
+}
+
+export function saveModel(file: string, model: Model, meta: ModelMeta): void {
+  writeFileAtomic(file, encodeModel(model, meta));
+}
+
+/** `--model` accepts a run directory (its latest checkpoint) or a checkpoint file. */
+export function resolveModelPath(p: string): string {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(p);
+  } catch {
+    throw new UsageError(`--model '${p}' does not exist: give a run directory (e.g. runs/my-run) or a .safetensors checkpoint`);
+  }
+  if (st.isDirectory()) {
+    const f = path.join(p, LATEST);
+    if (!fs.existsSync(f)) throw new UsageError(`--model '${p}' is a directory without ${LATEST}: is it a run directory of rnn train?`);
+    return f;
+  }
+  return p;
+}
+
+export interface LoadedModel {
+  model: Model;
+  meta: ModelMeta;
+  path: string;
+}
+
+export function loadModel(p: string, K: Kernels): LoadedModel {
+  const file = resolveModelPath(p);
+  const { tensors, metadata } = readCheckpointFile(file);
+  checkFormatVersion(metadata, file);
+  let config: TrainConfig, vocab: string[];
+  try {
+    config = JSON.parse(metadata.config);
+    vocab = JSON.parse(metadata.vocab);
+  } catch {
+    throw new RnnError(`${file} is not an rnn checkpoint: its metadata has no readable config and vocabulary`);
+  }
+  if (!config?.model || !Array.isArray(vocab) || vocab.length !== config.model.vocabSize) {
+    throw new RnnError(`${file} is not an rnn checkpoint: config and vocabulary do not agree`);
+  }
+  const model = createModel(config.model, K);
+  for (const t of model.spec.tensors) {
+    const src = tensors.get(t.name);
+    if (!src) throw new RnnError(`${file} lacks tensor ${t.name} for a ${describeModel(config.model)}`);
+    if (src.shape.join("×") !== t.shape.join("×")) {
+      throw new RnnError(`${file}: tensor ${t.name} has shape [${src.shape.join("×")}], expected [${t.shape.join("×")}]`);
+    }
+    model.params.views[t.name].set(src.data);
+  }
+  pack(model);
+  const bv = metadata.best_val_loss;
+  return {
+    model,
+    meta: { config, vocab, step: Number(metadata.step ?? 0), bestValLoss: bv === undefined || bv === "null" ? null : Number(bv) },
+    path: file,
+  };
+}
+
+export function describeModel(m: ModelConfig): string {
+  const cell = m.cell === "rnn" ? `rnn-${m.activation}` : m.cell;
+  return `${cell} ${m.layers}×${m.hidden}${m.embed ? `, embedding ${m.embed}` : ", one-hot"}, V=${m.vocabSize}${m.residual ? ", residual" : ""}`;
+}
+
+// ---- training state (resume) ------------------------------------------------------------------------------
+
+export interface RunState {
+  step: number;
+  epoch: number;
+  /** next chunk of the epoch to train on */
+  chunk: number;
+  rng: [number, number, number, number];
+  optStep: number;
+  bestValLoss: number | null;
+  evalsSinceBest: number;
+  lastValLoss: number | null;
+  /** the optimizer slab, the carried hidden state [L×B×H] and cell state */
+  optimizer: Float32Array | Float64Array;
+  h: Float32Array | Float64Array;
+  c: Float32Array | Float64Array | null;
+}
+
+export function encodeState(s: RunState): Buffer {
+  const tensors = [
+    { name: "optimizer", shape: [s.optimizer.length], data: s.optimizer },
+    { name: "h", shape: [s.h.length], data: s.h },
+  ];
+  if (s.c) tensors.push({ name: "c", shape: [s.c.length], data: s.c });
+  return encodeSafetensors(tensors, {
+    format_version: String(FORMAT_VERSION),
+    kind: "rnn-train-state",
+    counters: JSON.stringify({
+      step: s.step, epoch: s.epoch, chunk: s.chunk, rng: s.rng, optStep: s.optStep,
+      bestValLoss: s.bestValLoss, evalsSinceBest: s.evalsSinceBest, lastValLoss: s.lastValLoss,
+    }),
+  });
+}
+
+export function decodeState(buf: Buffer, what: string): RunState {
+  const { tensors, metadata } = decodeSafetensors(buf, what);
+  checkFormatVersion(metadata, what);
+  if (metadata.kind !== "rnn-train-state") throw new RnnError(`${what} is not an rnn training-state file`);
+  const c = JSON.parse(metadata.counters);
+  const get = (n: string) => tensors.get(n)?.data ?? null;
+  const optimizer = get("optimizer"), h = get("h");
+  if (!optimizer || !h) throw new RnnError(`${what} is missing optimizer or hidden state`);
+  return { ...c, optimizer, h, c: get("c") };
+}
+
+/** Saves model + state so that a crash at any point leaves a consistent pair (see the header comment). */
+export function saveRun(dir: string, model: Model, meta: ModelMeta, state: RunState): void {
+  writeFileAtomic(path.join(dir, NEXT_STATE), encodeState(state));
+  saveModel(path.join(dir, LATEST), model, meta);
+  fs.renameSync(path.join(dir, NEXT_STATE), path.join(dir, STATE));
+}
+
+/** The state that belongs with DIR/latest.safetensors at step `step`. */
+export function loadRunState(dir: string, step: number): RunState {
+  for (const name of [STATE, NEXT_STATE]) {
+    const f = path.join(dir, name);
+    if (!fs.existsSync(f)) continue;
+    let s: RunState;
+    try {
+      s = decodeState(fs.readFileSync(f), f);
+    } catch {
+      continue; // a torn or stale file: the other one may match
+    }
+    if (s.step === step) return s;
+  }
+  throw new RnnError(`${dir} has no training state for step ${step} (${STATE} is missing or from another step): it cannot be resumed exactly; start a new run from its weights is not supported yet`);
+}

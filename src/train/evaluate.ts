@@ -1,0 +1,42 @@
+// Evaluation protocol, shared by validation during training and `rnn eval`: the text runs as ONE stream
+// (batch 1) from a zero state, in chunks of up to T steps with the state carried across chunks, and the
+// loss is the mean cross-entropy over every predicted character (each character's successor).
+import { createState, createWorkspace, forward, type Model } from "../model/model.ts";
+
+export interface EvalResult {
+  /** mean cross-entropy, nats per character */
+  loss: number;
+  /** bits per character: loss / ln 2 */
+  bpc: number;
+  perplexity: number;
+  /** characters scored */
+  chars: number;
+}
+
+export function summarize(lossSum: number, count: number): EvalResult {
+  const loss = count > 0 ? lossSum / count : NaN;
+  return { loss, bpc: loss / Math.LN2, perplexity: Math.exp(loss), chars: count };
+}
+
+/** ids: the text as vocabulary indices. Returns the summed loss and the number of predictions (ids.length − 1). */
+export function evaluateIds(model: Model, ids: ArrayLike<number>, chunk = 256): { lossSum: number; count: number } {
+  const n = ids.length - 1;
+  if (n <= 0) return { lossSum: 0, count: 0 };
+  const T = Math.min(chunk, n);
+  const ws = createWorkspace(model, 1, T, { grad: false });
+  const tail = n % T;
+  const wsTail = tail > 0 && n > T ? createWorkspace(model, 1, tail, { grad: false }) : null;
+  const state = createState(model, 1);
+  let lossSum = 0, count = 0;
+  for (let s = 0; s < n; s += T) {
+    const w = s + T <= n ? ws : wsTail!;
+    for (let t = 0; t < w.T; t++) {
+      w.idx[t] = ids[s + t];
+      w.targets[t] = ids[s + t + 1];
+    }
+    const r = forward(model, w, state, { grad: false });
+    lossSum += r.lossSum;
+    count += r.count;
+  }
+  return { lossSum, count };
+}
