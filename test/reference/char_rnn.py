@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""The PyTorch CharRNN whose state_dict names rnn's checkpoints use, a plain safetensors loader (no
+`safetensors` package needed), and the evaluation protocol `rnn eval` follows.
+
+    /usr/bin/python3 test/reference/char_rnn.py eval CKPT FILE   # prints {"loss","bpc","perplexity","chars","skipped"}
+
+Evaluation protocol (identical in rnn's TypeScript `eval`):
+  * characters of FILE that are not in the checkpoint's vocabulary are removed from the stream first and
+    counted as `skipped`;
+  * the remaining characters run as ONE stream (batch 1) from a zero state, in chunks of 256 steps with the
+    state carried from chunk to chunk, no dropout, no gradient;
+  * every character after the first is predicted from all before it: loss = mean cross-entropy (nats) over
+    those `chars` = (known characters − 1) predictions; bpc = loss / ln 2; perplexity = exp(loss).
+"""
+import json
+import math
+import struct
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+EVAL_CHUNK = 256
+
+
+class CharRNN(nn.Module):
+    def __init__(self, cell, V, H, L, E=0, nonlinearity="tanh"):
+        super().__init__()
+        self.cell, self.V, self.H, self.L, self.E = cell, V, H, L, E
+        if E > 0:
+            self.embedding = nn.Embedding(V, E)
+        In = E if E > 0 else V
+        if cell == "rnn":
+            self.rnn = nn.RNN(In, H, L, nonlinearity=nonlinearity)
+        else:
+            self.rnn = CELLS[cell](In, H, L)
+        self.decoder = nn.Linear(H, V)
+
+    def forward(self, x, h0=None):
+        """x [T, B] long; h0 [L, B, H] (a tuple (h0, c0) for lstm) or None for zeros → logits [T, B, V], h_n."""
+        inp = self.embedding(x) if self.E > 0 else F.one_hot(x, self.V).to(self.decoder.weight.dtype)
+        out, hn = self.rnn(inp, h0)  # out [T, B, H]
+        return self.decoder(out), hn
+
+
+# ---- safetensors, by hand -----------------------------------------------------------------------------
+
+_DTYPES = {"F32": (torch.float32, 4), "F64": (torch.float64, 8)}
+
+
+def read_safetensors(path):
+    """→ ({name: tensor}, {metadata key: string})"""
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n].decode("utf-8"))
+    meta = header.pop("__metadata__", {}) or {}
+    body = memoryview(raw)[8 + n :]
+    tensors = {}
+    for name, info in header.items():
+        dtype, size = _DTYPES[info["dtype"]]
+        a, b = info["data_offsets"]
+        count = (b - a) // size
+        t = torch.frombuffer(bytearray(body[a:b]), dtype=dtype, count=count) if count else torch.empty(0, dtype=dtype)
+        tensors[name] = t.reshape(info["shape"]).clone()
+    return tensors, meta
+
+
+def write_safetensors(path, tensors, metadata):
+    """tensors {name: float32 tensor}; metadata {str: str}. Header padded with spaces to 8 bytes."""
+    header = {"__metadata__": metadata}
+    blobs, off = [], 0
+    for name, t in tensors.items():
+        b = t.detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def load_checkpoint(path):
+    """→ (CharRNN in eval mode with the checkpoint's weights, metadata dict with "config" and "vocab" parsed)"""
+    tensors, meta = read_safetensors(path)
+    config = json.loads(meta["config"])
+    vocab = json.loads(meta["vocab"])
+    mc = config["model"]
+    if mc.get("residual"):
+        raise ValueError("this reference CharRNN has no residual connections")
+    model = CharRNN(mc["cell"], mc["vocabSize"], mc["hidden"], mc["layers"], mc.get("embed", 0), mc.get("activation", "tanh"))
+    model.load_state_dict(tensors, strict=True)
+    model.eval()
+    out = dict(meta)
+    out["config"], out["vocab"] = config, vocab
+    return model, out
+
+
+def save_checkpoint(path, model, vocab, config, extra=None):
+    """Writes a checkpoint in rnn's layout (state_dict names, metadata "config" and "vocab" as JSON strings)."""
+    meta = {"config": json.dumps(config), "vocab": json.dumps(vocab)}
+    meta.update(extra or {})
+    write_safetensors(path, model.state_dict(), meta)
+
+
+# ---- evaluation ----------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def eval_text(model, vocab, text, chunk=EVAL_CHUNK):
+    index = {c: i for i, c in enumerate(vocab)}
+    ids = [index[c] for c in text if c in index]
+    skipped = len(text) - len(ids)
+    chars = max(len(ids) - 1, 0)
+    total = 0.0
+    h = None
+    for s in range(0, chars, chunk):
+        e = min(s + chunk, chars)
+        x = torch.tensor(ids[s:e], dtype=torch.long).view(-1, 1)  # [T, 1]
+        y = torch.tensor(ids[s + 1 : e + 1], dtype=torch.long)  # [T]
+        logits, h = model(x, h)
+        total += F.cross_entropy(logits.view(-1, model.V).double(), y, reduction="sum").item()
+    loss = total / chars if chars else float("nan")
+    return {"loss": loss, "bpc": loss / math.log(2), "perplexity": math.exp(loss) if chars else float("nan"), "chars": chars, "skipped": skipped}
+
+
+def main(argv):
+    if len(argv) != 4 or argv[1] != "eval":
+        print("usage: char_rnn.py eval CKPT FILE", file=sys.stderr)
+        return 2
+    model, meta = load_checkpoint(argv[2])
+    with open(argv[3], encoding="utf-8") as f:
+        text = f.read()
+    print(json.dumps(eval_text(model, meta["vocab"], text)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

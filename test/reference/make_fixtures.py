@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""Writes test/fixtures/torch-*.json: PyTorch's forward, gradients and a 10-step Adam trajectory of small
+CharRNNs, for test/torch_golden.test.ts. Deterministic: rerunning rewrites the same files.
+
+    /usr/bin/python3 test/reference/make_fixtures.py
+
+Each case: V=11, H=8, L=2, B=3, T=5, float32, default PyTorch init, random inputs/targets, a non-zero
+carried state h0 (and c0). Shapes in the JSON: inputs/targets [T][B]; h0/c0/h_n/c_n [L][B][H];
+logits [T][B][V]; params/grads/final_params {state_dict name: flat row-major list}.
+"""
+import json
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from char_rnn import CharRNN  # noqa: E402
+
+V, H, L, B, T = 11, 8, 2, 3, 5
+LR, CLIP, STEPS = 1e-2, 0.2, 10  # default-init grad norms here are 0.17–0.55: 0.2 clips (nearly) every step
+CASES = [("rnn-tanh", "rnn", "tanh"), ("rnn-relu", "rnn", "relu"), ("lstm", "lstm", "tanh"), ("gru", "gru", "tanh")]
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
+
+
+def flat(t):
+    return [float(v) for v in t.detach().reshape(-1).tolist()]
+
+
+def nested(t):
+    return t.detach().double().tolist()
+
+
+def mean_loss(model, x, y, h0):
+    logits, hn = model(x, h0)
+    return F.cross_entropy(logits.reshape(-1, V), y.reshape(-1)), logits, hn
+
+
+def make_case(seed, name, cell, act, E):
+    torch.manual_seed(seed)
+    model = CharRNN(cell, V, H, L, E, act)
+    x = torch.randint(0, V, (T, B))
+    y = torch.randint(0, V, (T, B))
+    h0 = torch.empty(L, B, H).uniform_(-0.8, 0.8)
+    c0 = torch.empty(L, B, H).uniform_(-0.8, 0.8) if cell == "lstm" else None
+    state0 = (h0, c0) if cell == "lstm" else h0
+
+    params0 = {k: flat(v) for k, v in model.state_dict().items()}
+    model.zero_grad()
+    loss, logits, hn = mean_loss(model, x, y, state0)
+    loss.backward()
+    grads = {k: flat(p.grad) for k, p in model.named_parameters()}
+    h_n, c_n = (hn if cell == "lstm" else (hn, None))
+
+    # 10 Adam steps on the same batch, each from the same h0 (state not carried), clip-by-global-norm 0.2
+    opt = torch.optim.Adam(model.parameters(), lr=LR, eps=1e-8)
+    losses, norms = [], []
+    for _ in range(STEPS):
+        opt.zero_grad()
+        l, _, _ = mean_loss(model, x, y, state0)
+        l.backward()
+        norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)))
+        losses.append(float(l))
+        opt.step()
+    assert any(n > CLIP for n in norms), f"{name}: clipping never triggered {norms}"
+
+    fx = {
+        "config": {"cell": cell, "activation": act, "V": V, "H": H, "L": L, "E": E, "B": B, "T": T},
+        "torch": torch.__version__,
+        "seed": seed,
+        "params": params0,
+        "inputs": x.tolist(),
+        "targets": y.tolist(),
+        "h0": nested(h0),
+        "logits": nested(logits),
+        "loss": float(loss),
+        "h_n": nested(h_n),
+        "grads": grads,
+        "adam": {"lr": LR, "betas": [0.9, 0.999], "eps": 1e-8, "clip": CLIP, "steps": STEPS},
+        "trajectory": losses,
+        "grad_norms": norms,
+        "final_params": {k: flat(v) for k, v in model.state_dict().items()},
+    }
+    if cell == "lstm":
+        fx["c0"] = nested(c0)
+        fx["c_n"] = nested(c_n)
+    return fx
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    seed = 1000
+    for name, cell, act in CASES:
+        for E in (0, 5):
+            seed += 1
+            fx = make_case(seed, name, cell, act, E)
+            fname = f"torch-{name}-{'embed' if E else 'onehot'}.json"
+            with open(os.path.join(OUT, fname), "w") as f:
+                json.dump(fx, f, separators=(",", ":"))
+                f.write("\n")
+            print(f"{fname}: loss {fx['loss']:.6f} → {fx['trajectory'][-1]:.6f}, grad norms {fx['grad_norms'][0]:.3f}…{fx['grad_norms'][-1]:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+// Our model against PyTorch 1.13, number for number. The fixtures (test/fixtures/torch-*.json, written by
+// test/reference/make_fixtures.py) hold, for rnn-tanh / rnn-relu / lstm / gru × one-hot / embedding input
+// (V=11, H=8, L=2, B=3, T=5, float32, a non-zero carried state): PyTorch's parameters, logits, mean loss,
+// final state, every parameter gradient, and 10 steps of Adam (lr 1e-2) with clip_grad_norm_ on the same
+// batch. Each is replayed through forward()/backward()/clipGradNorm()/optimizerStep() with the float32
+// reference kernels, and with the WASM kernels when src/kernels/wasm.ts exists.
+//
+// Tolerance. Both sides compute in float32 but sum in different orders, so an element's rounding error is
+// about ε₃₂ · (magnitude of the terms summed into it), not ε₃₂ · |its value|: a gradient element that is
+// the small difference of larger contributions carries an absolute error set by the tensor's scale. So each
+// element is held to  |ours − torch| ≤ tol · max(|torch|, scale)  with scale = the tensor's max-abs value
+// (as every element is at most scale, this is tol relative to the tensor's largest element: a norm-wise
+// relative bound). tol = 1e-5 for one forward/backward (≈ 100 × ε₃₂ of headroom); 1e-4 after 10 Adam steps,
+// whose update m/(√v+ε) divides small, noisy gradients by their own size and so amplifies the rounding.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import type { ModelConfig } from "../src/config.ts";
+import { refF32 } from "../src/kernels/ref.ts";
+import type { Kernels } from "../src/kernels/types.ts";
+import { backward, createModel, createState, createWorkspace, forward, type Model, pack } from "../src/model/model.ts";
+import { makeSlab } from "../src/model/params.ts";
+import { clipGradNorm, createOptimizerState, type OptimizerConfig, optimizerStep } from "../src/train/optim.ts";
+
+interface Fixture {
+  config: { cell: "rnn" | "lstm" | "gru"; activation: "tanh" | "relu"; V: number; H: number; L: number; E: number; B: number; T: number };
+  params: Record<string, number[]>;
+  inputs: number[][]; // [T][B]
+  targets: number[][]; // [T][B]
+  h0: number[][][]; // [L][B][H]
+  c0?: number[][][];
+  logits: number[][][]; // [T][B][V]
+  loss: number;
+  h_n: number[][][];
+  c_n?: number[][][];
+  grads: Record<string, number[]>;
+  adam: { lr: number; betas: [number, number]; eps: number; clip: number; steps: number };
+  trajectory: number[];
+  grad_norms: number[];
+  final_params: Record<string, number[]>;
+}
+
+const FIXTURES = new URL("./fixtures/", import.meta.url);
+const files = readdirSync(FIXTURES).filter((f) => /^torch-.*\.json$/.test(f)).sort();
+const fixtures: [string, Fixture][] = files.map((f) => [f.replace(/^torch-|\.json$/g, ""), JSON.parse(readFileSync(new URL(f, FIXTURES), "utf8"))]);
+
+const ONE_STEP_TOL = 1e-5;
+const TRAJECTORY_TOL = 1e-4;
+
+/** Worst element of |got − want| / max(|want|, max-abs(want)) (see the tolerance note at the top). */
+function maxErr(got: ArrayLike<number>, want: ArrayLike<number>): { err: number; at: number } {
+  if (got.length !== want.length) throw new Error(`length ${got.length} ≠ ${want.length}`);
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
+  let err = 0, at = -1;
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    const e = d === 0 ? 0 : d / Math.max(Math.abs(want[i]), scale);
+    if (!(e <= err)) [err, at] = [e, i]; // NaN counts as worst
+  }
+  return { err, at };
+}
+
+function expectClose(what: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: number): number {
+  const { err, at } = maxErr(got, want);
+  expect(err, `${what}: worst element ${at}: ours ${got[at]}, torch ${want[at]}`).toBeLessThanOrEqual(tol);
+  return err;
+}
+
+const flat = (a: number[][] | number[][][]): number[] => (a as unknown[]).flat(2) as number[];
+
+interface Setup {
+  m: Model;
+  ws: ReturnType<typeof createWorkspace>;
+  st: ReturnType<typeof createState>;
+  grads: ReturnType<typeof makeSlab>;
+  /** set the carried state back to the fixture's h0 / c0 */
+  resetState(): void;
+}
+
+function setup(K: Kernels, fx: Fixture): Setup {
+  const c = fx.config;
+  const cfg: ModelConfig = { cell: c.cell, layers: c.L, hidden: c.H, embed: c.E, activation: c.activation, residual: false, vocabSize: c.V };
+  const m = createModel(cfg, K);
+  // the fixture names exactly our tensors, with exactly their sizes
+  expect(Object.keys(fx.params).sort()).toEqual(m.spec.tensors.map((t) => t.name).sort());
+  for (const t of m.spec.tensors) {
+    expect(fx.params[t.name].length, t.name).toBe(t.size);
+    m.params.views[t.name].set(fx.params[t.name]);
+  }
+  pack(m);
+  const { B, T, H } = c;
+  const ws = createWorkspace(m, B, T);
+  for (let t = 0; t < T; t++) {
+    for (let b = 0; b < B; b++) {
+      ws.idx[t * B + b] = fx.inputs[t][b];
+      ws.targets[t * B + b] = fx.targets[t][b];
+    }
+  }
+  const st = createState(m, B);
+  const resetState = () => {
+    for (let l = 0; l < c.L; l++) {
+      st.h[l].set(flat(fx.h0[l])); // [B × H]
+      if (c.cell === "lstm") st.c[l].set(flat(fx.c0![l]));
+    }
+  };
+  expect(st.h[0].length).toBe(B * H);
+  const grads = makeSlab(m.spec, (n) => K.alloc(n));
+  return { m, ws, st, grads, resetState };
+}
+
+/** One forward + backward from the fixture's parameters and state; returns the worst errors seen. */
+function checkOneStep(K: Kernels, fx: Fixture): Record<string, number> {
+  const { m, ws, st, grads, resetState } = setup(K, fx);
+  const { B, T, L, cell } = fx.config;
+  resetState();
+  const r = forward(m, ws, st, { grad: true });
+  expect(r.count).toBe(B * T);
+  const errs: Record<string, number> = {};
+  errs.loss = Math.abs(r.lossSum / r.count - fx.loss) / Math.abs(fx.loss);
+  expect(errs.loss, `loss: ours ${r.lossSum / r.count}, torch ${fx.loss}`).toBeLessThanOrEqual(ONE_STEP_TOL);
+  errs.logits = expectClose("logits", ws.logits, flat(fx.logits), ONE_STEP_TOL); // [T][B][V] ≡ [N × V] time-major
+  const hN: number[] = [], hWant: number[] = [], cN: number[] = [], cWant: number[] = [];
+  for (let l = 0; l < L; l++) {
+    hN.push(...st.h[l]);
+    hWant.push(...flat(fx.h_n[l]));
+    if (cell === "lstm") {
+      cN.push(...st.c[l]);
+      cWant.push(...flat(fx.c_n![l]));
+    }
+  }
+  errs.h_n = expectClose("h_n", hN, hWant, ONE_STEP_TOL);
+  if (cell === "lstm") errs.c_n = expectClose("c_n", cN, cWant, ONE_STEP_TOL);
+  backward(m, ws, grads);
+  let g = 0;
+  for (const t of m.spec.tensors) g = Math.max(g, expectClose(`grad ${t.name}`, grads.views[t.name], fx.grads[t.name], ONE_STEP_TOL));
+  errs.grads = g;
+  return errs;
+}
+
+/** 10 Adam steps with clipping on the same batch, each from h0; returns the worst errors seen. */
+function checkTrajectory(K: Kernels, fx: Fixture): Record<string, number> {
+  const { m, ws, st, grads, resetState } = setup(K, fx);
+  const a = fx.adam;
+  const ocfg: OptimizerConfig = { optimizer: "adam", momentum: 0, beta1: a.betas[0], beta2: a.betas[1], eps: a.eps, weightDecay: 0 };
+  const opt = createOptimizerState(ocfg, m.spec.size, (n) => K.alloc(n));
+  const losses: number[] = [], norms: number[] = [];
+  for (let s = 0; s < a.steps; s++) {
+    resetState();
+    grads.data.fill(0);
+    const r = forward(m, ws, st, { grad: true });
+    losses.push(r.lossSum / r.count);
+    backward(m, ws, grads);
+    norms.push(clipGradNorm(grads.data, a.clip));
+    optimizerStep(ocfg, opt, m.params.data, grads.data, a.lr);
+    pack(m);
+  }
+  // the fixture does exercise clipping (make_fixtures.py asserts it too)
+  expect(fx.grad_norms.some((n) => n > a.clip)).toBe(true);
+  const errs: Record<string, number> = {};
+  errs.trajectory = expectClose("loss trajectory", losses, fx.trajectory, TRAJECTORY_TOL);
+  errs.gradNorms = expectClose("pre-clip gradient norms", norms, fx.grad_norms, TRAJECTORY_TOL);
+  let p = 0;
+  for (const t of m.spec.tensors) p = Math.max(p, expectClose(`final ${t.name}`, m.params.views[t.name], fx.final_params[t.name], TRAJECTORY_TOL));
+  errs.finalParams = p;
+  return errs;
+}
+
+/** Set RNN_GOLDEN_VERBOSE=1 to see the worst errors per fixture. */
+function report(label: string, errs: Record<string, number>): void {
+  if (process.env.RNN_GOLDEN_VERBOSE) {
+    console.log(`${label}: ${Object.entries(errs).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(", ")}`);
+  }
+}
+
+function suite(K: Kernels): void {
+  it("has all 8 fixtures", () => {
+    expect(fixtures.map(([n]) => n)).toEqual(
+      ["gru-embed", "gru-onehot", "lstm-embed", "lstm-onehot", "rnn-relu-embed", "rnn-relu-onehot", "rnn-tanh-embed", "rnn-tanh-onehot"],
+    );
+  });
+  for (const [name, fx] of fixtures) {
+    it(`${name}: logits, loss, final state and every gradient`, () => report(`${K.name} ${name} one step`, checkOneStep(K, fx)));
+    it(`${name}: 10 Adam steps with gradient clipping`, () => report(`${K.name} ${name} adam`, checkTrajectory(K, fx)));
+  }
+}
+
+describe("against PyTorch: float32 reference kernels", () => suite(refF32));
+
+// The WASM backend is optional here until src/kernels/wasm.ts lands; loaded by URL so typechecking does
+// not depend on it.
+const wasmUrl = new URL("../src/kernels/wasm.ts", import.meta.url);
+const wasmKernels: Kernels | null = existsSync(wasmUrl)
+  ? await (async () => {
+      const mod = (await import(wasmUrl.href)) as { createWasmKernels(): Kernels | Promise<Kernels> };
+      return await mod.createWasmKernels();
+    })()
+  : null;
+
+describe.skipIf(!wasmKernels)("against PyTorch: WASM kernels", () => {
+  if (wasmKernels) suite(wasmKernels);
+});
