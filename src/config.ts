@@ -164,7 +164,7 @@ export function parseDuration(flag: string, raw: string): number {
 }
 
 /** Cross-field checks and defaults that depend on other fields. */
-export function resolveTrainConfig(partial: Partial<TrainConfig> & { model?: Partial<ModelConfig> }, defaults: { threads: number; out: string }): TrainConfig {
+export function resolveTrainConfig(partial: Partial<Omit<TrainConfig, "model">> & { model?: Partial<ModelConfig> }, defaults: { threads: number; out: string }): TrainConfig {
   const model: ModelConfig = { ...MODEL_DEFAULTS, vocabSize: 0, ...(partial.model ?? {}) };
   const cfg: TrainConfig = {
     ...TRAIN_DEFAULTS,

@@ -27,23 +27,38 @@ export interface Model {
 }
 
 export function createModel(cfg: ModelConfig, K: Kernels, params?: Slab): Model {
+  const G = gateCount(cfg.cell), H = cfg.hidden;
   const spec = paramSpec(cfg);
   const slab = params ?? makeSlab(spec, (n) => K.alloc(n));
-  const G = gateCount(cfg.cell), H = cfg.hidden;
-  const layers: LayerWeights[] = [];
-  for (let k = 0; k < cfg.layers; k++) {
-    layers.push({
-      wih: slab.views[`rnn.weight_ih_l${k}`],
-      whh: slab.views[`rnn.weight_hh_l${k}`],
-      bih: slab.views[`rnn.bias_ih_l${k}`],
-      bhh: slab.views[`rnn.bias_hh_l${k}`],
-      bsum: K.alloc(G * H),
-    });
-  }
-  const wihT = cfg.embed > 0 ? null : K.alloc(cfg.vocabSize * G * H);
-  const model = { cfg, K, spec, params: slab, layers, wihT };
+  const model = attachModel(cfg, K, slab.data, {
+    bsum: Array.from({ length: cfg.layers }, () => K.alloc(G * H)),
+    wihT: cfg.embed > 0 ? null : K.alloc(cfg.vocabSize * G * H),
+  });
   pack(model);
   return model;
+}
+
+/** What pack() derives from the parameters: per layer b_ih + b_hh [G·H], and W_ih_l0ᵀ [V × G·H] (one-hot). */
+export interface Derived {
+  bsum: Arr[];
+  wihT: Arr | null;
+}
+
+/**
+ * A Model over existing parameter and derived buffers, without packing: how a worker thread sees the main
+ * thread's model in shared memory (the main thread packs once per optimizer step, for everyone).
+ */
+export function attachModel(cfg: ModelConfig, K: Kernels, params: Arr, derived: Derived): Model {
+  const spec = paramSpec(cfg);
+  const slab: Slab = { spec, data: params, views: viewsOf(spec, params) };
+  const layers: LayerWeights[] = derived.bsum.map((bsum, k) => ({
+    wih: slab.views[`rnn.weight_ih_l${k}`],
+    whh: slab.views[`rnn.weight_hh_l${k}`],
+    bih: slab.views[`rnn.bias_ih_l${k}`],
+    bhh: slab.views[`rnn.bias_hh_l${k}`],
+    bsum,
+  }));
+  return { cfg, K, spec, params: slab, layers, wihT: derived.wihT };
 }
 
 /** Refresh everything derived from the parameters. Call after every change to them (once per optimizer step). */

@@ -13,26 +13,34 @@ export interface Engine {
   grads: Slab;
   /** zero grads; forward + backward on chunk `chunk` of the epoch; returns the summed loss and the count */
   run(chunk: number, rng: Rng): { lossSum: number; count: number };
-  /** the carried hidden state of every stream: per layer h [B×H] (and c [B×H] for lstm) */
-  state: State;
+  /** copies the carried hidden state of every stream out: h [L × B × H] (and c [L × B × H] for lstm) */
+  saveState(out: { h: Arr; c: Arr | null }): void;
+  /** restores what saveState wrote (resume) */
+  loadState(from: { h: ArrayLike<number>; c: ArrayLike<number> | null }): void;
   resetState(): void;
   /** call after parameters change (the engine may keep derived copies) */
   paramsChanged(): void;
   dispose(): Promise<void>;
 }
 
-export function createLocalEngine(model: Model, cfg: TrainConfig, batcher: Batcher): Engine {
-  const B = cfg.batch, T = cfg.seq;
-  const ws = createWorkspace(model, B, T, { dropout: cfg.dropout > 0 });
-  const state = createState(model, B);
+/**
+ * Runs streams b0 … b0+nb−1 of the batcher (default: all B) on this thread. The gradient is scaled by
+ * 1 / (B·T), so the gradients of all parts of a batch add up to the gradient of the batch's mean loss.
+ */
+export function createLocalEngine(model: Model, cfg: TrainConfig, batcher: Batcher, part: { b0: number; nb: number } = { b0: 0, nb: cfg.batch }): Engine {
+  const B = cfg.batch, T = cfg.seq, { b0, nb } = part;
+  const ws = createWorkspace(model, nb, T, { dropout: cfg.dropout > 0 });
+  const state = createState(model, nb);
   const grads = makeSlab(model.spec, (n) => model.K.alloc(n));
+  const scale = 1 / (B * T);
   return {
     grads,
-    state,
+    saveState: (out) => packState(state, out, B, model.cfg.hidden, b0),
+    loadState: (from) => unpackState(state, from, B, model.cfg.hidden, b0),
     run(chunk, rng) {
-      batcher.fill(chunk, ws.idx, ws.targets);
+      batcher.fill(chunk, ws.idx, ws.targets, b0, nb);
       grads.data.fill(0);
-      const r = forward(model, ws, state, { grad: true, dropout: cfg.dropout, rng });
+      const r = forward(model, ws, state, { grad: true, dropout: cfg.dropout, rng, scale });
       backward(model, ws, grads);
       return r;
     },
@@ -42,17 +50,21 @@ export function createLocalEngine(model: Model, cfg: TrainConfig, batcher: Batch
   };
 }
 
-/** Flattens a State into one array [L × B × H] (h), and [L × B × H] (c) for saving. */
-export function packState(s: State, out: { h: Arr; c: Arr | null }): void {
-  s.h.forEach((a, l) => out.h.set(a, l * a.length));
-  if (out.c) s.c.forEach((a, l) => out.c!.set(a, l * a.length));
+/**
+ * Copies the State of streams b0 … b0+nb−1 (per layer [nb × H]) into the flat [L × B × H] layout of all B
+ * streams, or back. A State that holds every stream uses b0 = 0.
+ */
+export function packState(s: State, out: { h: Arr; c: Arr | null }, B: number, H: number, b0 = 0): void {
+  for (let l = 0; l < s.h.length; l++) {
+    out.h.set(s.h[l], (l * B + b0) * H);
+    if (out.c) out.c.set(s.c[l], (l * B + b0) * H);
+  }
 }
 
-export function unpackState(s: State, from: { h: ArrayLike<number>; c: ArrayLike<number> | null }): void {
-  s.h.forEach((a, l) => {
-    for (let i = 0; i < a.length; i++) a[i] = from.h[l * a.length + i];
-  });
-  if (from.c) s.c.forEach((a, l) => {
-    for (let i = 0; i < a.length; i++) a[i] = from.c![l * a.length + i];
-  });
+export function unpackState(s: State, from: { h: ArrayLike<number>; c: ArrayLike<number> | null }, B: number, H: number, b0 = 0): void {
+  for (let l = 0; l < s.h.length; l++) {
+    const o = (l * B + b0) * H;
+    for (let i = 0; i < s.h[l].length; i++) s.h[l][i] = from.h[o + i];
+    if (from.c) for (let i = 0; i < s.c[l].length; i++) s.c[l][i] = from.c[o + i];
+  }
 }

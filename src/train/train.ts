@@ -7,14 +7,15 @@ import { RnnError } from "../errors.ts";
 import { type Batcher, checkFits, makeBatcher, splitTrainVal } from "../data/batches.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { initParams } from "../model/init.ts";
-import { createModel, type Model, pack } from "../model/model.ts";
-import { orthoReg, orthoScratch } from "../model/orthoreg.ts";
+import { createModel, type Model } from "../model/model.ts";
 import { makeRng } from "../rng.ts";
 import { BEST, loadModel, loadRunState, type ModelMeta, type RunState, saveModel, saveRun } from "./checkpoint.ts";
-import { createLocalEngine, type Engine, packState, unpackState } from "./engine.ts";
+import { createLocalEngine, type Engine } from "./engine.ts";
+import { createParallelEngine } from "./parallel.ts";
 import { evaluateIds } from "./evaluate.ts";
 import { readCheckpointFile } from "../io/safetensors.ts";
-import { clipGradNorm, clipGradValue, createOptimizerState, optimizerStep } from "./optim.ts";
+import { createOptimizerState } from "./optim.ts";
+import { makeStepper } from "./step.ts";
 
 export type TrainEvent =
   | { type: "start"; config: TrainConfig; params: number; vocab: number; trainChars: number; valChars: number; chunksPerEpoch: number; totalSteps: number | null; startStep: number; kernels: string; resumed: boolean }
@@ -33,8 +34,8 @@ export interface TrainInput {
   resume?: boolean;
   /** polled after every step: true → save and stop (SIGINT / SIGTERM) */
   shouldStop?: () => boolean;
-  /** builds the gradient engine (default: on this thread) */
-  makeEngine?: (model: Model, cfg: TrainConfig, batcher: Batcher) => Engine;
+  /** builds the gradient engine (default: data-parallel over cfg.threads with the WASM kernels, else this thread) */
+  makeEngine?: (model: Model, cfg: TrainConfig, batcher: Batcher) => Engine | Promise<Engine>;
   /** injectable clock, seconds */
   now?: () => number;
 }
@@ -83,9 +84,13 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
     opt.slab.set(resumed.optimizer);
     opt.step = resumed.optStep;
   }
-  const engine = (inp.makeEngine ?? createLocalEngine)(model, cfg, batcher);
-  if (resumed) unpackState(engine.state, resumed);
-  const ortho = cfg.orthoReg > 0 ? orthoScratch(model) : null;
+  const engine = inp.makeEngine
+    ? await inp.makeEngine(model, cfg, batcher)
+    : cfg.threads > 1 && "memory" in K
+      ? await createParallelEngine(model, cfg, batcher, trainIds, cfg.threads)
+      : createLocalEngine(model, cfg, batcher);
+  if (resumed) engine.loadState(resumed);
+  const stepOnce = makeStepper(model, cfg, engine, opt);
 
   const epochSteps = batcher.chunksPerEpoch;
   const stepBudget = cfg.steps > 0 ? cfg.steps : cfg.epochs > 0 ? cfg.epochs * epochSteps : 0;
@@ -100,7 +105,7 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
   const hBuf = new Float32Array(cfg.model.layers * cfg.batch * cfg.model.hidden);
   const cBuf = cfg.model.cell === "lstm" ? new Float32Array(hBuf.length) : null;
   const saveLatest = () => {
-    packState(engine.state, { h: hBuf, c: cBuf });
+    engine.saveState({ h: hBuf, c: cBuf });
     saveRun(cfg.out, model, meta(), {
       step, epoch, chunk, rng: rng.getState(), optStep: opt.step, bestValLoss: bestVal, evalsSinceBest,
       lastValLoss: lastVal, optimizer: opt.slab, h: hBuf, c: cBuf,
@@ -158,22 +163,14 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
         engine.resetState();
       }
       const lr = lrAt(cfg, step);
-      const r = engine.run(chunk, rng);
-      const loss = r.lossSum / r.count;
-      const penalty = ortho ? orthoReg(model, cfg.orthoReg, ortho, engine.grads) : 0;
+      const { loss, penalty, gradNorm, finite } = stepOnce(chunk, rng, lr);
       penaltyLast = penalty;
-      const g = engine.grads.data;
-      if (cfg.clipValue > 0) clipGradValue(g, cfg.clipValue);
-      const gradNorm = clipGradNorm(g, cfg.clip);
-      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      if (!finite) {
         throw new RnnError(
           `training diverged at step ${step + 1}: the ${Number.isFinite(loss) ? "gradient norm" : "loss"} is ${Number.isFinite(loss) ? gradNorm : loss}. ` +
           `The last good checkpoint is in ${cfg.out}; lower --lr (now ${cfg.lr}) or use --clip (now ${cfg.clip || "off"})`,
         );
       }
-      optimizerStep(cfg, opt, model.params.data, g, lr);
-      pack(model);
-      engine.paramsChanged();
       step++;
       chunk++;
       lastTrainLoss = loss;
