@@ -3,6 +3,8 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { ACTIVATIONS, CELLS, INITS, OPTIMIZERS, parseChoice, parseDuration, parseFloatFlag, parseIntFlag } from "../config.ts";
 import { EXIT, reportError } from "./common.ts";
+import { diagnoseCommand } from "./diagnose.ts";
+import { benchCommand } from "./bench.ts";
 import { evalCommand } from "./eval.ts";
 import { sampleCommand } from "./sample.ts";
 import { trainCommand } from "./train.ts";
@@ -86,6 +88,29 @@ export function buildProgram(): Command {
     .option("--json", 'print {"loss","bpc","perplexity","chars","skipped"}')
     .addOption(new Option("--kernels <kind>").argParser(choice("--kernels", ["auto", "wasm", "ref"] as const)).hideHelp())
     .action(evalCommand);
+
+  program
+    .command("diagnose")
+    .description("vanishing / exploding gradients: decay of the last step's gradient back through a chunk, singular values of the recurrent matrices, saturated gates (table + SVG plot)")
+    .requiredOption("-m, --model <path>", "run directory or .safetensors file; repeat to compare models in one plot", (v: string, prev?: string[]) => [...(prev ?? []), v])
+    .argument("[file]", "UTF-8 text to run (default: the run's validation split)")
+    .addOption(new Option("--seq <T>", "steps in the chunk (default: the model's --seq)").argParser(int("--seq")))
+    .addOption(new Option("--batch <B>", "streams, at evenly spread offsets of the text (default 16)").argParser(int("--batch")))
+    .option("--svg <file>", "where to write the plot (default: diagnose.svg beside the first model)")
+    .option("--no-svg", "write no plot")
+    .addOption(new Option("--every <n>", "table rows every n steps (default: about 20 rows)").argParser(int("--every")))
+    .option("--json", "print the numbers as one JSON object")
+    .action(diagnoseCommand);
+
+  program
+    .command("bench")
+    .description("time the standard training and sampling workloads (synthetic data, V=65, one-hot, Adam, clip 5)")
+    .option("--only <ids>", "comma-separated workloads: P1,P2,P3,P4,S1,S2 (default all)")
+    .addOption(new Option("--threads <n>", "training threads (default: every core)").argParser(int("--threads")))
+    .addOption(new Option("--seconds <s>", "timed seconds per workload (default 5)").argParser(num("--seconds", { min: 0, exclusiveMin: true })))
+    .option("--json", "one JSON object per workload")
+    .addOption(new Option("--kernels <kind>").argParser(choice("--kernels", ["auto", "wasm", "ref"] as const)).hideHelp())
+    .action(benchCommand);
 
   return program;
 }

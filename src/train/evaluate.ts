@@ -1,7 +1,7 @@
 // Evaluation protocol, shared by validation during training and `rnn eval`: the text runs as ONE stream
 // (batch 1) from a zero state, in chunks of up to T steps with the state carried across chunks, and the
 // loss is the mean cross-entropy over every predicted character (each character's successor).
-import { createState, createWorkspace, forward, type Model } from "../model/model.ts";
+import { createState, createWorkspace, forward, type Model, resetState, type Workspace } from "../model/model.ts";
 
 export interface EvalResult {
   /** mean cross-entropy, nats per character */
@@ -18,25 +18,39 @@ export function summarize(lossSum: number, count: number): EvalResult {
   return { loss, bpc: loss / Math.LN2, perplexity: Math.exp(loss), chars: count };
 }
 
-/** ids: the text as vocabulary indices. Returns the summed loss and the number of predictions (ids.length − 1). */
-export function evaluateIds(model: Model, ids: ArrayLike<number>, chunk = 256): { lossSum: number; count: number } {
-  const n = ids.length - 1;
-  if (n <= 0) return { lossSum: 0, count: 0 };
-  const T = Math.min(chunk, n);
-  const ws = createWorkspace(model, 1, T, { grad: false });
-  const tail = n % T;
-  const wsTail = tail > 0 && n > T ? createWorkspace(model, 1, tail, { grad: false }) : null;
+/**
+ * An evaluator for one model: ids (the text as vocabulary indices) → the summed loss and the number of
+ * predictions (ids.length − 1). Its workspaces are made once per chunk length and reused, so validating
+ * every few hundred steps allocates nothing after the first time (the WASM backend never frees).
+ */
+export function createEvaluator(model: Model, chunk = 256): (ids: ArrayLike<number>) => { lossSum: number; count: number } {
+  const spaces = new Map<number, Workspace>();
+  const space = (T: number) => {
+    let w = spaces.get(T);
+    if (!w) spaces.set(T, (w = createWorkspace(model, 1, T, { grad: false })));
+    return w;
+  };
   const state = createState(model, 1);
-  let lossSum = 0, count = 0;
-  for (let s = 0; s < n; s += T) {
-    const w = s + T <= n ? ws : wsTail!;
-    for (let t = 0; t < w.T; t++) {
-      w.idx[t] = ids[s + t];
-      w.targets[t] = ids[s + t + 1];
+  return (ids) => {
+    const n = ids.length - 1;
+    if (n <= 0) return { lossSum: 0, count: 0 };
+    resetState(state);
+    let lossSum = 0, count = 0;
+    for (let s = 0; s < n; s += chunk) {
+      const w = space(Math.min(chunk, n - s));
+      for (let t = 0; t < w.T; t++) {
+        w.idx[t] = ids[s + t];
+        w.targets[t] = ids[s + t + 1];
+      }
+      const r = forward(model, w, state, { grad: false });
+      lossSum += r.lossSum;
+      count += r.count;
     }
-    const r = forward(model, w, state, { grad: false });
-    lossSum += r.lossSum;
-    count += r.count;
-  }
-  return { lossSum, count };
+    return { lossSum, count };
+  };
+}
+
+/** One-off evaluation (rnn eval). */
+export function evaluateIds(model: Model, ids: ArrayLike<number>, chunk = 256): { lossSum: number; count: number } {
+  return createEvaluator(model, chunk)(ids);
 }

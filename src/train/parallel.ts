@@ -7,7 +7,7 @@
 // computes its own part, waits for the workers' done-counter, then adds their gradient slabs to its own
 // (in worker order, so results are deterministic for a given thread count). Nothing is copied per step
 // but gradients, and nothing is allocated per step.
-import { Worker } from "node:worker_threads";
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
 import type { TrainConfig } from "../config.ts";
 import type { Batcher } from "../data/batches.ts";
 import type { Arr } from "../kernels/types.ts";
@@ -17,7 +17,7 @@ import type { Rng } from "../rng.ts";
 import { createLocalEngine, type Engine, packState, unpackState } from "./engine.ts";
 
 /** Control words (Int32Array over a SharedArrayBuffer). */
-export const CTRL = { gen: 0, cmd: 1, chunk: 2, done: 3, seed: 4, size: 8 } as const;
+export const CTRL = { gen: 0, cmd: 1, chunk: 2, done: 3, seed: 4, error: 5, size: 8 } as const;
 export const CMD = { run: 1, reset: 2, exit: 3 } as const;
 
 /** What a worker needs to see the model and its part of the data (sent once, at start). */
@@ -35,6 +35,8 @@ export interface WorkerInit {
   /** [threads × 2] loss sum and count per part */
   results: Float64Array;
   index: number;
+  /** where the worker posts the text of an exception (read with receiveMessageOnPort) */
+  errors: MessagePort;
 }
 
 /** What a worker reports back once its buffers exist. */
@@ -70,18 +72,21 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
   const H = cfg.model.hidden, B = cfg.batch;
   const streamLen = batcher.streamLen;
   const workers: Worker[] = [];
+  const errorPorts: MessagePort[] = [];
   const ready: Promise<WorkerReady>[] = [];
   for (let w = 1; w < n; w++) {
     const { b0, nb } = parts[w];
     // the worker's streams, as a text of their own (nb streams of streamLen, plus the last target)
     const ids = train.slice(b0 * streamLen, (b0 + nb) * streamLen + 1);
+    const { port1, port2 } = new MessageChannel();
+    errorPorts.push(port1);
     const init: WorkerInit = {
-      memory: K.memory, cfg, ctrl, results, index: w, b0, nb, ids,
+      memory: K.memory, cfg, ctrl, results, index: w, b0, nb, ids, errors: port2,
       params: span(model.params.data),
       bsum: model.layers.map((l) => span(l.bsum)),
       wihT: model.wihT ? span(model.wihT) : null,
     };
-    const worker = new Worker(new URL("./worker-boot.mjs", import.meta.url), { workerData: init, transferList: [ids.buffer as ArrayBuffer] });
+    const worker = new Worker(new URL("./worker-boot.mjs", import.meta.url), { workerData: init, transferList: [ids.buffer as ArrayBuffer, port2] });
     workers.push(worker);
     ready.push(new Promise((resolve, reject) => {
       worker.once("message", resolve);
@@ -98,8 +103,6 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
     h: r.h.map((o) => new Float32Array(buf, o, parts[w + 1].nb * H)),
     c: r.c.map((o) => new Float32Array(buf, o, parts[w + 1].nb * H)),
   }));
-  let failure: Error | null = null;
-  for (const wk of workers) wk.on("error", (e) => { failure = e; });
 
   const command = (cmd: number, chunk = 0, seed = 0) => {
     Atomics.store(ctrl, CTRL.done, 0);
@@ -112,9 +115,14 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
   const wait = () => {
     for (;;) {
       const d = Atomics.load(ctrl, CTRL.done);
-      if (d >= n - 1) return;
-      if (failure) throw failure;
+      if (d >= n - 1) break;
       Atomics.wait(ctrl, CTRL.done, d, 1000);
+      if (d === Atomics.load(ctrl, CTRL.done) && workers.some((wk) => wk.threadId < 0)) throw new Error("a training worker thread died");
+    }
+    const bad = Atomics.load(ctrl, CTRL.error);
+    if (bad > 0) {
+      const msg = receiveMessageOnPort(errorPorts[bad - 1])?.message;
+      throw new Error(`training worker ${bad} failed: ${String(msg ?? "unknown error").split("\n")[0]}`);
     }
   };
   const grads = local.grads;

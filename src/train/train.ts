@@ -3,7 +3,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { TrainConfig } from "../config.ts";
-import { RnnError } from "../errors.ts";
+import { RnnError, UsageError } from "../errors.ts";
+import { cleanStaleTemps, describeFsError } from "../io/atomic.ts";
 import { type Batcher, checkFits, makeBatcher, splitTrainVal } from "../data/batches.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { initParams } from "../model/init.ts";
@@ -12,7 +13,7 @@ import { makeRng } from "../rng.ts";
 import { BEST, loadModel, loadRunState, type ModelMeta, type RunState, saveModel, saveRun } from "./checkpoint.ts";
 import { createLocalEngine, type Engine } from "./engine.ts";
 import { createParallelEngine } from "./parallel.ts";
-import { evaluateIds } from "./evaluate.ts";
+import { createEvaluator } from "./evaluate.ts";
 import { readCheckpointFile } from "../io/safetensors.ts";
 import { createOptimizerState } from "./optim.ts";
 import { makeStepper } from "./step.ts";
@@ -52,13 +53,24 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
   const { cfg, vocab, ids, kernels: K, onEvent } = inp;
   const now = inp.now ?? (() => performance.now() / 1000);
   const { train: trainIds, val: valIds } = splitTrainVal(ids, cfg.valFrac);
+  const need = cfg.batch * cfg.seq + 1;
+  if (trainIds.length < need && ids.length >= need) {
+    throw new UsageError(
+      `--val-frac ${cfg.valFrac} leaves ${trainIds.length} of ${ids.length} characters to train on, and --batch ${cfg.batch} --seq ${cfg.seq} needs ${need}; lower --val-frac`,
+    );
+  }
   checkFits(trainIds.length, cfg.batch, cfg.seq);
   if (cfg.valFrac > 0 && valIds.length < 2) {
-    throw new RnnError(`--val-frac ${cfg.valFrac} leaves ${valIds.length} validation characters; raise it or use --val-frac 0`);
+    throw new UsageError(`--val-frac ${cfg.valFrac} leaves ${valIds.length} validation characters (at least 2 needed); raise it, or use --val-frac 0 for no validation`);
   }
   const batcher = makeBatcher(trainIds, cfg.batch, cfg.seq);
   const rng = makeRng(cfg.seed);
-  fs.mkdirSync(cfg.out, { recursive: true });
+  try {
+    fs.mkdirSync(cfg.out, { recursive: true });
+  } catch (e) {
+    throw new RnnError(`cannot create the run directory ${cfg.out}: ${describeFsError(e)}; choose another --out`);
+  }
+  cleanStaleTemps(cfg.out); // temp files of saves that were killed midway (kill -9, power cut)
 
   let model: Model;
   let step = 0, epoch = 0, chunk = 0, bestVal: number | null = null, evalsSinceBest = 0, lastVal: number | null = null;
@@ -104,12 +116,14 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
   const meta = (): ModelMeta => ({ config: cfg, vocab, step, bestValLoss: bestVal });
   const hBuf = new Float32Array(cfg.model.layers * cfg.batch * cfg.model.hidden);
   const cBuf = cfg.model.cell === "lstm" ? new Float32Array(hBuf.length) : null;
+  let lastSaved: number | null = resumed ? step : null; // step of the newest latest.safetensors
   const saveLatest = () => {
     engine.saveState({ h: hBuf, c: cBuf });
     saveRun(cfg.out, model, meta(), {
       step, epoch, chunk, rng: rng.getState(), optStep: opt.step, bestValLoss: bestVal, evalsSinceBest,
       lastValLoss: lastVal, optimizer: opt.slab, h: hBuf, c: cBuf,
     });
+    lastSaved = step;
     onEvent({ type: "checkpoint", step, path: path.join(cfg.out, "latest.safetensors"), kind: "latest" });
     if (cfg.keep > 0) {
       const f = path.join(cfg.out, `step-${String(step).padStart(6, "0")}.safetensors`);
@@ -127,9 +141,10 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
   // That keeps "N steps, then resume for M" byte-identical to "N+M steps" (the end-of-run eval of the first
   // half changes nothing the second half reads). best.safetensors records its own loss, read back on resume.
   let bestFileVal = resumed ? bestFileLoss(cfg.out) : null;
+  const evaluate = createEvaluator(model, 256);
   const validate = (lr: number, gradNorm: number, onCadence: boolean) => {
     if (valIds.length < 2) return;
-    const r = evaluateIds(model, valIds, 256);
+    const r = evaluate(valIds);
     const v = r.lossSum / r.count;
     let improved = false;
     if (onCadence) {
@@ -153,6 +168,7 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
   };
 
   let endVal: number | undefined;
+  let lastYield = performance.now();
   try {
     for (;;) {
       if (totalSteps !== null && step >= totalSteps) { reason = cfg.steps > 0 && step >= cfg.steps ? "steps" : "epochs"; break; }
@@ -165,10 +181,12 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
       const lr = lrAt(cfg, step);
       const { loss, penalty, gradNorm, finite } = stepOnce(chunk, rng, lr);
       penaltyLast = penalty;
-      if (!finite) {
+      // a finite gradient can still overflow the weights: check them before anything is saved
+      if (!finite || !allFinite(model.params.data)) {
+        const what = !Number.isFinite(loss) ? `the loss is ${loss}` : !finite ? `the gradient norm is ${gradNorm}` : "the weights overflowed to Inf/NaN";
+        const kept = lastSaved !== null ? `the last good checkpoint (step ${lastSaved}) is ${path.join(cfg.out, "latest.safetensors")}` : "no checkpoint was saved before it";
         throw new RnnError(
-          `training diverged at step ${step + 1}: the ${Number.isFinite(loss) ? "gradient norm" : "loss"} is ${Number.isFinite(loss) ? gradNorm : loss}. ` +
-          `The last good checkpoint is in ${cfg.out}; lower --lr (now ${cfg.lr}) or use --clip (now ${cfg.clip || "off"})`,
+          `training diverged at step ${step + 1}: ${what}; ${kept}. Lower --lr (now ${cfg.lr}) or use --clip (now ${cfg.clip || "off"}); both may change on --resume`,
         );
       }
       step++;
@@ -187,6 +205,11 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
         if (cfg.patience > 0 && evalsSinceBest >= cfg.patience) { reason = "patience"; break; }
       }
       if (step % cfg.checkpointEvery === 0 && !last) saveLatest();
+      // the loop is synchronous: give signal handlers (Ctrl-C, SIGTERM) a turn every 50 ms
+      if (performance.now() - lastYield >= 50) {
+        await new Promise((r) => setImmediate(r));
+        lastYield = performance.now();
+      }
       if (inp.shouldStop?.()) { reason = "interrupted"; break; }
     }
     // final validation (not when interrupted: Ctrl-C must be quick) and checkpoint
@@ -202,6 +225,13 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
   };
   onEvent(end);
   return end;
+}
+
+/** True when no element is NaN or ±Inf (x·0 is 0 for every finite x, NaN otherwise). */
+function allFinite(a: ArrayLike<number>): boolean {
+  let z = 0;
+  for (let i = 0; i < a.length; i++) z += a[i] * 0;
+  return z === 0;
 }
 
 /** The validation loss recorded in DIR/best.safetensors, if there is a readable one. */

@@ -26,24 +26,33 @@ const ready: WorkerReady = {
   h: state.h.map((a) => a.byteOffset),
   c: state.c.map((a) => a.byteOffset),
 };
+// read the generation BEFORE saying ready: the main thread may issue its first command as soon as it hears
+// from us, and a generation read after that would wait for a second command that never comes
+let gen = Atomics.load(ctrl, CTRL.gen);
 parentPort!.postMessage(ready);
 
-let gen = Atomics.load(ctrl, CTRL.gen);
 for (;;) {
   Atomics.wait(ctrl, CTRL.gen, gen);
   gen = Atomics.load(ctrl, CTRL.gen);
   const cmd = Atomics.load(ctrl, CTRL.cmd);
   if (cmd === CMD.exit) break;
-  if (cmd === CMD.run) {
-    batcher.fill(Atomics.load(ctrl, CTRL.chunk), ws.idx, ws.targets);
-    grads.data.fill(0);
-    const rng = makeRng((Atomics.load(ctrl, CTRL.seed) + index * 0x9e3779b1) >>> 0);
-    const r = forward(model, ws, state, { grad: true, dropout: cfg.dropout, rng, scale });
-    backward(model, ws, grads);
-    results[2 * index] = r.lossSum;
-    results[2 * index + 1] = r.count;
-  } else if (cmd === CMD.reset) {
-    resetState(state);
+  try {
+    if (cmd === CMD.run) {
+      batcher.fill(Atomics.load(ctrl, CTRL.chunk), ws.idx, ws.targets);
+      grads.data.fill(0);
+      const rng = makeRng((Atomics.load(ctrl, CTRL.seed) + index * 0x9e3779b1) >>> 0);
+      const r = forward(model, ws, state, { grad: true, dropout: cfg.dropout, rng, scale });
+      backward(model, ws, grads);
+      results[2 * index] = r.lossSum;
+      results[2 * index + 1] = r.count;
+    } else if (cmd === CMD.reset) {
+      resetState(state);
+    }
+  } catch (e) {
+    // the main thread is blocked in Atomics.wait and cannot see an 'error' event: flag it, and leave the
+    // message where receiveMessageOnPort can read it synchronously
+    init.errors.postMessage(String((e as Error)?.stack ?? e));
+    Atomics.store(ctrl, CTRL.error, index);
   }
   Atomics.add(ctrl, CTRL.done, 1);
   Atomics.notify(ctrl, CTRL.done);

@@ -1,0 +1,130 @@
+// `rnn bench`: the standard workloads on synthetic data (V = 65, one-hot input, Adam, clip 5), timed through
+// the same code paths as `rnn train` and `rnn sample`. Returns numbers; src/cli/bench.ts prints them.
+import { resolveTrainConfig, gateCount, type CellKind, type ModelConfig, type TrainConfig } from "../config.ts";
+import { makeBatcher } from "../data/batches.ts";
+import type { Kernels } from "../kernels/types.ts";
+import { initParams } from "../model/init.ts";
+import { createModel } from "../model/model.ts";
+import { makeRng } from "../rng.ts";
+import { sample } from "../sample/sample.ts";
+import { createLocalEngine } from "../train/engine.ts";
+import { createOptimizerState } from "../train/optim.ts";
+import { createParallelEngine } from "../train/parallel.ts";
+import { makeStepper } from "../train/step.ts";
+
+export interface Workload {
+  id: string;
+  kind: "train" | "sample";
+  cell: CellKind;
+  layers: number;
+  hidden: number;
+  batch: number;
+  seq: number;
+  note: string;
+}
+
+export const V_BENCH = 65;
+
+export const WORKLOADS: Workload[] = [
+  { id: "P1", kind: "train", cell: "lstm", layers: 2, hidden: 128, batch: 50, seq: 50, note: "LSTM 2×128, B50 T50 (char-rnn's default)" },
+  { id: "P2", kind: "train", cell: "lstm", layers: 2, hidden: 512, batch: 50, seq: 50, note: "LSTM 2×512, B50 T50" },
+  { id: "P3", kind: "train", cell: "rnn", layers: 1, hidden: 100, batch: 1, seq: 25, note: "RNN 1×100, B1 T25 (min-char-rnn)" },
+  { id: "P4", kind: "train", cell: "gru", layers: 2, hidden: 256, batch: 32, seq: 64, note: "GRU 2×256, B32 T64" },
+  { id: "S1", kind: "sample", cell: "lstm", layers: 2, hidden: 512, batch: 1, seq: 1, note: "sampling LSTM 2×512, batch 1" },
+  { id: "S2", kind: "sample", cell: "lstm", layers: 2, hidden: 128, batch: 1, seq: 1, note: "sampling LSTM 2×128, batch 1" },
+];
+
+export interface BenchResult {
+  id: string;
+  note: string;
+  charsPerSec: number;
+  msPerStep: number;
+  gflops: number;
+  steps: number;
+  seconds: number;
+}
+
+function modelOf(w: Workload): ModelConfig {
+  return { cell: w.cell, layers: w.layers, hidden: w.hidden, embed: 0, activation: "tanh", residual: false, vocabSize: V_BENCH };
+}
+
+/**
+ * Floating-point operations of one training step (forward + backward), counting the GEMMs that run: the
+ * one-hot input projection is a gather and its weight gradient a scatter, so they count nothing.
+ */
+export function trainFlops(m: ModelConfig, B: number, T: number): number {
+  const N = B * T, H = m.hidden, GH = gateCount(m.cell) * H, V = m.vocabSize;
+  let f = 0;
+  for (let l = 0; l < m.layers; l++) {
+    const In = l === 0 ? m.embed : H; // 0 for one-hot
+    f += 2 * N * In * GH * 3; // input projection, its weight gradient, the gradient into the input
+    f += 2 * N * H * GH * 3; // h·W_hhᵀ per step, dW_hh, dh·W_hh per step
+  }
+  return f + 2 * N * H * V * 3; // decoder forward, dW_dec, dTop
+}
+
+/** Floating-point operations to sample one character at batch 1. */
+export function sampleFlops(m: ModelConfig): number {
+  const H = m.hidden, GH = gateCount(m.cell) * H;
+  let f = 0;
+  for (let l = 0; l < m.layers; l++) f += 2 * ((l === 0 ? m.embed : H) + H) * GH;
+  return f + 2 * H * m.vocabSize;
+}
+
+export interface BenchOptions {
+  kernels: () => Promise<Kernels>;
+  threads: number;
+  /** seconds of timed work per workload (after warm-up) */
+  seconds: number;
+}
+
+export async function runWorkload(w: Workload, opts: BenchOptions): Promise<BenchResult> {
+  const K = await opts.kernels();
+  const mc = modelOf(w);
+  const rng = makeRng(1234);
+  if (w.kind === "sample") {
+    const model = createModel(mc, K);
+    initParams(model, { init: "pytorch", forgetBias: null }, rng);
+    const vocab = Array.from({ length: V_BENCH }, (_, i) => String.fromCharCode(32 + i));
+    const go = (n: number) => sample(model, vocab, { length: n, temperature: 1, prime: "", seed: 1, argmax: false, topK: 0, count: 1 }, () => {});
+    go(50); // warm-up
+    let n = 200, t = 0;
+    for (;;) {
+      const t0 = performance.now();
+      go(n);
+      t = (performance.now() - t0) / 1000;
+      if (t >= opts.seconds * 0.5) break;
+      n = Math.ceil(n * Math.min(10, (opts.seconds / Math.max(t, 1e-3)) * 0.6));
+    }
+    const cps = n / t;
+    return { id: w.id, note: w.note, charsPerSec: cps, msPerStep: 1000 / cps, gflops: (sampleFlops(mc) * cps) / 1e9, steps: n, seconds: t };
+  }
+  const cfg: TrainConfig = resolveTrainConfig(
+    { model: mc, batch: w.batch, seq: w.seq, optimizer: "adam", lr: 2e-3, clip: 5, steps: 1, corpus: [], threads: opts.threads },
+    { threads: opts.threads, out: "" },
+  );
+  const model = createModel(mc, K);
+  initParams(model, cfg, rng);
+  const chunks = 8;
+  const ids = new Uint16Array(w.batch * w.seq * chunks + 1);
+  for (let i = 0; i < ids.length; i++) ids[i] = rng.int(V_BENCH);
+  const batcher = makeBatcher(ids, w.batch, w.seq);
+  const engine = opts.threads > 1 && "memory" in K ? await createParallelEngine(model, cfg, batcher, ids, opts.threads) : createLocalEngine(model, cfg, batcher);
+  const opt = createOptimizerState(cfg, model.spec.size, (n) => K.alloc(n));
+  const step = makeStepper(model, cfg, engine, opt);
+  try {
+    for (let i = 0; i < 3; i++) step(i % chunks, rng, cfg.lr); // warm-up: JIT, page faults
+    let steps = 0;
+    const t0 = performance.now();
+    let t = 0;
+    while (t < opts.seconds || steps < 5) {
+      step(steps % chunks, rng, cfg.lr);
+      steps++;
+      t = (performance.now() - t0) / 1000;
+    }
+    const chars = steps * w.batch * w.seq;
+    return { id: w.id, note: w.note, charsPerSec: chars / t, msPerStep: (1000 * t) / steps, gflops: (trainFlops(mc, w.batch, w.seq) * steps) / t / 1e9, steps, seconds: t };
+  } finally {
+    await engine.dispose();
+  }
+}
