@@ -1,0 +1,115 @@
+// Fused per-step cell kernels (math in src/model/{rnn,lstm,gru}.ts). Four columns j at a time, the last
+// H mod 4 columns one at a time through the same code (lane 0). Every element of an aliased buffer is read
+// before it is written within its column group, so the in-place uses of the contract hold.
+import { sigmoid4, tanh4 } from "./math";
+import { ld, splat, st } from "./simd";
+
+export function rnn_fwd(h: usize, pre: usize, n: i32, relu: bool): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) rnnF(h + <usize>i * 4, pre + <usize>i * 4, relu, true);
+  for (; i < n; i++) rnnF(h + <usize>i * 4, pre + <usize>i * 4, relu, false);
+}
+@inline function rnnF(h: usize, pre: usize, relu: bool, full: bool): void {
+  const x = ld(pre, full);
+  st(h, relu ? v128.and(x, f32x4.gt(x, splat(0))) : tanh4(x), full);
+}
+
+export function rnn_bwd(dPre: usize, dh: usize, h: usize, n: i32, relu: bool): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) rnnB(dPre + <usize>i * 4, dh + <usize>i * 4, h + <usize>i * 4, relu, true);
+  for (; i < n; i++) rnnB(dPre + <usize>i * 4, dh + <usize>i * 4, h + <usize>i * 4, relu, false);
+}
+@inline function rnnB(dPre: usize, dh: usize, h: usize, relu: bool, full: bool): void {
+  const hv = ld(h, full), d = ld(dh, full);
+  st(dPre, relu ? v128.and(d, f32x4.gt(hv, splat(0))) : f32x4.mul(d, f32x4.sub(splat(1), f32x4.mul(hv, hv))), full);
+}
+
+export function lstm_fwd(h: usize, c: usize, gates: usize, cPrev: usize, B: i32, H: i32): void {
+  const Hb = <usize>H * 4;
+  for (let b = 0; b < B; b++) {
+    const g = gates + <usize>b * 4 * Hb, r = <usize>b * Hb;
+    let j = 0;
+    for (; j + 4 <= H; j += 4) lstmF(h + r, c + r, g, cPrev + r, Hb, <usize>j * 4, true);
+    for (; j < H; j++) lstmF(h + r, c + r, g, cPrev + r, Hb, <usize>j * 4, false);
+  }
+}
+@inline function lstmF(h: usize, c: usize, g: usize, cPrev: usize, Hb: usize, o: usize, full: bool): void {
+  const ig = sigmoid4(ld(g + o, full));
+  const fg = sigmoid4(ld(g + Hb + o, full));
+  const gg = tanh4(ld(g + 2 * Hb + o, full));
+  const og = sigmoid4(ld(g + 3 * Hb + o, full));
+  st(g + o, ig, full);
+  st(g + Hb + o, fg, full);
+  st(g + 2 * Hb + o, gg, full);
+  st(g + 3 * Hb + o, og, full);
+  const cv = f32x4.add(f32x4.mul(fg, ld(cPrev + o, full)), f32x4.mul(ig, gg));
+  st(c + o, cv, full);
+  st(h + o, f32x4.mul(og, tanh4(cv)), full);
+}
+
+export function lstm_bwd(dGates: usize, dc: usize, dh: usize, gates: usize, c: usize, cPrev: usize, B: i32, H: i32): void {
+  const Hb = <usize>H * 4;
+  for (let b = 0; b < B; b++) {
+    const dg = dGates + <usize>b * 4 * Hb, g = gates + <usize>b * 4 * Hb, r = <usize>b * Hb;
+    let j = 0;
+    for (; j + 4 <= H; j += 4) lstmB(dg, dc + r, dh + r, g, c + r, cPrev + r, Hb, <usize>j * 4, true);
+    for (; j < H; j++) lstmB(dg, dc + r, dh + r, g, c + r, cPrev + r, Hb, <usize>j * 4, false);
+  }
+}
+@inline function lstmB(dg: usize, dc: usize, dh: usize, g: usize, c: usize, cPrev: usize, Hb: usize, o: usize, full: bool): void {
+  const one = splat(1);
+  const ig = ld(g + o, full), fg = ld(g + Hb + o, full), gg = ld(g + 2 * Hb + o, full), og = ld(g + 3 * Hb + o, full);
+  const tc = tanh4(ld(c + o, full));
+  const dhv = ld(dh + o, full);
+  const dcv = f32x4.add(ld(dc + o, full), f32x4.mul(f32x4.mul(dhv, og), f32x4.sub(one, f32x4.mul(tc, tc))));
+  st(dg + o, f32x4.mul(f32x4.mul(dcv, gg), f32x4.mul(ig, f32x4.sub(one, ig))), full);
+  st(dg + Hb + o, f32x4.mul(f32x4.mul(dcv, ld(cPrev + o, full)), f32x4.mul(fg, f32x4.sub(one, fg))), full);
+  st(dg + 2 * Hb + o, f32x4.mul(f32x4.mul(dcv, ig), f32x4.sub(one, f32x4.mul(gg, gg))), full);
+  st(dg + 3 * Hb + o, f32x4.mul(f32x4.mul(dhv, tc), f32x4.mul(og, f32x4.sub(one, og))), full);
+  st(dc + o, f32x4.mul(dcv, fg), full);
+}
+
+export function gru_fwd(h: usize, gates: usize, gx: usize, gh: usize, hPrev: usize, B: i32, H: i32): void {
+  const Hb = <usize>H * 4;
+  for (let b = 0; b < B; b++) {
+    const g0 = <usize>b * 3 * Hb, r = <usize>b * Hb;
+    let j = 0;
+    for (; j + 4 <= H; j += 4) gruF(h + r, gates + g0, gx + g0, gh + g0, hPrev + r, Hb, <usize>j * 4, true);
+    for (; j < H; j++) gruF(h + r, gates + g0, gx + g0, gh + g0, hPrev + r, Hb, <usize>j * 4, false);
+  }
+}
+@inline function gruF(h: usize, gates: usize, gx: usize, gh: usize, hPrev: usize, Hb: usize, o: usize, full: bool): void {
+  const rg = sigmoid4(f32x4.add(ld(gx + o, full), ld(gh + o, full)));
+  const zg = sigmoid4(f32x4.add(ld(gx + Hb + o, full), ld(gh + Hb + o, full)));
+  const ng = tanh4(f32x4.add(ld(gx + 2 * Hb + o, full), f32x4.mul(rg, ld(gh + 2 * Hb + o, full))));
+  st(gates + o, rg, full);
+  st(gates + Hb + o, zg, full);
+  st(gates + 2 * Hb + o, ng, full);
+  st(h + o, f32x4.add(f32x4.mul(f32x4.sub(splat(1), zg), ng), f32x4.mul(zg, ld(hPrev + o, full))), full);
+}
+
+export function gru_bwd(dgx: usize, dgh: usize, dhPrev: usize, dh: usize, gates: usize, gh: usize, hPrev: usize, B: i32, H: i32): void {
+  const Hb = <usize>H * 4;
+  for (let b = 0; b < B; b++) {
+    const g0 = <usize>b * 3 * Hb, r = <usize>b * Hb;
+    let j = 0;
+    for (; j + 4 <= H; j += 4) gruB(dgx + g0, dgh + g0, dhPrev + r, dh + r, gates + g0, gh + g0, hPrev + r, Hb, <usize>j * 4, true);
+    for (; j < H; j++) gruB(dgx + g0, dgh + g0, dhPrev + r, dh + r, gates + g0, gh + g0, hPrev + r, Hb, <usize>j * 4, false);
+  }
+}
+@inline function gruB(dgx: usize, dgh: usize, dhPrev: usize, dh: usize, gates: usize, gh: usize, hPrev: usize, Hb: usize, o: usize, full: bool): void {
+  const one = splat(1);
+  const rg = ld(gates + o, full), zg = ld(gates + Hb + o, full), ng = ld(gates + 2 * Hb + o, full);
+  const ghn = ld(gh + 2 * Hb + o, full);
+  const d = ld(dh + o, full);
+  const dnPre = f32x4.mul(f32x4.mul(d, f32x4.sub(one, zg)), f32x4.sub(one, f32x4.mul(ng, ng)));
+  const dzPre = f32x4.mul(f32x4.mul(d, f32x4.sub(ld(hPrev + o, full), ng)), f32x4.mul(zg, f32x4.sub(one, zg)));
+  const drPre = f32x4.mul(f32x4.mul(dnPre, ghn), f32x4.mul(rg, f32x4.sub(one, rg)));
+  st(dgx + o, drPre, full);
+  st(dgx + Hb + o, dzPre, full);
+  st(dgx + 2 * Hb + o, dnPre, full);
+  st(dgh + o, drPre, full);
+  st(dgh + Hb + o, dzPre, full);
+  st(dgh + 2 * Hb + o, f32x4.mul(dnPre, rg), full);
+  st(dhPrev + o, f32x4.add(ld(dhPrev + o, full), f32x4.mul(d, zg)), full);
+}
