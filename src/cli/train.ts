@@ -8,7 +8,8 @@ import { readCorpus } from "../data/corpus.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { selectKernels, type KernelChoice } from "../kernels/index.ts";
 import { describeModel, LATEST, loadModel } from "../train/checkpoint.ts";
-import { train } from "../train/train.ts";
+import { metricsWriter } from "../train/metrics.ts";
+import { train, type TrainEvent } from "../train/train.ts";
 import { EXIT } from "./common.ts";
 import { humanPresenter, jsonPresenter, type Presenter, quietPresenter } from "./present.ts";
 
@@ -54,7 +55,7 @@ export interface TrainFlags {
 
 const MODEL_FLAGS = ["cell", "layers", "hidden", "embed", "activation", "residual"] as const;
 /** Flags that may change when a run is resumed; every other flag must agree with the run's config. */
-export const RESUMABLE_FLAGS = ["steps", "epochs", "time", "lr", "evalEvery", "checkpointEvery", "keep", "patience", "threads"] as const;
+export const RESUMABLE_FLAGS = ["steps", "epochs", "time", "lr", "clip", "evalEvery", "checkpointEvery", "keep", "patience", "threads"] as const;
 const RUN_FILES = /^(latest|best|step-\d+|latest\.state|next\.state)\.safetensors$|^metrics\.jsonl$|^loss\.svg$/;
 
 const kebab = (s: string) => "--" + s.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
@@ -65,6 +66,7 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
   let resume = false;
   if (flags.resume) {
     resume = true;
+    checkRunDir(flags.resume);
     const loaded = loadModel(flags.resume, (await selectKernels("ref")));
     const prev = loaded.meta.config;
     for (const k of MODEL_FLAGS) {
@@ -118,18 +120,29 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
   cfg.model.vocabSize = corpus.vocab.length;
   const kernels = await selectKernels(flags.kernels);
 
-  // Ctrl-C / SIGTERM: finish the current step, save, exit 130. A second one exits at once; checkpoints are
-  // written atomically, so that never leaves a half-written file.
+  // Ctrl-C / SIGTERM: finish the current step, save, exit 130. A second one exits at once. The loop is
+  // synchronous and gives signals a turn between steps: a second signal seen then exits straight away; once
+  // the loop has stopped, the handlers are removed, so a signal during the final save gets the default action
+  // (the shell reports 130). Checkpoints are written atomically: neither leaves a half-written file.
   let stop = false;
   const onSignal = () => {
     if (stop) process.exit(EXIT.interrupted);
     stop = true;
     if (!flags.json && !flags.quiet) process.stderr.write(chalk.yellow("\nstopping after this step (again to quit now)…\n"));
   };
+  const stopping = () => {
+    if (stop) {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
+    return stop;
+  };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    const end = await train({ cfg, vocab: corpus.vocab, ids: corpus.ids, kernels, onEvent: present, resume, shouldStop: () => stop });
+    const metrics = metricsWriter(cfg.out); // DIR/metrics.jsonl and DIR/loss.svg, refreshed at every evaluation
+    const onEvent = (e: TrainEvent) => { present(e); metrics(e); };
+    const end = await train({ cfg, vocab: corpus.vocab, ids: corpus.ids, kernels, onEvent, resume, shouldStop: stopping });
     if (end.reason === "interrupted") {
       if (!flags.json && !flags.quiet) process.stderr.write(`interrupted at step ${end.step}; saved ${path.join(cfg.out, LATEST)} (continue with --resume ${cfg.out})\n`);
       process.exitCode = EXIT.interrupted;
@@ -137,6 +150,20 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+  }
+}
+
+/** --resume must name a run directory: one line saying what it is instead. */
+function checkRunDir(dir: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    throw new UsageError(`--resume '${dir}' does not exist: give the run directory of an earlier rnn train (its --out)`);
+  }
+  if (!st.isDirectory()) throw new UsageError(`--resume '${dir}' is a file: give the run directory that holds it (its --out)`);
+  if (!fs.existsSync(path.join(dir, LATEST))) {
+    throw new UsageError(`--resume '${dir}' is not a run directory: it has no ${LATEST} (start a new run with --out ${dir})`);
   }
 }
 

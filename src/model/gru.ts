@@ -18,14 +18,20 @@ export function gruLayerForward(K: Kernels, L: LayerBuffers, W: LayerWeights, B:
   }
 }
 
-/** Leaves ∂L/∂gx in P and ∂L/∂gh in GH (both in place of what the forward pass left there). */
-export function gruLayerBackward(K: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number): void {
+/**
+ * Leaves ∂L/∂gx in P and ∂L/∂gh in GH (both in place of what the forward pass left there).
+ * probe (diagnostics only; absent in training): called with t = T…1 and the total ∂L/∂h_t [B×H] of each step,
+ * then with t = 0 and ∂L/∂h_0, the gradient into the carried-in state (otherwise not computed).
+ */
+export function gruLayerBackward(K: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, probe?: (t: number, dh: Arr) => void): void {
   L.dhNext.fill(0);
   for (let t = T - 1; t >= 0; t--) {
     const o = t * B * H;
     for (let i = 0; i < B * H; i++) L.dh[i] = dOut[o + i] + L.dhNext[i];
+    if (probe) probe(t + 1, L.dh);
     L.dhNext.fill(0);
     K.gruCellBackward(L.Pt[t], L.GHt[t], L.dhNext, L.dh, L.Pt[t], L.GHt[t], L.Ht[t], B, H);
-    if (t > 0) K.gemmNN(L.dhNext, L.GHt[t], W.whh, B, H, 3 * H, true); // [B×H] += dgh[B×3H] · W_hh[3H×H]
+    if (t > 0 || probe) K.gemmNN(L.dhNext, L.GHt[t], W.whh, B, H, 3 * H, true); // [B×H] += dgh[B×3H] · W_hh[3H×H]
   }
+  if (probe) probe(0, L.dhNext); // ∂L/∂h_0, the carried-in state (dropped when not probed)
 }

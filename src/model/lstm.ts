@@ -19,13 +19,19 @@ export function lstmLayerForward(K: Kernels, L: LayerBuffers, W: LayerWeights, B
   }
 }
 
-export function lstmLayerBackward(K: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number): void {
+/**
+ * probe (diagnostics only; absent in training): called with t = T…1 and the total ∂L/∂h_t [B×H] of each step,
+ * then with t = 0 and ∂L/∂h_0, the gradient into the carried-in state (otherwise not computed).
+ */
+export function lstmLayerBackward(K: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, probe?: (t: number, dh: Arr) => void): void {
   L.dhNext.fill(0);
   L.dc.fill(0);
   for (let t = T - 1; t >= 0; t--) {
     const o = t * B * H;
     for (let i = 0; i < B * H; i++) L.dh[i] = dOut[o + i] + L.dhNext[i];
+    if (probe) probe(t + 1, L.dh);
     K.lstmCellBackward(L.Pt[t], L.dc, L.dh, L.Pt[t], L.Ct[t + 1], L.Ct[t], B, H); // gates → dGates in place
-    if (t > 0) K.gemmNN(L.dhNext, L.Pt[t], W.whh, B, H, 4 * H, false); // [B×H] = dGates[B×4H] · W_hh[4H×H]
+    if (t > 0 || probe) K.gemmNN(L.dhNext, L.Pt[t], W.whh, B, H, 4 * H, false); // [B×H] = dGates[B×4H] · W_hh[4H×H]
   }
+  if (probe) probe(0, L.dhNext); // ∂L/∂h_0, the carried-in state (dropped when not probed)
 }

@@ -16,13 +16,17 @@ export function rnnLayerForward(K: Kernels, L: LayerBuffers, W: LayerWeights, B:
 /**
  * dOut[N×H] = ∂L/∂h_t for t = 1..T from above. Leaves ∂L/∂pre in P (for the weight-gradient GEMMs).
  * The gradient into h0 is dropped (truncated BPTT).
+ * probe (diagnostics only; absent in training): called with t = T…1 and the total ∂L/∂h_t [B×H] of each step,
+ * then with t = 0 and ∂L/∂h_0, the gradient into the carried-in state (otherwise not computed).
  */
-export function rnnLayerBackward(K: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, relu: boolean): void {
+export function rnnLayerBackward(K: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, relu: boolean, probe?: (t: number, dh: Arr) => void): void {
   L.dhNext.fill(0);
   for (let t = T - 1; t >= 0; t--) {
     const o = t * B * H;
     for (let i = 0; i < B * H; i++) L.dh[i] = dOut[o + i] + L.dhNext[i];
+    if (probe) probe(t + 1, L.dh);
     K.rnnCellBackward(L.Pt[t], L.dh, L.Ht[t + 1], B, H, relu);
-    if (t > 0) K.gemmNN(L.dhNext, L.Pt[t], W.whh, B, H, H, false); // [B×H] = dPre[B×H] · W_hh[H×H]
+    if (t > 0 || probe) K.gemmNN(L.dhNext, L.Pt[t], W.whh, B, H, H, false); // [B×H] = dPre[B×H] · W_hh[H×H]
   }
+  if (probe) probe(0, L.dhNext); // ∂L/∂h_0, the carried-in state (dropped when not probed)
 }
