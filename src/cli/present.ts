@@ -65,8 +65,9 @@ export function humanPresenter(opts: { tty: boolean; out?: NodeJS.WriteStream } 
         break;
       }
       case "eval": {
-        lastVal = e.valLoss.toFixed(3);
-        const msg = `  step ${String(e.step).padStart(6)} · train ${e.trainLoss.toFixed(4)} · val ${e.valLoss.toFixed(4)} (${(e.valLoss / Math.LN2).toFixed(3)} bpc)` +
+        if (e.valLoss !== null) lastVal = e.valLoss.toFixed(3);
+        const val = e.valLoss === null ? "" : ` · val ${e.valLoss.toFixed(4)} (${(e.valLoss / Math.LN2).toFixed(3)} bpc)`;
+        const msg = `  step ${String(e.step).padStart(6)} · train ${e.trainLoss.toFixed(4)}${val}` +
           `${e.improved ? chalk.green(" ★ best") : ""}${e.penalty ? ` · ortho ${e.penalty.toFixed(4)}` : ""}`;
         if (bar) {
           bar.stop();

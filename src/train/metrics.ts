@@ -83,7 +83,7 @@ export function metricsWriter(dir: string): (e: TrainEvent) => void {
       if (e.resumed) write(); // drop the lines after the resumed step now, not only at the next evaluation
     } else if (e.type === "eval") {
       lines.push({
-        step: e.step, trainLoss: finite(e.trainLoss), valLoss: finite(e.valLoss), lr: e.lr,
+        step: e.step, trainLoss: finite(e.trainLoss), valLoss: e.valLoss === null ? null : finite(e.valLoss), lr: e.lr,
         gradNorm: finite(e.gradNorm), clippedFrac: e.clippedFrac, penalty: e.penalty,
       });
       write();

@@ -21,7 +21,7 @@ import { makeStepper } from "./step.ts";
 export type TrainEvent =
   | { type: "start"; config: TrainConfig; params: number; vocab: number; trainChars: number; valChars: number; chunksPerEpoch: number; totalSteps: number | null; startStep: number; kernels: string; resumed: boolean }
   | { type: "step"; step: number; totalSteps: number | null; epoch: number; loss: number; penalty: number; lr: number; gradNorm: number; clipped: boolean; charsPerSec: number; elapsed: number; eta: number | null }
-  | { type: "eval"; step: number; trainLoss: number; valLoss: number; bestValLoss: number; improved: boolean; lr: number; gradNorm: number; clippedFrac: number; penalty: number }
+  | { type: "eval"; step: number; trainLoss: number; valLoss: number | null; bestValLoss: number | null; improved: boolean; lr: number; gradNorm: number; clippedFrac: number; penalty: number }
   | { type: "checkpoint"; step: number; path: string; kind: "latest" | "best" | "step" }
   | { type: "end"; step: number; reason: "steps" | "epochs" | "time" | "patience" | "interrupted"; trainLoss: number; valLoss: number | null; bestValLoss: number | null; elapsed: number; charsPerSec: number; out: string };
 
@@ -142,8 +142,19 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
   // half changes nothing the second half reads). best.safetensors records its own loss, read back on resume.
   let bestFileVal = resumed ? bestFileLoss(cfg.out) : null;
   const evaluate = createEvaluator(model, 256);
-  const validate = (lr: number, gradNorm: number, onCadence: boolean) => {
-    if (valIds.length < 2) return;
+  const validate = (lr: number, gradNorm: number, onCadence: boolean): number | undefined => {
+    const report = (valLoss: number | null, improved: boolean) => {
+      onEvent({
+        type: "eval", step, trainLoss: lossN ? lossAcc / lossN : lastTrainLoss, valLoss, bestValLoss: bestFileVal, improved, lr,
+        gradNorm: lossN ? normAcc / lossN : gradNorm, clippedFrac: lossN ? clippedN / lossN : 0, penalty: penaltyLast,
+      });
+      lossAcc = 0; lossN = 0; normAcc = 0; clippedN = 0;
+    };
+    if (valIds.length < 2) {
+      // --val-frac 0: still report the training side (metrics.jsonl, loss.svg)
+      report(null, false);
+      return undefined;
+    }
     const r = evaluate(valIds);
     const v = r.lossSum / r.count;
     let improved = false;
@@ -159,11 +170,7 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
       onEvent({ type: "checkpoint", step, path: f, kind: "best" });
       improved = true;
     }
-    onEvent({
-      type: "eval", step, trainLoss: lossN ? lossAcc / lossN : lastTrainLoss, valLoss: v, bestValLoss: bestFileVal!, improved, lr,
-      gradNorm: lossN ? normAcc / lossN : gradNorm, clippedFrac: lossN ? clippedN / lossN : 0, penalty: penaltyLast,
-    });
-    lossAcc = 0; lossN = 0; normAcc = 0; clippedN = 0;
+    report(v, improved);
     return v;
   };
 
@@ -213,7 +220,7 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
       if (inp.shouldStop?.()) { reason = "interrupted"; break; }
     }
     // final validation (not when interrupted: Ctrl-C must be quick) and checkpoint
-    if (reason !== "interrupted" && (lossN > 0 || lastVal === null)) endVal = validate(lrAt(cfg, step), NaN, step % cfg.evalEvery === 0);
+    if (reason !== "interrupted" && (lossN > 0 || lastVal === null)) endVal = validate(lrAt(cfg, Math.max(0, step - 1)), NaN, step % cfg.evalEvery === 0);
     saveLatest();
   } finally {
     await engine.dispose();
