@@ -23,7 +23,7 @@ export function summarize(lossSum: number, count: number): EvalResult {
  * predictions (ids.length − 1). Its workspaces are made once per chunk length and reused, so validating
  * every few hundred steps allocates nothing after the first time (the WASM backend never frees).
  */
-export function createEvaluator(model: Model, chunk = 256): (ids: ArrayLike<number>) => { lossSum: number; count: number } {
+export function createEvaluator(model: Model, chunk = 256): (ids: ArrayLike<number>, scored?: Uint8Array) => { lossSum: number; count: number } {
   const spaces = new Map<number, Workspace>();
   const space = (T: number) => {
     let w = spaces.get(T);
@@ -31,7 +31,8 @@ export function createEvaluator(model: Model, chunk = 256): (ids: ArrayLike<numb
     return w;
   };
   const state = createState(model, 1);
-  return (ids) => {
+  /** scored[i] = 0 leaves the prediction of ids[i] out of the loss (default: every prediction counts) */
+  return (ids, scored) => {
     const n = ids.length - 1;
     if (n <= 0) return { lossSum: 0, count: 0 };
     resetState(state);
@@ -40,7 +41,7 @@ export function createEvaluator(model: Model, chunk = 256): (ids: ArrayLike<numb
       const w = space(Math.min(chunk, n - s));
       for (let t = 0; t < w.T; t++) {
         w.idx[t] = ids[s + t];
-        w.targets[t] = ids[s + t + 1];
+        w.targets[t] = scored && !scored[s + t + 1] ? -1 : ids[s + t + 1];
       }
       const r = forward(model, w, state, { grad: false });
       lossSum += r.lossSum;
