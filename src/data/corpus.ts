@@ -84,7 +84,8 @@ export function readCorpus(
     return String.fromCodePoint(c);
   });
   const n = perFile.reduce((a, b) => a + b, 0);
-  const ids = vocab.length <= 65536 ? new Uint16Array(n) : new Uint32Array(n); // [n] token ids
+  // [n] token ids, on a SharedArrayBuffer: training worker threads read their streams in place (no copies)
+  const ids = vocab.length <= 65536 ? new Uint16Array(new SharedArrayBuffer(2 * n)) : new Uint32Array(new SharedArrayBuffer(4 * n));
 
   // Pass 2: decode again into ids.
   let at = 0;

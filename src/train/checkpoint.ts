@@ -14,7 +14,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { ModelConfig, TrainConfig } from "../config.ts";
 import { RnnError, UsageError } from "../errors.ts";
-import { writeFileAtomic } from "../io/atomic.ts";
+import { describeFsError, writeFileAtomic } from "../io/atomic.ts";
 import { checkFormatVersion, decodeSafetensors, encodeSafetensors, FORMAT_VERSION, readCheckpointFile } from "../io/safetensors.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { createModel, type Model, pack } from "../model/model.ts";
@@ -47,7 +47,7 @@ export function encodeModel(model: Model, meta: ModelMeta): Buffer {
 }
 
 export function saveModel(file: string, model: Model, meta: ModelMeta): void {
-  writeFileAtomic(file, encodeModel(model, meta));
+  writeFileAtomic(file, encodeModel(model, meta), { what: "checkpoint" });
 }
 
 /** `--model` accepts a run directory (its latest checkpoint) or a checkpoint file. */
@@ -156,9 +156,13 @@ export function decodeState(buf: Buffer, what: string): RunState {
 
 /** Saves model + state so that a crash at any point leaves a consistent pair (see the header comment). */
 export function saveRun(dir: string, model: Model, meta: ModelMeta, state: RunState): void {
-  writeFileAtomic(path.join(dir, NEXT_STATE), encodeState(state));
+  writeFileAtomic(path.join(dir, NEXT_STATE), encodeState(state), { what: "training state" });
   saveModel(path.join(dir, LATEST), model, meta);
-  fs.renameSync(path.join(dir, NEXT_STATE), path.join(dir, STATE));
+  try {
+    fs.renameSync(path.join(dir, NEXT_STATE), path.join(dir, STATE));
+  } catch (e) {
+    throw new RnnError(`cannot rename ${NEXT_STATE} to ${STATE} in ${dir}: ${describeFsError(e)} (the checkpoint is saved; --resume reads either)`);
+  }
 }
 
 /** The state that belongs with DIR/latest.safetensors at step `step`. */

@@ -1,0 +1,152 @@
+// Running the real `rnn` binary from tests: spawn `node bin/rnn.js ...` with a timeout and collect its exit
+// code, stdout and stderr. Also: a small deterministic corpus generator, temp dirs, file hashes.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { makeRng } from "../../src/rng.ts";
+
+export const BIN = fileURLToPath(new URL("../../bin/rnn.js", import.meta.url));
+
+/** A model that trains a step in about a millisecond: each spawned `rnn train` takes well under a second. */
+export const SMALL = ["--hidden", "16", "--layers", "1", "--batch", "4", "--seq", "8"];
+
+export interface CliResult {
+  /** exit code, null when killed by a signal */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** true when the helper killed it for running past its timeout */
+  timedOut: boolean;
+}
+
+export interface RunOptions {
+  cwd?: string;
+  /** default 20 s; the child gets SIGKILL after that */
+  timeoutMs?: number;
+  env?: Record<string, string>;
+  /** POSIX shell commands run first, in the shell that then execs rnn (e.g. "ulimit -f 40") */
+  shellPrefix?: string;
+}
+
+export interface Running {
+  child: ChildProcess;
+  /** resolves when the process has exited and its pipes are drained */
+  result: Promise<CliResult>;
+  /** resolves with the first complete stdout line satisfying pred (rejects if the process ends first) */
+  waitForLine(pred: (line: string) => boolean): Promise<string>;
+}
+
+/** Starts `node bin/rnn.js ...args`. Colours off, no TTY: output is what a pipe or a log file sees. */
+export function startRnn(args: string[], opts: RunOptions = {}): Running {
+  const [cmd, argv] = opts.shellPrefix
+    ? ["/bin/sh", ["-c", `${opts.shellPrefix} && exec "$@"`, "sh", process.execPath, BIN, ...args]]
+    : [process.execPath, [BIN, ...args]];
+  const child = spawn(cmd, argv, {
+    cwd: opts.cwd,
+    env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", RNN_DEBUG: "", ...opts.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "", stderr = "", timedOut = false;
+  const waiters: { pred: (l: string) => boolean; resolve: (l: string) => void; reject: (e: Error) => void }[] = [];
+  const lines: string[] = []; // complete stdout lines so far, so a late waiter still finds an earlier match
+  let scanned = 0; // stdout offset up to which complete lines were split off
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+    stdout += d;
+    for (let nl = stdout.indexOf("\n", scanned); nl >= 0; nl = stdout.indexOf("\n", scanned)) {
+      const line = stdout.slice(scanned, nl);
+      scanned = nl + 1;
+      lines.push(line);
+      for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i].pred(line)) waiters.splice(i, 1)[0].resolve(line);
+    }
+  });
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill("SIGKILL");
+  }, opts.timeoutMs ?? 20_000);
+  const result = new Promise<CliResult>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      for (const w of waiters.splice(0)) w.reject(new Error(`rnn exited (code ${code}, signal ${signal}) before the awaited line; stderr: ${stderr}`));
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
+  });
+  return {
+    child,
+    result,
+    waitForLine(pred) {
+      const hit = lines.find(pred);
+      if (hit !== undefined) return Promise.resolve(hit);
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.reject(new Error("rnn has already exited"));
+      return new Promise((resolve, reject) => waiters.push({ pred, resolve, reject }));
+    },
+  };
+}
+
+/** Runs `node bin/rnn.js ...args` to completion. */
+export function rnn(args: string[], opts: RunOptions = {}): Promise<CliResult> {
+  return startRnn(args, opts).result;
+}
+
+/** A JSON event line of `rnn train --json` of the given type (and, for "step", at least that step). */
+export function isEvent(type: string, minStep = 0) {
+  return (line: string): boolean => {
+    try {
+      const e = JSON.parse(line);
+      return e.type === type && (type !== "step" || e.step >= minStep);
+    } catch {
+      return false;
+    }
+  };
+}
+
+/** Parses `--json` stdout into events; throws on any line that is not JSON. */
+export function events(stdout: string): { type: string; [k: string]: unknown }[] {
+  return stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+}
+
+/** A fresh directory under the OS temp dir; removed by cleanup(). */
+export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `rnn-${prefix}-`));
+  return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+const WORDS = ["the", "king", "and", "queen", "of", "a", "small", "river", "town", "sang", "to", "every", "bird", "in", "May", "but", "not", "we"];
+
+/** Deterministic pseudo-English of exactly `chars` characters (vocabulary of about 25), written to dir/name. */
+export function makeCorpus(dir: string, chars: number, name = "corpus.txt", seed = 1): string {
+  const rng = makeRng(seed);
+  let s = "";
+  while (s.length < chars) {
+    const n = 4 + rng.int(8);
+    const words = Array.from({ length: n }, () => WORDS[rng.int(WORDS.length)]);
+    s += words.join(" ") + (rng.next() < 0.3 ? ",\n" : ".\n");
+  }
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, s.slice(0, chars));
+  return file;
+}
+
+/** name → sha256 of every regular file in dir (sorted by name); {} when dir does not exist. */
+export function snapshot(dir: string, filter: (name: string) => boolean = () => true): Record<string, string> {
+  if (!fs.existsSync(dir)) return {};
+  const out: Record<string, string> = {};
+  for (const name of fs.readdirSync(dir).sort()) {
+    const p = path.join(dir, name);
+    if (filter(name) && fs.statSync(p).isFile()) out[name] = createHash("sha256").update(fs.readFileSync(p)).digest("hex");
+  }
+  return out;
+}
+
+/** stderr without ANSI colour codes, split into non-empty lines. */
+export function errLines(stderr: string): string[] {
+  return stderr.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").split("\n").filter((l) => l.trim() !== "");
+}
+
+/** Resolves after ms milliseconds. */
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
