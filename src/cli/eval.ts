@@ -17,7 +17,11 @@ export interface EvalFlags {
 export async function evalCommand(file: string | undefined, flags: EvalFlags): Promise<void> {
   const K = await selectKernels(flags.kernels);
   const { model, meta } = loadModel(flags.model, K);
-  const { ids, skipped, what } = file ? textIds(file, meta.vocab) : valIds(meta.config.corpus, meta.config.valFrac, meta.vocab);
+  const { ids, skipped, what, unknown } = file ? textIds(file, meta.vocab) : valIds(meta.config.corpus, meta.config.valFrac, meta.vocab);
+  if (unknown.length) {
+    const list = unknown.slice(0, 10).map((c) => JSON.stringify(c)).join(", ") + (unknown.length > 10 ? ", …" : "");
+    process.stderr.write(`${chalk.yellow("rnn: warning:")} ${skipped} character${skipped === 1 ? "" : "s"} outside the model's vocabulary not scored: ${list}\n`);
+  }
   if (ids.length < 2) throw new RnnError(`${what} has ${ids.length} scorable character${ids.length === 1 ? "" : "s"}; eval needs at least 2`);
   const r = evaluateIds(model, ids);
   const s = { ...summarize(r.lossSum, r.count), skipped };
@@ -35,20 +39,21 @@ export async function evalCommand(file: string | undefined, flags: EvalFlags): P
  * A file's characters as model ids. Characters outside the model's vocabulary are removed from the stream
  * (there is no input for them) and counted as skipped.
  */
-export function textIds(file: string, vocab: string[]): { ids: Int32Array; skipped: number; what: string } {
+export function textIds(file: string, vocab: string[]): { ids: Int32Array; skipped: number; what: string; unknown: string[] } {
   const c = readCorpus([file]);
   const index = new Map(vocab.map((ch, i) => [ch, i]));
   const map = c.vocab.map((ch) => index.get(ch) ?? -1);
+  const unknown = c.vocab.filter((_, i) => map[i] < 0);
   const ids = new Int32Array(c.ids.length);
   let n = 0;
   for (let i = 0; i < c.ids.length; i++) {
     const m = map[c.ids[i]];
     if (m >= 0) ids[n++] = m;
   }
-  return { ids: ids.subarray(0, n), skipped: c.ids.length - n, what: file };
+  return { ids: ids.subarray(0, n), skipped: c.ids.length - n, what: file, unknown };
 }
 
-function valIds(corpus: string[], valFrac: number, vocab: string[]): { ids: Int32Array; skipped: number; what: string } {
+function valIds(corpus: string[], valFrac: number, vocab: string[]): { ids: Int32Array; skipped: number; what: string; unknown: string[] } {
   const missing = corpus.filter((p) => !fs.existsSync(p));
   if (missing.length) throw new RnnError(`the run's corpus ${missing.join(", ")} is gone; give a FILE to evaluate: rnn eval --model RUN FILE`);
   if (!(valFrac > 0)) throw new RnnError(`the run was trained with --val-frac 0, so it has no validation split; give a FILE to evaluate`);
@@ -57,5 +62,5 @@ function valIds(corpus: string[], valFrac: number, vocab: string[]): { ids: Int3
   const index = new Map(vocab.map((ch, i) => [ch, i]));
   const ids = Int32Array.from(val, (i) => index.get(c.vocab[i]) ?? -1);
   if (ids.some((i) => i < 0)) throw new RnnError(`the run's corpus has changed since training (new characters); give a FILE to evaluate`);
-  return { ids, skipped: 0, what: `validation split of ${corpus.join(", ")}` };
+  return { ids, skipped: 0, what: `validation split of ${corpus.join(", ")}`, unknown: [] };
 }

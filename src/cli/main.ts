@@ -19,8 +19,8 @@ export function buildProgram(): Command {
   const program = new Command("rnn")
     .description("Train character-level RNN / LSTM / GRU language models, sample from them, evaluate them.")
     .version(pkg.version, "-V, --version")
-    .showHelpAfterError("(run with --help for usage)")
-    .configureOutput({ outputError: (s, write) => write(s) })
+    // commander's own usage errors, in rnn's one-line form
+    .configureOutput({ outputError: (s, write) => write(`rnn: error: ${s.replace(/^error: /, "").trim()} (see --help)\n`) })
     .exitOverride();
 
   program

@@ -1,4 +1,5 @@
 // `rnn sample`: load a checkpoint, generate, stream to stdout.
+import fs from "node:fs";
 import { UsageError } from "../errors.ts";
 import { selectKernels, type KernelChoice } from "../kernels/index.ts";
 import { sample } from "../sample/sample.ts";
@@ -30,17 +31,32 @@ export async function sampleCommand(flags: SampleFlags): Promise<void> {
     topK: flags.topK ?? 0,
     count,
   };
-  const out = process.stdout;
-  // one sample streams as it is generated; several are printed one after another when done
+  // One sample streams as it is generated; several are printed one after another when done. Writes are
+  // synchronous, so a reader that goes away (rnn sample | head) stops generation at once.
   let pending = "";
-  const samples = sample(model, meta.vocab, opts, (k, ch) => {
-    if (count > 1 || k !== 0) return;
-    pending += ch;
-    if (pending.length >= 64 || ch === "\n") {
-      out.write(pending);
-      pending = "";
+  try {
+    const samples = sample(model, meta.vocab, opts, (k, ch) => {
+      if (count > 1 || k !== 0) return;
+      pending += ch;
+      if (pending.length >= 64 || ch === "\n") {
+        write(pending);
+        pending = "";
+      }
+    });
+    if (count === 1) write(`${pending}\n`);
+    else samples.forEach((s, k) => write(`${k ? "\n" : ""}── sample ${k + 1} of ${count} ──\n${s}\n`));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EPIPE") throw e;
+  }
+}
+
+function write(s: string): void {
+  const b = Buffer.from(s, "utf8");
+  for (let o = 0; o < b.length; ) {
+    try {
+      o += fs.writeSync(1, b, o);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e; // a non-blocking pipe that is full: retry
     }
-  });
-  if (count === 1) out.write(`${pending}\n`);
-  else samples.forEach((s, k) => out.write(`${k ? "\n" : ""}── sample ${k + 1} of ${count} ──\n${s}\n`));
+  }
 }
