@@ -3,11 +3,9 @@
 import { describe, expect, it } from "vitest";
 import type { ModelConfig } from "../src/config.ts";
 import { refF64 } from "../src/kernels/ref.ts";
-import { initParams } from "../src/model/init.ts";
-import { backward, createModel, createState, createWorkspace, forward, pack } from "../src/model/model.ts";
+import { backward, forward, pack } from "../src/model/model.ts";
 import { makeSlab } from "../src/model/params.ts";
-import { makeRng } from "../src/rng.ts";
-import { gradcheck } from "./helpers/gradcheck.ts";
+import { gradcheck, setup } from "./helpers/gradcheck.ts";
 
 const cases: [string, Partial<ModelConfig>][] = [
   ["rnn-tanh", { cell: "rnn", activation: "tanh" }],
@@ -16,27 +14,8 @@ const cases: [string, Partial<ModelConfig>][] = [
   ["gru", { cell: "gru" }],
 ];
 
-export function checkModel(mc: ModelConfig, opts: { B?: number; T?: number; seed?: number; eps?: number } = {}) {
-  const B = opts.B ?? 2, T = opts.T ?? 4;
-  const K = refF64;
-  const m = createModel(mc, K);
-  const rng = makeRng(opts.seed ?? 7);
-  initParams(m, { init: "pytorch", forgetBias: null }, rng);
-  // larger weights than the default init so every path carries real signal
-  for (let i = 0; i < m.params.data.length; i++) m.params.data[i] *= 1.5;
-  pack(m);
-  const ws = createWorkspace(m, B, T);
-  for (let i = 0; i < B * T; i++) {
-    ws.idx[i] = rng.int(mc.vocabSize);
-    ws.targets[i] = rng.int(mc.vocabSize);
-  }
-  const h0 = createState(m, B);
-  for (const a of [...h0.h, ...h0.c]) for (let i = 0; i < a.length; i++) a[i] = rng.uniform(-0.8, 0.8);
-  const st = createState(m, B);
-  const setState = () => {
-    h0.h.forEach((a, l) => st.h[l].set(a));
-    h0.c.forEach((a, l) => st.c[l].set(a));
-  };
+function checkModel(mc: ModelConfig, opts: { eps?: number } = {}) {
+  const { m, ws, st, setState } = setup(mc);
   const loss = () => {
     pack(m);
     setState();
@@ -45,7 +24,7 @@ export function checkModel(mc: ModelConfig, opts: { B?: number; T?: number; seed
   };
   setState();
   forward(m, ws, st, { grad: true });
-  const grads = makeSlab(m.spec, (n) => K.alloc(n));
+  const grads = makeSlab(m.spec, (n) => refF64.alloc(n));
   backward(m, ws, grads);
   const res = gradcheck(m.params.data, grads.data, loss, { eps: opts.eps });
   // name the tensor of the worst element, for a useful failure message

@@ -10,41 +10,10 @@ import { backward, createModel, createState, createWorkspace, forward, type Mode
 import { orthoReg, orthoScratch } from "../src/model/orthoreg.ts";
 import { makeSlab } from "../src/model/params.ts";
 import { makeRng } from "../src/rng.ts";
-import { gradcheck } from "./helpers/gradcheck.ts";
+import { gradcheck, setup } from "./helpers/gradcheck.ts";
 
 const K = refF64;
 const MASK_SEED = 99;
-
-interface Setup {
-  m: Model;
-  ws: Workspace;
-  st: State;
-  setState: () => void;
-}
-
-function setup(mc: ModelConfig, opts: { B?: number; T?: number; dropout?: boolean; init?: "pytorch" | "orthogonal" } = {}): Setup {
-  const B = opts.B ?? 2, T = opts.T ?? 4;
-  const m = createModel(mc, K);
-  const rng = makeRng(7);
-  initParams(m, { init: opts.init ?? "pytorch", forgetBias: null }, rng);
-  if ((opts.init ?? "pytorch") === "pytorch") {
-    for (let i = 0; i < m.params.data.length; i++) m.params.data[i] *= 1.5; // every path carries real signal
-    pack(m);
-  }
-  const ws = createWorkspace(m, B, T, { dropout: opts.dropout });
-  for (let i = 0; i < B * T; i++) {
-    ws.idx[i] = rng.int(mc.vocabSize);
-    ws.targets[i] = rng.int(mc.vocabSize);
-  }
-  const h0 = createState(m, B);
-  for (const a of [...h0.h, ...h0.c]) for (let i = 0; i < a.length; i++) a[i] = rng.uniform(-0.8, 0.8);
-  const st = createState(m, B);
-  const setState = () => {
-    h0.h.forEach((a, l) => st.h[l].set(a));
-    h0.c.forEach((a, l) => st.c[l].set(a));
-  };
-  return { m, ws, st, setState };
-}
 
 /** Gradcheck of mean CE (+ λ·penalty) with dropout p under a fixed mask. */
 function check(mc: ModelConfig, o: { dropout?: number; lambda?: number; onlyPenalty?: boolean } = {}) {

@@ -4,7 +4,12 @@
 // for every element, and returns the worst relative error |a − n| / max(|a| + |n|, floor). The fourth-order
 // stencil lets ε be large (1e-3) so float64 round-off in L stays far below the 1e-6 we demand, even for
 // gradient elements of size 1e-6.
+import type { ModelConfig } from "../../src/config.ts";
+import { refF64 } from "../../src/kernels/ref.ts";
 import type { Arr } from "../../src/kernels/types.ts";
+import { initParams } from "../../src/model/init.ts";
+import { createModel, createState, createWorkspace, type Model, pack, type State, type Workspace } from "../../src/model/model.ts";
+import { makeRng } from "../../src/rng.ts";
 
 export interface GradcheckResult {
   maxRelError: number;
@@ -34,4 +39,39 @@ export function gradcheck(theta: Arr, analytic: Arr, loss: () => number, opts: {
     }
   }
   return { maxRelError, worst, checked: indices.length };
+}
+
+export interface Setup {
+  m: Model;
+  ws: Workspace;
+  st: State;
+  setState: () => void;
+}
+
+/**
+ * A small float64 model with one chunk of random inputs and targets and a random, non-zero carried state h0
+ * (and c0), for gradient checks. setState() restores that state before each forward pass.
+ */
+export function setup(mc: ModelConfig, opts: { B?: number; T?: number; dropout?: boolean; init?: "pytorch" | "orthogonal" } = {}): Setup {
+  const B = opts.B ?? 2, T = opts.T ?? 4;
+  const m = createModel(mc, refF64);
+  const rng = makeRng(7);
+  initParams(m, { init: opts.init ?? "pytorch", forgetBias: null }, rng);
+  if ((opts.init ?? "pytorch") === "pytorch") {
+    for (let i = 0; i < m.params.data.length; i++) m.params.data[i] *= 1.5; // every path carries real signal
+    pack(m);
+  }
+  const ws = createWorkspace(m, B, T, { dropout: opts.dropout });
+  for (let i = 0; i < B * T; i++) {
+    ws.idx[i] = rng.int(mc.vocabSize);
+    ws.targets[i] = rng.int(mc.vocabSize);
+  }
+  const h0 = createState(m, B);
+  for (const a of [...h0.h, ...h0.c]) for (let i = 0; i < a.length; i++) a[i] = rng.uniform(-0.8, 0.8);
+  const st = createState(m, B);
+  const setState = () => {
+    h0.h.forEach((a, l) => st.h[l].set(a));
+    h0.c.forEach((a, l) => st.c[l].set(a));
+  };
+  return { m, ws, st, setState };
 }
