@@ -162,7 +162,8 @@ describe.concurrent("a reader that goes away (rnn … | head)", () => {
     await run.waitForLine(() => true);
     run.child.stdout!.destroy();
     const r = await run.result;
-    expect(r.code === 130 || r.signal === "SIGINT", `code ${r.code}, signal ${r.signal}`).toBe(true);
+    // sample writes synchronously: the first write after the reader left fails with EPIPE and it stops there
+    expect(r.code, `code ${r.code}, signal ${r.signal}`).toBe(0);
     expect(r.stderr).toBe("");
   }, 20_000);
 });
