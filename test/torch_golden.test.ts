@@ -150,8 +150,8 @@ function checkTrajectory(K: Kernels, fx: Fixture): Record<string, number> {
     const r = forward(m, ws, st, { grad: true });
     losses.push(r.lossSum / r.count);
     backward(m, ws, grads);
-    norms.push(clipGradNorm(grads.data, a.clip));
-    optimizerStep(ocfg, opt, m.params.data, grads.data, a.lr);
+    norms.push(clipGradNorm(grads.data, a.clip, K)); // through the kernels, as training runs it
+    optimizerStep(ocfg, opt, m.params.data, grads.data, a.lr, K);
     pack(m);
   }
   // the fixture does exercise clipping (make_fixtures.py asserts it too)

@@ -87,6 +87,7 @@ export async function runWorkload(w: Workload, opts: BenchOptions): Promise<Benc
     initParams(model, { init: "pytorch", forgetBias: null }, rng);
     const vocab = Array.from({ length: V_BENCH }, (_, i) => String.fromCharCode(32 + i));
     const go = (n: number) => sample(model, vocab, { length: n, temperature: 1, prime: "", seed: 1, argmax: false, topK: 0, count: 1 }, () => {});
+    await K.startHelper?.(); // as rnn sample does
     go(50); // warm-up
     let n = 200, t = 0;
     for (;;) {

@@ -30,6 +30,11 @@ export function gemmNT(C: Arr, A: Arr, B: Arr, M: number, N: number, K: number, 
   }
 }
 
+export function gemmNTBias(C: Arr, A: Arr, B: Arr, bias: Arr, M: number, N: number, K: number): void {
+  addBias(C, bias, M, N, false);
+  gemmNT(C, A, B, M, N, K, true);
+}
+
 export function gemmTNAcc(C: Arr, A: Arr, B: Arr, M: number, N: number, K: number): void {
   for (let k = 0; k < K; k++) {
     const ak = k * M;
@@ -75,19 +80,23 @@ export function biasBackward(db: Arr, d: Arr, N: number, C: number): void {
   }
 }
 
-export function rnnCellForward(h: Arr, pre: Arr, B: number, H: number, relu: boolean): void {
+export function rnnCellForward(h: Arr, pre: Arr, B: number, H: number, relu: boolean, pre2: Arr | null = null): void {
   const n = B * H;
+  if (pre2) for (let i = 0; i < n; i++) pre[i] += pre2[i];
   if (relu) for (let i = 0; i < n; i++) h[i] = pre[i] > 0 ? pre[i] : 0;
   else for (let i = 0; i < n; i++) h[i] = Math.tanh(pre[i]);
 }
 
-export function rnnCellBackward(dPre: Arr, dh: Arr, h: Arr, B: number, H: number, relu: boolean): void {
+export function rnnCellBackward(dPre: Arr, dh: Arr, h: Arr, B: number, H: number, relu: boolean, dh2: Arr | null = null): void {
   const n = B * H;
-  if (relu) for (let i = 0; i < n; i++) dPre[i] = h[i] > 0 ? dh[i] : 0;
-  else for (let i = 0; i < n; i++) dPre[i] = dh[i] * (1 - h[i] * h[i]);
+  for (let i = 0; i < n; i++) {
+    const d = dh2 ? dh[i] + dh2[i] : dh[i];
+    dPre[i] = relu ? (h[i] > 0 ? d : 0) : d * (1 - h[i] * h[i]);
+  }
 }
 
-export function lstmCellForward(h: Arr, c: Arr, gates: Arr, cPrev: Arr, B: number, H: number): void {
+export function lstmCellForward(h: Arr, c: Arr, gates: Arr, cPrev: Arr, B: number, H: number, gh: Arr | null = null): void {
+  if (gh) for (let i = 0; i < 4 * B * H; i++) gates[i] += gh[i];
   for (let b = 0; b < B; b++) {
     const g0 = b * 4 * H;
     const r = b * H;
@@ -107,14 +116,14 @@ export function lstmCellForward(h: Arr, c: Arr, gates: Arr, cPrev: Arr, B: numbe
   }
 }
 
-export function lstmCellBackward(dGates: Arr, dc: Arr, dh: Arr, gates: Arr, c: Arr, cPrev: Arr, B: number, H: number): void {
+export function lstmCellBackward(dGates: Arr, dc: Arr, dh: Arr, gates: Arr, c: Arr, cPrev: Arr, B: number, H: number, dh2: Arr | null = null): void {
   for (let b = 0; b < B; b++) {
     const g0 = b * 4 * H;
     const r = b * H;
     for (let j = 0; j < H; j++) {
       const ig = gates[g0 + j], fg = gates[g0 + H + j], gg = gates[g0 + 2 * H + j], og = gates[g0 + 3 * H + j];
       const tc = Math.tanh(c[r + j]);
-      const dhv = dh[r + j];
+      const dhv = dh2 ? dh[r + j] + dh2[r + j] : dh[r + j];
       const dcv = dc[r + j] + dhv * og * (1 - tc * tc);
       dGates[g0 + j] = dcv * gg * ig * (1 - ig);
       dGates[g0 + H + j] = dcv * cPrev[r + j] * fg * (1 - fg);
@@ -141,13 +150,13 @@ export function gruCellForward(h: Arr, gates: Arr, gx: Arr, gh: Arr, hPrev: Arr,
   }
 }
 
-export function gruCellBackward(dgx: Arr, dgh: Arr, dhPrev: Arr, dh: Arr, gates: Arr, gh: Arr, hPrev: Arr, B: number, H: number): void {
+export function gruCellBackward(dgx: Arr, dgh: Arr, dhPrev: Arr, dh: Arr, gates: Arr, gh: Arr, hPrev: Arr, B: number, H: number, dh2: Arr | null = null): void {
   for (let b = 0; b < B; b++) {
     const g0 = b * 3 * H;
     const r0 = b * H;
     for (let j = 0; j < H; j++) {
       const r = gates[g0 + j], z = gates[g0 + H + j], n = gates[g0 + 2 * H + j];
-      const d = dh[r0 + j];
+      const d = dh2 ? dh[r0 + j] + dh2[r0 + j] : dh[r0 + j];
       const dnPre = d * (1 - z) * (1 - n * n);
       const dzPre = d * (hPrev[r0 + j] - n) * z * (1 - z);
       const drPre = dnPre * gh[g0 + 2 * H + j] * r * (1 - r);
@@ -185,9 +194,51 @@ export function softmaxXent(dLogits: Arr | null, logits: Arr, targets: Int32Arra
   return loss;
 }
 
+// A packed right-hand side is just B[K×N] row-major (transposed when given as B[N×K]).
+export const packedSize = (K: number, N: number): number => K * N;
+
+export function packB(Bp: Arr, B: Arr, K: number, N: number, trans: boolean): void {
+  if (trans) transpose(Bp, B, N, K, false);
+  else for (let i = 0; i < K * N; i++) Bp[i] = B[i];
+}
+
+export function gemmNNPacked(C: Arr, A: Arr, Bp: Arr, M: number, N: number, K: number, acc: boolean): void {
+  gemmNN(C, A, Bp, M, N, K, acc);
+}
+
+export function transpose(dst: Arr, src: Arr, R: number, C: number, acc: boolean): void {
+  for (let r = 0; r < R; r++) {
+    for (let c = 0; c < C; c++) dst[c * R + r] = acc ? dst[c * R + r] + src[r * C + c] : src[r * C + c];
+  }
+}
+
+export function addTo(y: Arr, x: Arr, n: number): void {
+  for (let i = 0; i < n; i++) y[i] += x[i];
+}
+
+export function scale(x: Arr, s: number, n: number): void {
+  for (let i = 0; i < n; i++) x[i] *= s;
+}
+
+export function sumSquares(x: Arr, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += x[i] * x[i];
+  return s;
+}
+
+export function adam(p: Arr, m: Arr, v: Arr, g: Arr, n: number, stepSize: number, b1: number, b2: number, bc2Sqrt: number, eps: number, wd: number): void {
+  for (let i = 0; i < n; i++) {
+    const gi = wd ? g[i] + wd * p[i] : g[i];
+    const mi = (m[i] = m[i] * b1 + (1 - b1) * gi);
+    const vi = (v[i] = v[i] * b2 + (1 - b2) * gi * gi);
+    p[i] -= stepSize * (mi / (Math.sqrt(vi) / bc2Sqrt + eps));
+  }
+}
+
 function make(name: string, alloc: (n: number) => Arr): Kernels {
   return {
-    name, alloc, gemmNN, gemmNT, gemmTNAcc, gatherRows, scatterAddRows, addBias, biasBackward,
+    name, alloc, gemmNN, gemmNT, gemmNTBias, gemmTNAcc, packedSize, packB, gemmNNPacked, gatherRows, scatterAddRows, addBias, biasBackward,
+    transpose, addTo, scale, sumSquares, adam,
     rnnCellForward, rnnCellBackward, lstmCellForward, lstmCellBackward, gruCellForward, gruCellBackward, softmaxXent,
   };
 }

@@ -14,7 +14,9 @@
 // in its first bytes, once, then remembered. Int32Array index arrays may be plain JS arrays; they are
 // copied into a per-instance scratch area (an Int32Array that already lives in this memory is used in place).
 import { readFileSync } from "node:fs";
+import os from "node:os";
 import v8 from "node:v8";
+import { isMainThread, Worker } from "node:worker_threads";
 import type { Arr, Kernels } from "./types.ts";
 
 export interface WasmKernelOptions {
@@ -32,25 +34,48 @@ export interface WasmKernelOptions {
 export interface WasmKernels extends Kernels {
   readonly memory: WebAssembly.Memory;
   readonly relaxed: boolean;
+  /**
+   * Allow (true) or forbid the helper thread that splits large few-row NT GEMMs (sampling's
+   * matrix-vector products) with this thread. Default: allowed on the main thread of a machine with ≥ 2
+   * cores; training forbids it unless it was given more than one thread (and the data-parallel trainer
+   * while its workers hold the other cores).
+   */
+  setHelper(on: boolean): void;
+  startHelper(): Promise<void>;
 }
+
+// A few-row NT GEMM (M ≤ HELPER_MAX_M) over at least HELPER_MIN_WEIGHTS elements of B goes half to the
+// helper thread: it is bound by streaming B from memory, and two cores stream twice as fast.
+const HELPER_MAX_M = 8;
+const HELPER_MIN_WEIGHTS = 1 << 18; // 1 MiB of float32 weights
+const HELPER_CHUNKS = 8; // row chunks per GEMM, claimed one at a time by either thread
+const CTL_WORDS = 32;
 
 /** The kernel module's exports (pointers are byte offsets into the memory). */
 interface Exports {
   SCRATCH_BYTES: WebAssembly.Global;
   gemm_nn(c: number, ldc: number, a: number, lda: number, b: number, ldb: number, M: number, N: number, K: number, acc: number, ws: number): void;
-  gemm_nt(c: number, ldc: number, a: number, lda: number, b: number, ldb: number, M: number, N: number, K: number, acc: number, ws: number): void;
+  gemm_nt(c: number, ldc: number, a: number, lda: number, b: number, ldb: number, M: number, N: number, K: number, acc: number, ws: number, bias: number): void;
   gemm_tn(c: number, ldc: number, a: number, lda: number, b: number, ldb: number, M: number, N: number, K: number, acc: number, ws: number): void;
+  packed_size(K: number, N: number): number;
+  pack_b(dst: number, b: number, ldb: number, K: number, N: number, trans: number): void;
+  gemm_nn_packed(c: number, ldc: number, a: number, lda: number, bp: number, M: number, N: number, K: number, acc: number, ws: number): void;
+  transpose(dst: number, src: number, R: number, C: number, acc: number): void;
+  add_to(y: number, x: number, n: number): void;
+  scale(x: number, s: number, n: number): void;
+  sum_squares(x: number, n: number): number;
+  adam(p: number, m: number, v: number, g: number, n: number, stepSize: number, b1: number, c1: number, b2: number, c2: number, bc2Sqrt: number, eps: number, wd: number): void;
   check_idx(idx: number, N: number, lo: number, hi: number): number;
   gather_rows(out: number, table: number, idx: number, N: number, C: number, acc: number): void;
   scatter_add_rows(dTable: number, dOut: number, idx: number, N: number, C: number): void;
   add_bias(out: number, b: number, N: number, C: number, acc: number): void;
   bias_backward(db: number, d: number, N: number, C: number): void;
-  rnn_fwd(h: number, pre: number, n: number, relu: number): void;
-  rnn_bwd(dPre: number, dh: number, h: number, n: number, relu: number): void;
-  lstm_fwd(h: number, c: number, gates: number, cPrev: number, B: number, H: number): void;
-  lstm_bwd(dGates: number, dc: number, dh: number, gates: number, c: number, cPrev: number, B: number, H: number): void;
+  rnn_fwd(h: number, pre: number, n: number, relu: number, pre2: number): void;
+  rnn_bwd(dPre: number, dh: number, h: number, n: number, relu: number, dh2: number): void;
+  lstm_fwd(h: number, c: number, gates: number, cPrev: number, B: number, H: number, gh: number): void;
+  lstm_bwd(dGates: number, dc: number, dh: number, gates: number, c: number, cPrev: number, B: number, H: number, dh2: number): void;
   gru_fwd(h: number, gates: number, gx: number, gh: number, hPrev: number, B: number, H: number): void;
-  gru_bwd(dgx: number, dgh: number, dhPrev: number, dh: number, gates: number, gh: number, hPrev: number, B: number, H: number): void;
+  gru_bwd(dgx: number, dgh: number, dhPrev: number, dh: number, gates: number, gh: number, hPrev: number, B: number, H: number, dh2: number): void;
   softmax_xent(dLogits: number, logits: number, targets: number, N: number, V: number, scale: number): number;
 }
 
@@ -189,20 +214,139 @@ export function createWasmKernels(opts: WasmKernelOptions = {}): WasmKernels {
 
   const rows = (a: Arr, C: number): number => (C > 0 ? Math.floor(a.length / C) : 0);
 
+  // ---- helper thread (main thread only, started at the first GEMM that wants it) ----------------------
+  // Control words (Int32Array [CTL_WORDS] in this memory): [0] job generation, [1] command (1 gemm_nt,
+  // 2 exit), [2..12] gemm_nt arguments (c, ldc, a, lda, b, ldb, M, N, K, acc, bias), [13] rows per chunk,
+  // [14] 1 once the helper runs, [15] claim word (generation · 256 + next chunk), [16] chunks done,
+  // [17] chunk count. Both threads claim chunks with compareExchange; this thread then waits for the
+  // chunks the helper claimed. Chunks are multiples of 6 rows (gemm_nt's single-row tile), so every row goes
+  // through the same code path as unsplit: results are bit-identical with or without the helper.
+  let helperOn = isMainThread && (os.availableParallelism?.() ?? os.cpus().length) >= 2;
+  let helper: { worker: Worker; ctl: Int32Array } | null = null;
+  let helperGen = 0;
+  let helperStrikes = 0; // consecutive jobs where waiting for the helper cost more than it saved
+  let helperPause = 0; // jobs left to run alone
+  function startHelper(): { worker: Worker; ctl: Int32Array } | null {
+    try {
+      const ctlOff = reserve(CTL_WORDS * 4);
+      const hws = reserve((ex.SCRATCH_BYTES.value as number) + 256);
+      const ctl = new Int32Array(memory.buffer, ctlOff, CTL_WORDS);
+      const worker = new Worker(new URL("./helper.mjs", import.meta.url), {
+        workerData: { module: kernelModule(relaxed), memory, ctl: ctlOff, ws: hws },
+      });
+      worker.unref();
+      worker.on("error", () => { helperOn = false; });
+      return { worker, ctl };
+    } catch {
+      helperOn = false;
+      return null;
+    }
+  }
+  /** the NT GEMM in row chunks shared with the helper; false when there is no running helper */
+  function splitNT(c: number, a: number, b: number, M: number, N: number, K: number, acc: number, bias: number): boolean {
+    if (!helper) helper = startHelper();
+    if (!helper || Atomics.load(helper.ctl, 14) !== 1) return false; // not running yet: all rows here
+    const ctl = helper.ctl;
+    const R = Math.max(6, Math.ceil(N / HELPER_CHUNKS / 6) * 6), n = Math.ceil(N / R);
+    const gen = (helperGen = (helperGen + 1) & 0xffffff);
+    ctl[1] = 1;
+    ctl[2] = c; ctl[3] = N; ctl[4] = a; ctl[5] = K; ctl[6] = b; ctl[7] = K; ctl[8] = M; ctl[9] = N; ctl[10] = K; ctl[11] = acc; ctl[12] = bias;
+    ctl[13] = R; ctl[17] = n;
+    Atomics.store(ctl, 16, 0);
+    Atomics.store(ctl, 15, gen * 256);
+    Atomics.store(ctl, 0, gen);
+    Atomics.notify(ctl, 0);
+    let mine = 0;
+    const t0 = performance.now();
+    for (;;) {
+      const v = Atomics.load(ctl, 15), chunk = v & 255;
+      if (chunk >= n) break;
+      if (Atomics.compareExchange(ctl, 15, v, v + 1) !== v) continue;
+      const r0 = chunk * R;
+      ex.gemm_nt(c + r0 * 4, N, a, K, b + r0 * K * 4, K, M, Math.min(R, N - r0), K, acc, ws, bias ? bias + r0 * 4 : 0);
+      mine++;
+    }
+    // wait for the helper's chunks: poll briefly, then sleep (it notifies after each chunk)
+    const want = n - mine, t1 = performance.now();
+    for (let i = 0; i < 2000 && Atomics.load(ctl, 16) < want; i++);
+    for (let d = Atomics.load(ctl, 16); d < want; d = Atomics.load(ctl, 16)) {
+      if (Atomics.wait(ctl, 16, d, 1000) === "timed-out" && Atomics.load(ctl, 16) === d && helper.worker.threadId < 0) {
+        throw new Error("the WebAssembly kernels' helper thread died");
+      }
+    }
+    // on a busy machine the helper may hold a chunk while it waits for a core: when waiting for it keeps
+    // costing more than its chunks save, work alone for a while
+    const waited = performance.now() - t1, perChunk = (t1 - t0) / Math.max(mine, 1);
+    helperStrikes = waited > want * perChunk ? helperStrikes + 1 : 0;
+    if (helperStrikes >= 8) {
+      helperStrikes = 0;
+      helperPause = 2000;
+    }
+    return true;
+  }
+  function gemmNT(c: number, a: number, b: number, M: number, N: number, K: number, acc: number, bias: number): void {
+    if (helperOn && M <= HELPER_MAX_M && N >= 12 && N * K >= HELPER_MIN_WEIGHTS) {
+      if (helperPause > 0) helperPause--;
+      else if (splitNT(c, a, b, M, N, K, acc, bias)) return;
+    }
+    ex.gemm_nt(c, N, a, K, b, K, M, N, K, acc, ws, bias);
+  }
+
   return {
     name: relaxed ? "wasm-relaxed-simd" : "wasm-simd",
     relaxed,
     memory,
     alloc,
+    async startHelper() {
+      if (!helperOn) return;
+      if (!helper) helper = startHelper();
+      const t0 = Date.now();
+      while (helper && helperOn && Atomics.load(helper.ctl, 14) !== 1 && Date.now() - t0 < 2000) await new Promise((r) => setTimeout(r, 2));
+    },
+    setHelper(on: boolean) {
+      helperOn = on && isMainThread;
+      if (!on && helper) {
+        Atomics.store(helper.ctl, 1, 2);
+        Atomics.add(helper.ctl, 0, 1);
+        Atomics.notify(helper.ctl, 0);
+        helper = null;
+      }
+    },
 
     gemmNN(C, A, B, M, N, K, acc) {
       ex.gemm_nn(f32("C", C, M * N), N, f32("A", A, M * K), K, f32("B", B, K * N), N, M, N, K, acc ? 1 : 0, ws);
     },
     gemmNT(C, A, B, M, N, K, acc) {
-      ex.gemm_nt(f32("C", C, M * N), N, f32("A", A, M * K), K, f32("B", B, N * K), K, M, N, K, acc ? 1 : 0, ws);
+      gemmNT(f32("C", C, M * N), f32("A", A, M * K), f32("B", B, N * K), M, N, K, acc ? 1 : 0, 0);
+    },
+    gemmNTBias(C, A, B, bias, M, N, K) {
+      gemmNT(f32("C", C, M * N), f32("A", A, M * K), f32("B", B, N * K), M, N, K, 0, f32("bias", bias, N));
     },
     gemmTNAcc(C, A, B, M, N, K) {
       ex.gemm_tn(f32("C", C, M * N), N, f32("A", A, K * M), M, f32("B", B, K * N), N, M, N, K, 1, ws);
+    },
+
+    packedSize: (K, N) => ex.packed_size(K, N),
+    packB(Bp, B, K, N, trans) {
+      ex.pack_b(f32("Bp", Bp, ex.packed_size(K, N)), f32("B", B, K * N), trans ? K : N, K, N, trans ? 1 : 0);
+    },
+    gemmNNPacked(C, A, Bp, M, N, K, acc) {
+      ex.gemm_nn_packed(f32("C", C, M * N), N, f32("A", A, M * K), K, f32("Bp", Bp, ex.packed_size(K, N)), M, N, K, acc ? 1 : 0, ws);
+    },
+    transpose(dst, src, R, C, acc) {
+      ex.transpose(f32("dst", dst, R * C), f32("src", src, R * C), R, C, acc ? 1 : 0);
+    },
+    addTo(y, x, n) {
+      ex.add_to(f32("y", y, n), f32("x", x, n), n);
+    },
+    scale(x, s, n) {
+      ex.scale(f32("x", x, n), s, n);
+    },
+    sumSquares(x, n) {
+      return ex.sum_squares(f32("x", x, n), n);
+    },
+    adam(p, m, v, g, n, stepSize, b1, b2, bc2Sqrt, eps, wd) {
+      ex.adam(f32("p", p, n), f32("m", m, n), f32("v", v, n), f32("g", g, n), n, stepSize, b1, 1 - b1, b2, 1 - b2, bc2Sqrt, eps, wd);
     },
 
     gatherRows(out, table, idx, N, C, acc) {
@@ -222,27 +366,31 @@ export function createWasmKernels(opts: WasmKernelOptions = {}): WasmKernels {
       ex.bias_backward(f32("db", db, C), f32("d", d, N * C), N, C);
     },
 
-    rnnCellForward(h, pre, B, H, relu) {
-      ex.rnn_fwd(f32("h", h, B * H), f32("pre", pre, B * H), B * H, relu ? 1 : 0);
-    },
-    rnnCellBackward(dPre, dh, h, B, H, relu) {
-      ex.rnn_bwd(f32("dPre", dPre, B * H), f32("dh", dh, B * H), f32("h", h, B * H), B * H, relu ? 1 : 0);
-    },
-    lstmCellForward(h, c, gates, cPrev, B, H) {
-      ex.lstm_fwd(f32("h", h, B * H), f32("c", c, B * H), f32("gates", gates, 4 * B * H), f32("cPrev", cPrev, B * H), B, H);
-    },
-    lstmCellBackward(dGates, dc, dh, gates, c, cPrev, B, H) {
+    rnnCellForward(h, pre, B, H, relu, pre2) {
       const n = B * H;
-      ex.lstm_bwd(f32("dGates", dGates, 4 * n), f32("dc", dc, n), f32("dh", dh, n), f32("gates", gates, 4 * n), f32("c", c, n), f32("cPrev", cPrev, n), B, H);
+      ex.rnn_fwd(f32("h", h, n), f32("pre", pre, n), n, relu ? 1 : 0, pre2 ? f32("pre2", pre2, n) : 0);
+    },
+    rnnCellBackward(dPre, dh, h, B, H, relu, dh2) {
+      const n = B * H;
+      ex.rnn_bwd(f32("dPre", dPre, n), f32("dh", dh, n), f32("h", h, n), n, relu ? 1 : 0, dh2 ? f32("dh2", dh2, n) : 0);
+    },
+    lstmCellForward(h, c, gates, cPrev, B, H, gh) {
+      const n = B * H;
+      ex.lstm_fwd(f32("h", h, n), f32("c", c, n), f32("gates", gates, 4 * n), f32("cPrev", cPrev, n), B, H, gh ? f32("gh", gh, 4 * n) : 0);
+    },
+    lstmCellBackward(dGates, dc, dh, gates, c, cPrev, B, H, dh2) {
+      const n = B * H;
+      ex.lstm_bwd(f32("dGates", dGates, 4 * n), f32("dc", dc, n), f32("dh", dh, n), f32("gates", gates, 4 * n), f32("c", c, n), f32("cPrev", cPrev, n), B, H,
+        dh2 ? f32("dh2", dh2, n) : 0);
     },
     gruCellForward(h, gates, gx, gh, hPrev, B, H) {
       const n = B * H;
       ex.gru_fwd(f32("h", h, n), f32("gates", gates, 3 * n), f32("gx", gx, 3 * n), f32("gh", gh, 3 * n), f32("hPrev", hPrev, n), B, H);
     },
-    gruCellBackward(dgx, dgh, dhPrev, dh, gates, gh, hPrev, B, H) {
+    gruCellBackward(dgx, dgh, dhPrev, dh, gates, gh, hPrev, B, H, dh2) {
       const n = B * H;
       ex.gru_bwd(f32("dgx", dgx, 3 * n), f32("dgh", dgh, 3 * n), f32("dhPrev", dhPrev, n), f32("dh", dh, n), f32("gates", gates, 3 * n),
-        f32("gh", gh, 3 * n), f32("hPrev", hPrev, n), B, H);
+        f32("gh", gh, 3 * n), f32("hPrev", hPrev, n), B, H, dh2 ? f32("dh2", dh2, n) : 0);
     },
 
     softmaxXent(dLogits, logits, targets, N, V, scale) {

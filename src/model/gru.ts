@@ -7,13 +7,12 @@
 // Because of b_hn, the input half gx = x·W_ihᵀ + b_ih (in P, for all steps at once) and the hidden half
 // gh = h·W_hhᵀ + b_hh (in GH, one step at a time) are kept apart.
 import type { Arr, Kernels } from "../kernels/types.ts";
-import type { LayerBuffers, LayerWeights } from "./layer.ts";
+import { type LayerBuffers, type LayerWeights, stepViews } from "./layer.ts";
 
 /** P[N×3H]: in gx for every step, out the r, z, n activations (in place). */
 export function gruLayerForward(K: Kernels, L: LayerBuffers, W: LayerWeights, B: number, T: number, H: number): void {
   for (let t = 0; t < T; t++) {
-    K.addBias(L.GHt[t], W.bhh, B, 3 * H, false);
-    K.gemmNT(L.GHt[t], L.Ht[t], W.whh, B, 3 * H, H, true); // [B×3H] += h_{t-1}[B×H] · W_hhᵀ
+    K.gemmNTBias(L.GHt[t], L.Ht[t], W.whh, W.bhh, B, 3 * H, H); // [B×3H] = h_{t-1}[B×H] · W_hhᵀ + b_hh
     K.gruCellForward(L.Ht[t + 1], L.Pt[t], L.Pt[t], L.GHt[t], L.Ht[t], B, H);
   }
 }
@@ -24,14 +23,28 @@ export function gruLayerForward(K: Kernels, L: LayerBuffers, W: LayerWeights, B:
  * then with t = 0 and ∂L/∂h_0, the gradient into the carried-in state (otherwise not computed).
  */
 export function gruLayerBackward(K: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, probe?: (t: number, dh: Arr) => void): void {
-  L.dhNext.fill(0);
-  for (let t = T - 1; t >= 0; t--) {
-    const o = t * B * H;
-    for (let i = 0; i < B * H; i++) L.dh[i] = dOut[o + i] + L.dhNext[i];
-    if (probe) probe(t + 1, L.dh);
+  const dO = stepViews(dOut, T, B * H); // ∂L/∂h_t from above, per step [B×H] (read only)
+  if (probe) {
     L.dhNext.fill(0);
-    K.gruCellBackward(L.Pt[t], L.GHt[t], L.dhNext, L.dh, L.Pt[t], L.GHt[t], L.Ht[t], B, H);
-    if (t > 0 || probe) K.gemmNN(L.dhNext, L.GHt[t], W.whh, B, H, 3 * H, true); // [B×H] += dgh[B×3H] · W_hh[3H×H]
+    for (let t = T - 1; t >= 0; t--) {
+      for (let i = 0; i < B * H; i++) L.dh[i] = dO[t][i] + L.dhNext[i];
+      probe(t + 1, L.dh);
+      L.dhNext.fill(0);
+      K.gruCellBackward(L.Pt[t], L.GHt[t], L.dhNext, L.dh, L.Pt[t], L.GHt[t], L.Ht[t], B, H);
+      K.gemmNNPacked(L.dhNext, L.GHt[t], W.whhP, B, H, 3 * H, true); // [B×H] += dgh[B×3H] · W_hh[3H×H]
+    }
+    probe(0, L.dhNext); // ∂L/∂h_0, the carried-in state (dropped when not probed)
+    return;
   }
-  if (probe) probe(0, L.dhNext); // ∂L/∂h_0, the carried-in state (dropped when not probed)
+  // ∂L/∂h_{t-1} is built in `next` while `carry` holds the part carried into step t; the cell kernel adds
+  // dO[t] + carry itself
+  let carry = L.dhNext, next = L.dh;
+  for (let t = T - 1; t >= 0; t--) {
+    next.fill(0);
+    K.gruCellBackward(L.Pt[t], L.GHt[t], next, dO[t], L.Pt[t], L.GHt[t], L.Ht[t], B, H, t < T - 1 ? carry : null);
+    if (t > 0) K.gemmNNPacked(next, L.GHt[t], W.whhP, B, H, 3 * H, true); // [B×H] += dgh[B×3H] · W_hh[3H×H]
+    const x = carry;
+    carry = next;
+    next = x;
+  }
 }

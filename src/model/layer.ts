@@ -9,6 +9,8 @@ export interface LayerWeights {
   bhh: Arr; // [G·H]
   /** b_ih + b_hh [G·H], refreshed by pack() (rnn and lstm add both biases up front) */
   bsum: Arr;
+  /** W_hh [G·H × H] packed as the right-hand side of dGates[B×G·H] · W_hh (K.packB), refreshed by pack() */
+  whhP: Arr;
 }
 
 export interface LayerBuffers {
@@ -25,6 +27,8 @@ export interface LayerBuffers {
   Ht: Arr[]; // (T+1) × [B × H]
   Ct: Arr[]; // (T+1) × [B × H]   (lstm)
   GHt: Arr[]; // T × [B × 3H]      (gru)
+  /** forward scratch [B × G·H]: h_{t-1}·W_hhᵀ of one step (rnn, lstm), added to P by the cell kernel */
+  G: Arr;
   /** backward scratch [B × H]: total ∂L/∂h_t, carried ∂L/∂h_{t-1}, carried ∂L/∂c_t (lstm) */
   dh: Arr;
   dhNext: Arr;
@@ -36,6 +40,17 @@ export function blocks(buf: Arr, count: number, size: number): Arr[] {
   const r: Arr[] = [];
   for (let i = 0; i < count; i++) r.push(buf.subarray(i * size, (i + 1) * size));
   return r;
+}
+
+const stepViewCache = new WeakMap<Arr, { size: number; views: Arr[] }>();
+
+/** a split into T blocks of `size` (the views are made once per array and block size, then reused) */
+export function stepViews(a: Arr, T: number, size: number): Arr[] {
+  const c = stepViewCache.get(a);
+  if (c && c.size === size && c.views.length === T) return c.views;
+  const views = blocks(a, T, size);
+  stepViewCache.set(a, { size, views });
+  return views;
 }
 
 export function layerBuffers(alloc: (n: number) => Arr, G: number, B: number, T: number, H: number, cell: "rnn" | "lstm" | "gru"): LayerBuffers {
@@ -50,6 +65,7 @@ export function layerBuffers(alloc: (n: number) => Arr, G: number, B: number, T:
     Ht: blocks(Hs, T + 1, B * H),
     Ct: Cs ? blocks(Cs, T + 1, B * H) : [],
     GHt: GH ? blocks(GH, T, B * 3 * H) : [],
+    G: alloc(cell === "gru" ? 0 : B * G * H),
     dh: alloc(B * H),
     dhNext: alloc(B * H),
     dc: alloc(B * H),

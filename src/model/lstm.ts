@@ -9,13 +9,15 @@
 // Backward (torch-rnn's derivation): with dc = ∂L/∂c_t carried + dh ⊙ o ⊙ (1 − tanh²c_t),
 //   di = dc⊙g⊙i(1−i), df = dc⊙c_{t−1}⊙f(1−f), dg = dc⊙i⊙(1−g²), do = dh⊙tanh(c_t)⊙o(1−o), dc_{t−1} = dc⊙f.
 import type { Arr, Kernels } from "../kernels/types.ts";
-import type { LayerBuffers, LayerWeights } from "./layer.ts";
+import { type LayerBuffers, type LayerWeights, stepViews } from "./layer.ts";
 
 export function lstmLayerForward(K: Kernels, L: LayerBuffers, W: LayerWeights, B: number, T: number, H: number): void {
   const Cs = L.Ct;
   for (let t = 0; t < T; t++) {
-    K.gemmNT(L.Pt[t], L.Ht[t], W.whh, B, 4 * H, H, true); // [B×4H] += h_{t-1}[B×H] · W_hhᵀ
-    K.lstmCellForward(L.Ht[t + 1], Cs[t + 1], L.Pt[t], Cs[t], B, H);
+    // the recurrent product goes to the small, hot scratch G; the cell kernel adds it to the step's input
+    // projection in P as it reads it (same sum, and the GEMM never reads P)
+    K.gemmNT(L.G, L.Ht[t], W.whh, B, 4 * H, H, false); // [B×4H] = h_{t-1}[B×H] · W_hhᵀ
+    K.lstmCellForward(L.Ht[t + 1], Cs[t + 1], L.Pt[t], Cs[t], B, H, L.G);
   }
 }
 
@@ -24,14 +26,20 @@ export function lstmLayerForward(K: Kernels, L: LayerBuffers, W: LayerWeights, B
  * then with t = 0 and ∂L/∂h_0, the gradient into the carried-in state (otherwise not computed).
  */
 export function lstmLayerBackward(K: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, probe?: (t: number, dh: Arr) => void): void {
+  const dO = stepViews(dOut, T, B * H); // ∂L/∂h_t from above, per step [B×H] (read only)
   L.dhNext.fill(0);
   L.dc.fill(0);
   for (let t = T - 1; t >= 0; t--) {
-    const o = t * B * H;
-    for (let i = 0; i < B * H; i++) L.dh[i] = dOut[o + i] + L.dhNext[i];
-    if (probe) probe(t + 1, L.dh);
-    K.lstmCellBackward(L.Pt[t], L.dc, L.dh, L.Pt[t], L.Ct[t + 1], L.Ct[t], B, H); // gates → dGates in place
-    if (t > 0 || probe) K.gemmNN(L.dhNext, L.Pt[t], W.whh, B, H, 4 * H, false); // [B×H] = dGates[B×4H] · W_hh[4H×H]
+    // total ∂L/∂h_t = dO[t] + the part carried from step t+1 (dhNext), summed inside the cell kernel
+    let dh = dO[t], dh2: Arr | null = t < T - 1 ? L.dhNext : null;
+    if (probe) {
+      for (let i = 0; i < B * H; i++) L.dh[i] = dh[i] + L.dhNext[i];
+      probe(t + 1, L.dh);
+      dh = L.dh;
+      dh2 = null;
+    }
+    K.lstmCellBackward(L.Pt[t], L.dc, dh, L.Pt[t], L.Ct[t + 1], L.Ct[t], B, H, dh2); // gates → dGates in place
+    if (t > 0 || probe) K.gemmNNPacked(L.dhNext, L.Pt[t], W.whhP, B, H, 4 * H, false); // [B×H] = dGates[B×4H] · W_hh[4H×H]
   }
   if (probe) probe(0, L.dhNext); // ∂L/∂h_0, the carried-in state (dropped when not probed)
 }

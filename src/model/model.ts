@@ -22,7 +22,8 @@ export interface Model {
   spec: ParamSpec;
   params: Slab;
   layers: LayerWeights[];
-  /** one-hot input only: weight_ih_l0ᵀ [V × G·H], so the input projection is a row gather. Refreshed by pack(). */
+  /** one-hot input only: weight_ih_l0ᵀ plus the input-side bias on every row [V × G·H], so the input projection
+   *  is a row gather. Refreshed by pack(). */
   wihT: Arr | null;
 }
 
@@ -32,15 +33,20 @@ export function createModel(cfg: ModelConfig, K: Kernels, params?: Slab): Model 
   const slab = params ?? makeSlab(spec, (n) => K.alloc(n));
   const model = attachModel(cfg, K, slab.data, {
     bsum: Array.from({ length: cfg.layers }, () => K.alloc(G * H)),
+    whhP: Array.from({ length: cfg.layers }, () => K.alloc(K.packedSize(G * H, H))),
     wihT: cfg.embed > 0 ? null : K.alloc(cfg.vocabSize * G * H),
   });
   pack(model);
   return model;
 }
 
-/** What pack() derives from the parameters: per layer b_ih + b_hh [G·H], and W_ih_l0ᵀ [V × G·H] (one-hot). */
+/**
+ * What pack() derives from the parameters: per layer b_ih + b_hh [G·H] and W_hh packed for the backward
+ * steps' GEMMs (K.packB), and W_ih_l0ᵀ + bias [V × G·H] (one-hot; bias = b_ih + b_hh, or b_ih for gru).
+ */
 export interface Derived {
   bsum: Arr[];
+  whhP: Arr[];
   wihT: Arr | null;
 }
 
@@ -57,17 +63,24 @@ export function attachModel(cfg: ModelConfig, K: Kernels, params: Arr, derived: 
     bih: slab.views[`rnn.bias_ih_l${k}`],
     bhh: slab.views[`rnn.bias_hh_l${k}`],
     bsum,
+    whhP: derived.whhP[k],
   }));
   return { cfg, K, spec, params: slab, layers, wihT: derived.wihT };
 }
 
 /** Refresh everything derived from the parameters. Call after every change to them (once per optimizer step). */
 export function pack(m: Model): void {
-  const G = gateCount(m.cfg.cell), GH = G * m.cfg.hidden, V = m.cfg.vocabSize;
-  for (const L of m.layers) for (let j = 0; j < GH; j++) L.bsum[j] = L.bih[j] + L.bhh[j];
+  const K = m.K, H = m.cfg.hidden, GH = gateCount(m.cfg.cell) * H, V = m.cfg.vocabSize;
+  for (const L of m.layers) {
+    for (let j = 0; j < GH; j++) L.bsum[j] = L.bih[j] + L.bhh[j];
+    K.packB(L.whhP, L.whh, GH, H, false); // W_hh [GH × H] as a K = GH, N = H right-hand side
+  }
   if (m.wihT) {
-    const w = m.layers[0].wih; // [GH × V]
-    for (let g = 0; g < GH; g++) for (let v = 0; v < V; v++) m.wihT[v * GH + g] = w[g * V + v];
+    // [V × GH] = W_ih [GH × V]ᵀ + the layer's input-side bias on every row: the one-hot input projection
+    // (with its bias) is then a plain row gather, bit for bit the gather + addBias it replaces
+    const L0 = m.layers[0];
+    K.transpose(m.wihT, L0.wih, GH, V, false);
+    K.addBias(m.wihT, m.cfg.cell === "gru" ? L0.bih : L0.bsum, V, GH, true);
   }
 }
 
@@ -101,6 +114,8 @@ export interface Workspace {
   dB: Arr; // [N × max(H, E)]
   /** one-hot: gradient of wihT [V × G·H] */
   dWihT: Arr | null;
+  /** column sums of ∂L/∂(pre-activations) [G·H] (bias gradients) */
+  dBias: Arr;
   /** set by forward(): was dropout applied (masks valid) */
   dropped: boolean;
 }
@@ -131,6 +146,7 @@ export function createWorkspace(m: Model, B: number, T: number, opts: { dropout?
     dA: grad ? K.alloc(N * Math.max(H, E)) : empty,
     dB: grad ? K.alloc(N * Math.max(H, E)) : empty,
     dWihT: grad && E === 0 ? K.alloc(V * G * H) : null,
+    dBias: grad ? K.alloc(G * H) : empty,
     dropped: false,
   };
 }
@@ -184,13 +200,8 @@ export function forward(m: Model, ws: Workspace, state: State, opts: ForwardOpti
     const In = l === 0 ? (E > 0 ? E : V) : H;
     const bias = cell === "gru" ? W.bih : W.bsum;
     // P[N × GH] = input projection of all T steps + bias
-    if (l === 0 && m.wihT) {
-      K.gatherRows(Lb.P, m.wihT, ws.idx, N, GH, false);
-      K.addBias(Lb.P, bias, N, GH, true);
-    } else {
-      K.addBias(Lb.P, bias, N, GH, false);
-      K.gemmNT(Lb.P, input!, W.wih, N, GH, In, true); // [N×GH] += X[N×In] · W_ihᵀ
-    }
+    if (l === 0 && m.wihT) K.gatherRows(Lb.P, m.wihT, ws.idx, N, GH, false); // rows of W_ihᵀ + bias (pack())
+    else K.gemmNTBias(Lb.P, input!, W.wih, bias, N, GH, In); // [N×GH] = X[N×In] · W_ihᵀ + bias
     Lb.Ht[0].set(state.h[l]);
     if (cell === "lstm") {
       Lb.Ct[0].set(state.c[l]);
@@ -219,8 +230,7 @@ export function forward(m: Model, ws: Workspace, state: State, opts: ForwardOpti
     input = out;
   }
   // decoder: logits[N × V] = top[N × H] · W_decᵀ + b_dec
-  K.addBias(ws.logits, m.params.views["decoder.bias"], N, V, false);
-  K.gemmNT(ws.logits, input!, m.params.views["decoder.weight"], N, V, H, true);
+  K.gemmNTBias(ws.logits, input!, m.params.views["decoder.weight"], m.params.views["decoder.bias"], N, V, H);
   let count = 0;
   for (let i = 0; i < N; i++) if (ws.targets[i] >= 0) count++;
   const scale = opts.scale ?? (count > 0 ? 1 / count : 0);
@@ -257,14 +267,23 @@ export function backward(m: Model, ws: Workspace, grads: Slab): void {
     const dHh = cell === "gru" ? Lb.GH! : Lb.P; // ∂L/∂(hidden projection) [N × GH]
     const hPrev = Lb.Hs.subarray(0, N * H); // h_{t-1} for t = 0..T-1 [N × H]
     K.gemmTNAcc(g.whh, dHh, hPrev, GH, H, N); // dW_hh[GH×H] += dHhᵀ · hPrev
-    K.biasBackward(g.bhh, dHh, N, GH);
-    K.biasBackward(g.bih, dX, N, GH);
+    if (dHh === dX) {
+      // rnn / lstm: both biases get the same column sums; sum once (from zero, as biasBackward into a zeroed
+      // gradient would) and add to both
+      const db = ws.dBias;
+      db.fill(0);
+      K.biasBackward(db, dX, N, GH);
+      K.addTo(g.bhh, db, GH);
+      K.addTo(g.bih, db, GH);
+    } else {
+      K.biasBackward(g.bhh, dHh, N, GH);
+      K.biasBackward(g.bih, dX, N, GH);
+    }
     if (l === 0 && m.wihT) {
       const dT = ws.dWihT!;
       dT.fill(0);
       K.scatterAddRows(dT, dX, ws.idx, N, GH); // dW_ihᵀ[V×GH] rows += dX rows
-      const gw = g.wih;
-      for (let gg = 0; gg < GH; gg++) for (let v = 0; v < V; v++) gw[gg * V + v] += dT[v * GH + gg];
+      K.transpose(g.wih, dT, V, GH, true); // dW_ih[GH×V] += dW_ihᵀ[V×GH]ᵀ
     } else {
       K.gemmTNAcc(g.wih, dX, input!, GH, In, N); // dW_ih[GH×In] += dXᵀ · input
     }

@@ -7,12 +7,16 @@ import type { Batcher } from "../data/batches.ts";
 import { backward, createState, createWorkspace, forward, type Model, resetState, type State } from "../model/model.ts";
 import { makeSlab, type Slab } from "../model/params.ts";
 import type { Rng } from "../rng.ts";
+import type { AdamScalars, OptimizerState } from "./optim.ts";
 
 export interface Engine {
   /** gradient slab, overwritten by each run() */
   grads: Slab;
-  /** zero grads; forward + backward on chunk `chunk` of the epoch; returns the summed loss and the count */
-  run(chunk: number, rng: Rng): { lossSum: number; count: number };
+  /**
+   * zero grads; forward + backward on chunk `chunk` of the epoch; returns the summed loss and the count.
+   * deferReduce (only where reduceGrads exists): leave the threads' gradients unsummed for reduceGrads().
+   */
+  run(chunk: number, rng: Rng, deferReduce?: boolean): { lossSum: number; count: number };
   /** copies the carried hidden state of every stream out: h [L × B × H] (and c [L × B × H] for lstm) */
   saveState(out: { h: Arr; c: Arr | null }): void;
   /** restores what saveState wrote (resume) */
@@ -20,6 +24,14 @@ export interface Engine {
   resetState(): void;
   /** call after parameters change (the engine may keep derived copies) */
   paramsChanged(): void;
+  /**
+   * Optional (engines with several threads): the tail of an Adam step spread over all threads. After
+   * run(chunk, rng, true), which leaves each thread's gradient in its own slab, reduceGrads() sums them into
+   * grads (each thread one slice of the slab) and returns Σ g²; adamUpdate() then scales the gradient by
+   * coef (clipping; 1 = none) and applies one Adam update (optim.ts adamScalars), again slice by slice.
+   */
+  reduceGrads?(): number;
+  adamUpdate?(opt: OptimizerState, coef: number, a: AdamScalars): void;
   dispose(): Promise<void>;
 }
 
@@ -29,6 +41,8 @@ export interface Engine {
  */
 export function createLocalEngine(model: Model, cfg: TrainConfig, batcher: Batcher, part: { b0: number; nb: number } = { b0: 0, nb: cfg.batch }): Engine {
   const B = cfg.batch, T = cfg.seq, { b0, nb } = part;
+  // the kernels' helper thread is a second core: only when training was given more than one
+  model.K.setHelper?.(cfg.threads > 1);
   const ws = createWorkspace(model, nb, T, { dropout: cfg.dropout > 0 });
   const state = createState(model, nb);
   const grads = makeSlab(model.spec, (n) => model.K.alloc(n));

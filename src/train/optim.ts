@@ -5,7 +5,7 @@
 // Optimizer state is one slab of `slots × P` elements (Adam: exp_avg then exp_avg_sq) plus a step count;
 // both go into the run's state checkpoint.
 import type { OptimizerKind } from "../config.ts";
-import type { Arr } from "../kernels/types.ts";
+import type { Arr, Kernels } from "../kernels/types.ts";
 
 export interface OptimizerConfig {
   optimizer: OptimizerKind;
@@ -37,18 +37,23 @@ export function createOptimizerState(cfg: OptimizerConfig, P: number, alloc: (n:
   return { kind: cfg.optimizer, slab: alloc(optimizerSlots(cfg.optimizer, cfg.momentum) * P), step: 0 };
 }
 
-/** One update of params[P] from grads[P] at learning rate lr. grads are read, not changed (except wd). */
-export function optimizerStep(cfg: OptimizerConfig, st: OptimizerState, params: Arr, grads: Arr, lr: number): void {
+/**
+ * One update of params[P] from grads[P] at learning rate lr. grads are read, not changed. With K (whose
+ * memory holds params, grads and the state slab), Adam runs as the kernel K.adam (SIMD, float32 like
+ * torch); without, as the loop below (float64 arithmetic, rounded on store).
+ */
+export function optimizerStep(cfg: OptimizerConfig, st: OptimizerState, params: Arr, grads: Arr, lr: number, K?: Kernels): void {
   const P = params.length;
   const wd = cfg.weightDecay;
   st.step++;
   const s = st.slab;
   switch (cfg.optimizer) {
     case "adam": {
-      const b1 = cfg.beta1, b2 = cfg.beta2, eps = cfg.eps;
-      const bc1 = 1 - Math.pow(b1, st.step);
-      const bc2Sqrt = Math.sqrt(1 - Math.pow(b2, st.step));
-      const stepSize = lr / bc1;
+      const { b1, b2, eps, stepSize, bc2Sqrt } = adamScalars(cfg, st.step, lr);
+      if (K) {
+        K.adam(params, s.subarray(0, P), s.subarray(P, 2 * P), grads, P, stepSize, b1, b2, bc2Sqrt, eps, wd);
+        break;
+      }
       for (let i = 0; i < P; i++) {
         const g = wd ? grads[i] + wd * params[i] : grads[i];
         const m = (s[i] = s[i] * b1 + (1 - b1) * g);
@@ -86,6 +91,23 @@ export function optimizerStep(cfg: OptimizerConfig, st: OptimizerState, params: 
   }
 }
 
+/** The scalars of Adam's update number `step` (1-based), as torch.optim.Adam computes them. */
+export interface AdamScalars {
+  b1: number;
+  b2: number;
+  eps: number;
+  wd: number;
+  /** lr / (1 − b1^step) */
+  stepSize: number;
+  /** √(1 − b2^step) */
+  bc2Sqrt: number;
+}
+
+export function adamScalars(cfg: OptimizerConfig, step: number, lr: number): AdamScalars {
+  const b1 = cfg.beta1, b2 = cfg.beta2;
+  return { b1, b2, eps: cfg.eps, wd: cfg.weightDecay, stepSize: lr / (1 - Math.pow(b1, step)), bc2Sqrt: Math.sqrt(1 - Math.pow(b2, step)) };
+}
+
 /** Sum of squares of grads, accumulated in float64. */
 export function sumSquares(g: Arr): number {
   let s = 0;
@@ -96,14 +118,23 @@ export function sumSquares(g: Arr): number {
 /**
  * Global-norm clipping, torch.nn.utils.clip_grad_norm_: scales grads by maxNorm / (‖g‖ + 1e-6) when that is
  * below 1. Returns the norm before clipping (NaN/Inf are returned as they are, so the caller can stop).
+ * With K (whose memory holds g), the sum of squares and the scaling run as kernels.
  */
-export function clipGradNorm(g: Arr, maxNorm: number): number {
-  const norm = Math.sqrt(sumSquares(g));
+export function clipGradNorm(g: Arr, maxNorm: number, K?: Kernels): number {
+  const norm = Math.sqrt(K ? K.sumSquares(g, g.length) : sumSquares(g));
+  clipByNorm(g, norm, maxNorm, K);
+  return norm;
+}
+
+/** The scaling half of clipGradNorm, for a norm computed elsewhere (e.g. from per-thread partial sums). */
+export function clipByNorm(g: Arr, norm: number, maxNorm: number, K?: Kernels): void {
   if (maxNorm > 0 && Number.isFinite(norm)) {
     const coef = maxNorm / (norm + 1e-6);
-    if (coef < 1) for (let i = 0; i < g.length; i++) g[i] *= coef;
+    if (coef < 1) {
+      if (K) K.scale(g, coef, g.length);
+      else for (let i = 0; i < g.length; i++) g[i] *= coef;
+    }
   }
-  return norm;
 }
 
 /** Per-element clipping to [−v, v], torch.nn.utils.clip_grad_value_. */

@@ -3,10 +3,12 @@
 // The B streams are split into `threads` contiguous parts. The calling thread runs part 0 itself; each
 // worker runs one other part, forward and backward over the whole chunk, into its own gradient slab. The
 // parameters, and what pack() derives from them, live once in shared memory: workers read them in place.
-// Per chunk there is exactly one synchronisation: the main thread bumps a generation counter and notifies,
+// Per chunk there is one synchronisation: the main thread bumps a generation counter and notifies,
 // computes its own part, waits for the workers' done-counter, then adds their gradient slabs to its own
-// (in worker order, so results are deterministic for a given thread count). Nothing is copied per step
-// but gradients, and nothing is allocated per step.
+// (in worker order, so results are deterministic for a given thread count). With an Adam step
+// (src/train/step.ts) that reduction, the clipping and the update are spread instead: two more rounds in
+// which every thread sums the slabs over its own slice of the slab (same order per element), then clips
+// and updates that slice. Nothing is copied per step but gradients, and nothing is allocated per step.
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
 import type { TrainConfig } from "../config.ts";
 import type { Batcher } from "../data/batches.ts";
@@ -17,8 +19,14 @@ import type { Rng } from "../rng.ts";
 import { createLocalEngine, type Engine, packState, unpackState } from "./engine.ts";
 
 /** Control words (Int32Array over a SharedArrayBuffer). */
-export const CTRL = { gen: 0, cmd: 1, chunk: 2, done: 3, seed: 4, error: 5, size: 8 } as const;
-export const CMD = { run: 1, reset: 2, exit: 3 } as const;
+export const CTRL = { gen: 0, cmd: 1, chunk: 2, done: 3, seed: 4, error: 5, optSlab: 6, size: 8 } as const;
+export const CMD = { run: 1, reset: 2, exit: 3, reduce: 4, adam: 5 } as const;
+
+/** Slice i of n of a slab of P elements: [lo, hi), boundaries on 16 elements (64 bytes). */
+export function slabSlice(P: number, n: number, i: number): [number, number] {
+  const at = (k: number) => (k >= n ? P : Math.min(P, Math.round((k * P) / n / 16) * 16));
+  return [at(i), at(i + 1)];
+}
 
 /** What a worker needs to see the model and its part of the data (sent once, at start). */
 export interface WorkerInit {
@@ -26,6 +34,7 @@ export interface WorkerInit {
   cfg: TrainConfig;
   params: { offset: number; length: number };
   bsum: { offset: number; length: number }[];
+  whhP: { offset: number; length: number }[];
   wihT: { offset: number; length: number } | null;
   /** the worker's streams as their own text: streams b0…b0+nb−1 of the training split */
   ids: Uint16Array | Uint32Array;
@@ -34,6 +43,12 @@ export interface WorkerInit {
   ctrl: Int32Array;
   /** [threads × 2] loss sum and count per part */
   results: Float64Array;
+  /** [threads] Σ g² over each thread's slice (reduce) */
+  sumsq: Float64Array;
+  /** [threads] byte offsets of every part's gradient slab (main's first), filled once all workers are up */
+  slabs: Int32Array;
+  /** Adam's scalars for CMD.adam: coef (clipping), stepSize, b1, b2, bc2Sqrt, eps, wd */
+  hyper: Float64Array;
   index: number;
   /** where the worker posts the text of an exception (read with receiveMessageOnPort) */
   errors: MessagePort;
@@ -67,8 +82,13 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
   const parts = splitStreams(cfg.batch, n);
   const local = createLocalEngine(model, cfg, batcher, parts[0]);
   if (n === 1) return local;
+  // the workers hold the other cores: no kernel helper thread on this one meanwhile
+  K.setHelper(false);
   const ctrl = new Int32Array(new SharedArrayBuffer(CTRL.size * 4));
   const results = new Float64Array(new SharedArrayBuffer(n * 2 * 8));
+  const sumsq = new Float64Array(new SharedArrayBuffer(n * 8));
+  const slabs = new Int32Array(new SharedArrayBuffer(n * 4));
+  const hyper = new Float64Array(new SharedArrayBuffer(8 * 8));
   const H = cfg.model.hidden, B = cfg.batch;
   const streamLen = batcher.streamLen;
   const workers: Worker[] = [];
@@ -76,17 +96,21 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
   const ready: Promise<WorkerReady>[] = [];
   for (let w = 1; w < n; w++) {
     const { b0, nb } = parts[w];
-    // the worker's streams, as a text of their own (nb streams of streamLen, plus the last target)
-    const ids = train.slice(b0 * streamLen, (b0 + nb) * streamLen + 1);
+    // the worker's streams, as a text of their own (nb streams of streamLen, plus the last target); a corpus
+    // on a SharedArrayBuffer (readCorpus makes one) is shared with the worker in place, anything else is copied
+    const shared = train.buffer instanceof SharedArrayBuffer;
+    const [from, to] = [b0 * streamLen, (b0 + nb) * streamLen + 1];
+    const ids = shared ? train.subarray(from, to) : train.slice(from, to);
     const { port1, port2 } = new MessageChannel();
     errorPorts.push(port1);
     const init: WorkerInit = {
-      memory: K.memory, cfg, ctrl, results, index: w, b0, nb, ids, errors: port2,
+      memory: K.memory, cfg, ctrl, results, sumsq, slabs, hyper, index: w, b0, nb, ids, errors: port2,
       params: span(model.params.data),
       bsum: model.layers.map((l) => span(l.bsum)),
+      whhP: model.layers.map((l) => span(l.whhP)),
       wihT: model.wihT ? span(model.wihT) : null,
     };
-    const worker = new Worker(new URL("./worker-boot.mjs", import.meta.url), { workerData: init, transferList: [ids.buffer as ArrayBuffer, port2] });
+    const worker = new Worker(new URL("./worker-boot.mjs", import.meta.url), { workerData: init, transferList: shared ? [port2] : [ids.buffer as ArrayBuffer, port2] });
     workers.push(worker);
     ready.push(new Promise((resolve, reject) => {
       worker.once("message", resolve);
@@ -99,6 +123,14 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
   // views of the workers' buffers, made after every worker has allocated (the memory may have grown)
   const buf = K.memory.buffer;
   const wGrads = info.map((r) => new Float32Array(buf, r.grads.offset, r.grads.length));
+  slabs[0] = local.grads.data.byteOffset;
+  info.forEach((r, w) => { slabs[w + 1] = r.grads.offset; });
+  // this thread's slice (0) of the slab, as views made once
+  const P = local.grads.data.length;
+  const [lo, hi] = slabSlice(P, n, 0);
+  const gMine = local.grads.data.subarray(lo, hi), wMine = wGrads.map((g) => g.subarray(lo, hi));
+  const pMine = model.params.data.subarray(lo, hi);
+  let optViews: { slab: Arr; m: Arr; v: Arr } | null = null;
   const wState = info.map((r, w) => ({
     h: r.h.map((o) => new Float32Array(buf, o, parts[w + 1].nb * H)),
     c: r.c.map((o) => new Float32Array(buf, o, parts[w + 1].nb * H)),
@@ -128,7 +160,7 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
   const grads = local.grads;
   return {
     grads,
-    run(chunk: number, rng: Rng) {
+    run(chunk: number, rng: Rng, deferReduce = false) {
       // workers draw their dropout masks from a seed the main RNG hands out (so resume stays exact)
       const seed = cfg.dropout > 0 ? Math.floor(rng.next() * 2 ** 31) : 0;
       command(CMD.run, chunk, seed);
@@ -137,12 +169,32 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
       let lossSum = r.lossSum, count = r.count;
       const g = grads.data;
       for (let w = 0; w < n - 1; w++) {
-        const wg = wGrads[w];
-        for (let i = 0; i < g.length; i++) g[i] += wg[i];
+        if (!deferReduce) K.addTo(g, wGrads[w], g.length);
         lossSum += results[2 * (w + 1)];
         count += results[2 * (w + 1) + 1];
       }
       return { lossSum, count };
+    },
+    reduceGrads() {
+      command(CMD.reduce);
+      for (const wg of wMine) K.addTo(gMine, wg, gMine.length);
+      sumsq[0] = K.sumSquares(gMine, gMine.length);
+      wait();
+      let s = 0;
+      for (let i = 0; i < n; i++) s += sumsq[i];
+      return s;
+    },
+    adamUpdate(opt, coef, a) {
+      if (!optViews || optViews.slab !== opt.slab) {
+        K.scale(opt.slab, 1, 0); // throws here, before any worker reads it, unless the slab is in this memory
+        optViews = { slab: opt.slab, m: opt.slab.subarray(lo, hi), v: opt.slab.subarray(P + lo, P + hi) };
+      }
+      hyper.set([coef, a.stepSize, a.b1, a.b2, a.bc2Sqrt, a.eps, a.wd]);
+      Atomics.store(ctrl, CTRL.optSlab, opt.slab.byteOffset);
+      command(CMD.adam);
+      if (coef < 1) K.scale(gMine, coef, gMine.length);
+      K.adam(pMine, optViews.m, optViews.v, gMine, gMine.length, a.stepSize, a.b1, a.b2, a.bc2Sqrt, a.eps, a.wd);
+      wait();
     },
     saveState(out) {
       local.saveState(out);
@@ -159,6 +211,7 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
     },
     paramsChanged() {},
     async dispose() {
+      K.setHelper(true);
       command(CMD.exit);
       await Promise.all(workers.map((w) => new Promise((res) => w.once("exit", res))));
     },

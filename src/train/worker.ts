@@ -6,15 +6,15 @@ import { createWasmKernels } from "../kernels/wasm.ts";
 import { attachModel, backward, createState, createWorkspace, forward, resetState } from "../model/model.ts";
 import { makeSlab } from "../model/params.ts";
 import { makeRng } from "../rng.ts";
-import { CMD, CTRL, type WorkerInit, type WorkerReady } from "./parallel.ts";
+import { CMD, CTRL, slabSlice, type WorkerInit, type WorkerReady } from "./parallel.ts";
 
 const init = workerData as WorkerInit;
-const { cfg, ctrl, results, index, nb } = init;
+const { cfg, ctrl, results, sumsq, slabs, hyper, index, nb } = init;
 const K = createWasmKernels({ memory: init.memory });
 // views of the shared model, made before this thread allocates anything (memory.buffer is current now)
 const buf = init.memory.buffer;
 const view = (s: { offset: number; length: number }) => new Float32Array(buf, s.offset, s.length);
-const model = attachModel(cfg.model, K, view(init.params), { bsum: init.bsum.map(view), wihT: init.wihT ? view(init.wihT) : null });
+const model = attachModel(cfg.model, K, view(init.params), { bsum: init.bsum.map(view), whhP: init.whhP.map(view), wihT: init.wihT ? view(init.wihT) : null });
 const T = cfg.seq;
 const batcher = makeBatcher(init.ids, nb, T);
 const ws = createWorkspace(model, nb, T, { dropout: cfg.dropout > 0 });
@@ -28,6 +28,17 @@ const ready: WorkerReady = {
 };
 // read the generation BEFORE saying ready: the main thread may issue its first command as soon as it hears
 // from us, and a generation read after that would wait for a second command that never comes
+/** views of this thread's slice of main's gradient slab, of every other part's slab, and of the parameters */
+let sliceViews: { g: Float32Array; parts: Float32Array[]; p: Float32Array } | null = null;
+function slice() {
+  if (!sliceViews) {
+    const P = grads.data.length, [lo, hi] = slabSlice(P, slabs.length, index), mem = init.memory.buffer;
+    const at = (off: number) => new Float32Array(mem, off + lo * 4, hi - lo);
+    sliceViews = { g: at(slabs[0]), parts: Array.from(slabs.subarray(1), at), p: model.params.data.subarray(lo, hi) as Float32Array };
+  }
+  return sliceViews;
+}
+
 let gen = Atomics.load(ctrl, CTRL.gen);
 parentPort!.postMessage(ready);
 
@@ -47,6 +58,18 @@ for (;;) {
       results[2 * index + 1] = r.count;
     } else if (cmd === CMD.reset) {
       resetState(state);
+    } else if (cmd === CMD.reduce) {
+      // this thread's slice of main's slab += every part's slab, in part order (as the main thread would)
+      const s = slice();
+      for (const wg of s.parts) K.addTo(s.g, wg, s.g.length);
+      sumsq[index] = K.sumSquares(s.g, s.g.length);
+    } else if (cmd === CMD.adam) {
+      const s = slice();
+      const P = grads.data.length, [lo, hi] = slabSlice(P, slabs.length, index);
+      const opt = new Float32Array(init.memory.buffer, Atomics.load(ctrl, CTRL.optSlab), 2 * P);
+      const [coef, stepSize, b1, b2, bc2Sqrt, eps, wd] = hyper;
+      if (coef < 1) K.scale(s.g, coef, s.g.length);
+      K.adam(s.p, opt.subarray(lo, hi), opt.subarray(P + lo, P + hi), s.g, s.g.length, stepSize, b1, b2, bc2Sqrt, eps, wd);
     }
   } catch (e) {
     // the main thread is blocked in Atomics.wait and cannot see an 'error' event: flag it, and leave the

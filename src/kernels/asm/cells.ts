@@ -4,40 +4,61 @@
 import { sigmoid4, tanh4 } from "./math";
 import { ld, splat, st } from "./simd";
 
-export function rnn_fwd(h: usize, pre: usize, n: i32, relu: bool): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) rnnF(h + <usize>i * 4, pre + <usize>i * 4, relu, true);
-  for (; i < n; i++) rnnF(h + <usize>i * 4, pre + <usize>i * 4, relu, false);
+/** dh (+ dh2 when two), four lanes or lane 0 */
+@inline function dsum(dh: usize, dh2: usize, two: bool, full: bool): v128 {
+  return two ? f32x4.add(ld(dh, full), ld(dh2, full)) : ld(dh, full);
 }
-@inline function rnnF(h: usize, pre: usize, relu: bool, full: bool): void {
-  const x = ld(pre, full);
+
+/** pre2 ≠ 0: the pre-activations are pre + pre2 */
+export function rnn_fwd(h: usize, pre: usize, n: i32, relu: bool, pre2: usize): void {
+  if (pre2) rnnFLoop(h, pre, n, relu, pre2, true);
+  else rnnFLoop(h, pre, n, relu, 0, false);
+}
+@inline function rnnFLoop(h: usize, pre: usize, n: i32, relu: bool, pre2: usize, two: bool): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) rnnF(h + <usize>i * 4, pre + <usize>i * 4, relu, pre2 + <usize>i * 4, two, true);
+  for (; i < n; i++) rnnF(h + <usize>i * 4, pre + <usize>i * 4, relu, pre2 + <usize>i * 4, two, false);
+}
+@inline function rnnF(h: usize, pre: usize, relu: bool, pre2: usize, two: bool, full: bool): void {
+  const x = dsum(pre, pre2, two, full);
+  if (two) st(pre, x, full); // keep the summed pre-activation (the backward pass reads h, but keep P whole)
   st(h, relu ? v128.and(x, f32x4.gt(x, splat(0))) : tanh4(x), full);
 }
 
-export function rnn_bwd(dPre: usize, dh: usize, h: usize, n: i32, relu: bool): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) rnnB(dPre + <usize>i * 4, dh + <usize>i * 4, h + <usize>i * 4, relu, true);
-  for (; i < n; i++) rnnB(dPre + <usize>i * 4, dh + <usize>i * 4, h + <usize>i * 4, relu, false);
+/** dh2 ≠ 0: the gradient is dh + dh2 (the part from above plus the part carried from step t+1) */
+export function rnn_bwd(dPre: usize, dh: usize, h: usize, n: i32, relu: bool, dh2: usize): void {
+  if (dh2) rnnBLoop(dPre, dh, h, n, relu, dh2, true);
+  else rnnBLoop(dPre, dh, h, n, relu, 0, false);
 }
-@inline function rnnB(dPre: usize, dh: usize, h: usize, relu: bool, full: bool): void {
-  const hv = ld(h, full), d = ld(dh, full);
+@inline function rnnBLoop(dPre: usize, dh: usize, h: usize, n: i32, relu: bool, dh2: usize, two: bool): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) rnnB(dPre + <usize>i * 4, dh + <usize>i * 4, h + <usize>i * 4, relu, dh2 + <usize>i * 4, two, true);
+  for (; i < n; i++) rnnB(dPre + <usize>i * 4, dh + <usize>i * 4, h + <usize>i * 4, relu, dh2 + <usize>i * 4, two, false);
+}
+@inline function rnnB(dPre: usize, dh: usize, h: usize, relu: bool, dh2: usize, two: bool, full: bool): void {
+  const hv = ld(h, full), d = dsum(dh, dh2, two, full);
   st(dPre, relu ? v128.and(d, f32x4.gt(hv, splat(0))) : f32x4.mul(d, f32x4.sub(splat(1), f32x4.mul(hv, hv))), full);
 }
 
-export function lstm_fwd(h: usize, c: usize, gates: usize, cPrev: usize, B: i32, H: i32): void {
+/** gh ≠ 0: the pre-activations are gates + gh (the recurrent product kept in its own, hot, buffer) */
+export function lstm_fwd(h: usize, c: usize, gates: usize, cPrev: usize, B: i32, H: i32, gh: usize): void {
+  if (gh) lstmFLoop(h, c, gates, cPrev, B, H, gh, true);
+  else lstmFLoop(h, c, gates, cPrev, B, H, 0, false);
+}
+@inline function lstmFLoop(h: usize, c: usize, gates: usize, cPrev: usize, B: i32, H: i32, gh: usize, two: bool): void {
   const Hb = <usize>H * 4;
   for (let b = 0; b < B; b++) {
-    const g = gates + <usize>b * 4 * Hb, r = <usize>b * Hb;
+    const g = gates + <usize>b * 4 * Hb, g2 = gh + <usize>b * 4 * Hb, r = <usize>b * Hb;
     let j = 0;
-    for (; j + 4 <= H; j += 4) lstmF(h + r, c + r, g, cPrev + r, Hb, <usize>j * 4, true);
-    for (; j < H; j++) lstmF(h + r, c + r, g, cPrev + r, Hb, <usize>j * 4, false);
+    for (; j + 4 <= H; j += 4) lstmF(h + r, c + r, g, cPrev + r, Hb, <usize>j * 4, g2, two, true);
+    for (; j < H; j++) lstmF(h + r, c + r, g, cPrev + r, Hb, <usize>j * 4, g2, two, false);
   }
 }
-@inline function lstmF(h: usize, c: usize, g: usize, cPrev: usize, Hb: usize, o: usize, full: bool): void {
-  const ig = sigmoid4(ld(g + o, full));
-  const fg = sigmoid4(ld(g + Hb + o, full));
-  const gg = tanh4(ld(g + 2 * Hb + o, full));
-  const og = sigmoid4(ld(g + 3 * Hb + o, full));
+@inline function lstmF(h: usize, c: usize, g: usize, cPrev: usize, Hb: usize, o: usize, g2: usize, two: bool, full: bool): void {
+  const ig = sigmoid4(dsum(g + o, g2 + o, two, full));
+  const fg = sigmoid4(dsum(g + Hb + o, g2 + Hb + o, two, full));
+  const gg = tanh4(dsum(g + 2 * Hb + o, g2 + 2 * Hb + o, two, full));
+  const og = sigmoid4(dsum(g + 3 * Hb + o, g2 + 3 * Hb + o, two, full));
   st(g + o, ig, full);
   st(g + Hb + o, fg, full);
   st(g + 2 * Hb + o, gg, full);
@@ -47,20 +68,24 @@ export function lstm_fwd(h: usize, c: usize, gates: usize, cPrev: usize, B: i32,
   st(h + o, f32x4.mul(og, tanh4(cv)), full);
 }
 
-export function lstm_bwd(dGates: usize, dc: usize, dh: usize, gates: usize, c: usize, cPrev: usize, B: i32, H: i32): void {
+export function lstm_bwd(dGates: usize, dc: usize, dh: usize, gates: usize, c: usize, cPrev: usize, B: i32, H: i32, dh2: usize): void {
+  if (dh2) lstmBLoop(dGates, dc, dh, gates, c, cPrev, B, H, dh2, true);
+  else lstmBLoop(dGates, dc, dh, gates, c, cPrev, B, H, 0, false);
+}
+@inline function lstmBLoop(dGates: usize, dc: usize, dh: usize, gates: usize, c: usize, cPrev: usize, B: i32, H: i32, dh2: usize, two: bool): void {
   const Hb = <usize>H * 4;
   for (let b = 0; b < B; b++) {
     const dg = dGates + <usize>b * 4 * Hb, g = gates + <usize>b * 4 * Hb, r = <usize>b * Hb;
     let j = 0;
-    for (; j + 4 <= H; j += 4) lstmB(dg, dc + r, dh + r, g, c + r, cPrev + r, Hb, <usize>j * 4, true);
-    for (; j < H; j++) lstmB(dg, dc + r, dh + r, g, c + r, cPrev + r, Hb, <usize>j * 4, false);
+    for (; j + 4 <= H; j += 4) lstmB(dg, dc + r, dh + r, g, c + r, cPrev + r, Hb, <usize>j * 4, dh2 + r, two, true);
+    for (; j < H; j++) lstmB(dg, dc + r, dh + r, g, c + r, cPrev + r, Hb, <usize>j * 4, dh2 + r, two, false);
   }
 }
-@inline function lstmB(dg: usize, dc: usize, dh: usize, g: usize, c: usize, cPrev: usize, Hb: usize, o: usize, full: bool): void {
+@inline function lstmB(dg: usize, dc: usize, dh: usize, g: usize, c: usize, cPrev: usize, Hb: usize, o: usize, dh2: usize, two: bool, full: bool): void {
   const one = splat(1);
   const ig = ld(g + o, full), fg = ld(g + Hb + o, full), gg = ld(g + 2 * Hb + o, full), og = ld(g + 3 * Hb + o, full);
   const tc = tanh4(ld(c + o, full));
-  const dhv = ld(dh + o, full);
+  const dhv = dsum(dh + o, dh2 + o, two, full);
   const dcv = f32x4.add(ld(dc + o, full), f32x4.mul(f32x4.mul(dhv, og), f32x4.sub(one, f32x4.mul(tc, tc))));
   st(dg + o, f32x4.mul(f32x4.mul(dcv, gg), f32x4.mul(ig, f32x4.sub(one, ig))), full);
   st(dg + Hb + o, f32x4.mul(f32x4.mul(dcv, ld(cPrev + o, full)), f32x4.mul(fg, f32x4.sub(one, fg))), full);
@@ -88,20 +113,24 @@ export function gru_fwd(h: usize, gates: usize, gx: usize, gh: usize, hPrev: usi
   st(h + o, f32x4.add(f32x4.mul(f32x4.sub(splat(1), zg), ng), f32x4.mul(zg, ld(hPrev + o, full))), full);
 }
 
-export function gru_bwd(dgx: usize, dgh: usize, dhPrev: usize, dh: usize, gates: usize, gh: usize, hPrev: usize, B: i32, H: i32): void {
+export function gru_bwd(dgx: usize, dgh: usize, dhPrev: usize, dh: usize, gates: usize, gh: usize, hPrev: usize, B: i32, H: i32, dh2: usize): void {
+  if (dh2) gruBLoop(dgx, dgh, dhPrev, dh, gates, gh, hPrev, B, H, dh2, true);
+  else gruBLoop(dgx, dgh, dhPrev, dh, gates, gh, hPrev, B, H, 0, false);
+}
+@inline function gruBLoop(dgx: usize, dgh: usize, dhPrev: usize, dh: usize, gates: usize, gh: usize, hPrev: usize, B: i32, H: i32, dh2: usize, two: bool): void {
   const Hb = <usize>H * 4;
   for (let b = 0; b < B; b++) {
     const g0 = <usize>b * 3 * Hb, r = <usize>b * Hb;
     let j = 0;
-    for (; j + 4 <= H; j += 4) gruB(dgx + g0, dgh + g0, dhPrev + r, dh + r, gates + g0, gh + g0, hPrev + r, Hb, <usize>j * 4, true);
-    for (; j < H; j++) gruB(dgx + g0, dgh + g0, dhPrev + r, dh + r, gates + g0, gh + g0, hPrev + r, Hb, <usize>j * 4, false);
+    for (; j + 4 <= H; j += 4) gruB(dgx + g0, dgh + g0, dhPrev + r, dh + r, gates + g0, gh + g0, hPrev + r, Hb, <usize>j * 4, dh2 + r, two, true);
+    for (; j < H; j++) gruB(dgx + g0, dgh + g0, dhPrev + r, dh + r, gates + g0, gh + g0, hPrev + r, Hb, <usize>j * 4, dh2 + r, two, false);
   }
 }
-@inline function gruB(dgx: usize, dgh: usize, dhPrev: usize, dh: usize, gates: usize, gh: usize, hPrev: usize, Hb: usize, o: usize, full: bool): void {
+@inline function gruB(dgx: usize, dgh: usize, dhPrev: usize, dh: usize, gates: usize, gh: usize, hPrev: usize, Hb: usize, o: usize, dh2: usize, two: bool, full: bool): void {
   const one = splat(1);
   const rg = ld(gates + o, full), zg = ld(gates + Hb + o, full), ng = ld(gates + 2 * Hb + o, full);
   const ghn = ld(gh + 2 * Hb + o, full);
-  const d = ld(dh + o, full);
+  const d = dsum(dh + o, dh2 + o, two, full);
   const dnPre = f32x4.mul(f32x4.mul(d, f32x4.sub(one, zg)), f32x4.sub(one, f32x4.mul(ng, ng)));
   const dzPre = f32x4.mul(f32x4.mul(d, f32x4.sub(ld(hPrev + o, full), ng)), f32x4.mul(zg, f32x4.sub(one, zg)));
   const drPre = f32x4.mul(f32x4.mul(dnPre, ghn), f32x4.mul(rg, f32x4.sub(one, rg)));

@@ -4,26 +4,32 @@
 //   NT  C[M×N] (=|+=) A[M×K]·B[N×K]ᵀ   dot-product form: 2 rows of A × 4 rows of B per tile, no packing
 //                                       (B rows stream once per row block; M = 1 streams the weights once).
 //                                       Short K with many rows: the NN driver over transposing packs of B.
-//   NN  C[M×N] (=|+=) A[M×K]·B[K×N]    BLIS-style: pack a kc × nc block of B into 16-column panels, then
-//                                       run every row of A (read in place) over each panel (in L1) with
-//                                       4×8 broadcast micro-kernels (1×16 for the last M mod 4 rows).
-//   TN  C[M×N] (=|+=) A[K×M]ᵀ·B[K×N]   as NN, but the rows of Aᵀ are strided in memory, so an mc × kc
-//                                       block of Aᵀ is packed too (4-row panels).
+//   NN  C[M×N] (=|+=) A[M×K]·B[K×N]    BLIS-style: pack a kc × nc block of B into 16-column panels and an
+//                                       mc × kc block of A into MR-row panels, then run MR×8 broadcast
+//                                       micro-kernels (12 accumulators) over every (row panel, column panel).
+//   TN  C[M×N] (=|+=) A[K×M]ᵀ·B[K×N]   as NN; only the packing of A differs (its rows are strided).
+//   NN packed: B packed once (pack_b) for many calls, e.g. the recurrent weights once per optimizer step.
+// Packed A and B keep the inner loop free of address arithmetic: one pointer each, constant offsets (what
+// V8 emits per iteration besides the loads and multiply-adds is the loop test and its stack check).
 // `ws` is this thread's scratch area (see SCRATCH_BYTES).
+import { add_bias } from "./misc";
 import { hsum4, madd } from "./simd";
 
 const KC: i32 = 256; // k block
 const NC: i32 = 1024; // columns of C per packed B block (kc × nc floats = 1 MiB, in L2)
-const MC_NN: i32 = 256; // rows of A per block in NN (read in place, mc × kc in L2)
-const MC_TN: i32 = 128; // rows of C per packed Aᵀ block in TN
+// rows per A panel. V8 loads everything a loop iteration loads before the (pure) multiply-adds that use it,
+// so loads + accumulators must fit its 15 allocatable xmm registers: 4×8 = 6 loads + 8 accumulators
+// (6×8 would need 20 and spills).
+const MR: i32 = 4;
+const MC: i32 = 32 * MR; // rows of A per packed block (mc × kc = 128 KiB, in L2)
 // NT with a short K (few products per dot, so the horizontal sums dominate) and enough rows to amortise a
 // transposing pack of B goes through the NN driver instead
 const NT_DOT_MIN_K: i32 = 96;
 const NT_PACK_MIN_M: i32 = 64;
 
 // scratch layout (bytes)
-const TMP: usize = 4 * 16 * 4; // one edge tile [4 × 16]
-const APACK: usize = <usize>MC_TN * KC * 4; // packed Aᵀ block
+const TMP: usize = 4 * 16 * 4; // one edge tile [MR × 16]
+const APACK: usize = <usize>MC * KC * 4; // packed A block
 const BPACK: usize = <usize>NC * KC * 4; // packed B block
 /** bytes of scratch the GEMMs need (exported so the loader sizes each thread's scratch) */
 export const SCRATCH_BYTES: i32 = <i32>(TMP + APACK + BPACK);
@@ -32,7 +38,7 @@ export const SCRATCH_BYTES: i32 = <i32>(TMP + APACK + BPACK);
 
 /** C[i, j..j+w) and, when two, C[i+1, j..j+w): 2 rows of A × up to 4 rows of B, full K */
 @inline function ntTile(c: usize, ldc: usize, a0: usize, a1: usize, b0: usize, b1: usize, b2: usize, b3: usize,
-  K: i32, w: i32, two: bool, acc: bool): void {
+  K: i32, w: i32, two: bool, acc: bool, bias: usize, hasBias: bool): void {
   let x0 = f32x4.splat(0), x1 = x0, x2 = x0, x3 = x0, y0 = x0, y1 = x0, y2 = x0, y3 = x0;
   const K4 = K & ~3;
   let o: usize = 0;
@@ -60,38 +66,99 @@ export const SCRATCH_BYTES: i32 = <i32>(TMP + APACK + BPACK);
     x3 = madd(va, u, x3); y3 = madd(vb, u, y3);
     o += 4;
   }
-  storeRow(c, hsum4(x0, x1, x2, x3), w, acc);
-  if (two) storeRow(c + ldc, hsum4(y0, y1, y2, y3), w, acc);
+  if (hasBias) {
+    storeRow(c, hsum4(x0, x1, x2, x3), w, true, bias);
+    if (two) storeRow(c + ldc, hsum4(y0, y1, y2, y3), w, true, bias);
+  } else {
+    storeRow(c, hsum4(x0, x1, x2, x3), w, acc, c);
+    if (two) storeRow(c + ldc, hsum4(y0, y1, y2, y3), w, acc, c + ldc);
+  }
 }
 
-/** C[0..w) (=|+=) the first w lanes of r */
-@inline function storeRow(cp: usize, r: v128, w: i32, acc: bool): void {
+/** C[0..w) = the first w lanes of r, + src[0..w) when add (src = C itself, or the bias) */
+@inline function storeRow(cp: usize, r: v128, w: i32, add: bool, src: usize): void {
   if (w == 4) {
-    if (acc) r = f32x4.add(r, v128.load(cp));
+    if (add) r = f32x4.add(r, v128.load(src));
     v128.store(cp, r);
   } else {
     let s = f32x4.extract_lane(r, 0);
-    if (acc) s += load<f32>(cp);
+    if (add) s += load<f32>(src);
     store<f32>(cp, s);
     if (w > 1) {
       s = f32x4.extract_lane(r, 1);
-      if (acc) s += load<f32>(cp, 4);
+      if (add) s += load<f32>(src, 4);
       store<f32>(cp, s, 4);
     }
     if (w > 2) {
       s = f32x4.extract_lane(r, 2);
-      if (acc) s += load<f32>(cp, 8);
+      if (add) s += load<f32>(src, 8);
       store<f32>(cp, s, 8);
     }
   }
 }
 
-export function gemm_nt(c: usize, ldc: i32, a: usize, lda: i32, b: usize, ldb: i32, M: i32, N: i32, K: i32, acc: bool, ws: usize): void {
+/**
+ * bias ≠ 0 (with acc = false): C = A·Bᵀ + bias[N] broadcast over the rows, bit for bit what add_bias
+ * followed by an accumulating gemm_nt gives, without the extra pass over C.
+ */
+export function gemm_nt(c: usize, ldc: i32, a: usize, lda: i32, b: usize, ldb: i32, M: i32, N: i32, K: i32, acc: bool, ws: usize, bias: usize): void {
   if (K < NT_DOT_MIN_K && M >= NT_PACK_MIN_M) {
-    nnDriver(c, ldc, a, lda, b, ldb, M, N, K, acc, ws, true);
+    if (bias) {
+      for (let i = 0; i < M; i++) add_bias(c + <usize>i * ldc * 4, bias, 1, N, false);
+      acc = true;
+    }
+    driver(c, ldc, a, lda, b, ldb, M, N, K, acc, ws, false, true);
     return;
   }
   if (M <= 0 || N <= 0) return;
+  if (M == 1) {
+    // one row (sampling, batch-1 training): 6 B rows at a time, so 6 independent multiply-add chains
+    const j6 = N - N % 6;
+    if (bias) ntRow6(c, a, b, ldb, j6, K, false, bias, true);
+    else ntRow6(c, a, b, ldb, j6, K, acc, 0, false);
+    if (j6 == N) return;
+    c += <usize>j6 * 4; b += <usize>j6 * ldb * 4; N -= j6;
+    if (bias) bias += <usize>j6 * 4;
+  }
+  if (bias) ntDot(c, ldc, a, lda, b, ldb, M, N, K, false, bias, true);
+  else ntDot(c, ldc, a, lda, b, ldb, M, N, K, acc, 0, false);
+}
+
+/** c[0..N) (=|+=, or = bias +) a[K] · rows 0..N−1 of B, N a multiple of 6 */
+@inline function ntRow6(c: usize, a: usize, b: usize, ldb: i32, N: i32, K: i32, acc: bool, bias: usize, hasBias: bool): void {
+  const ldbb = <usize>ldb * 4, K4 = K & ~3;
+  for (let j = 0; j < N; j += 6) {
+    const b0 = b + <usize>j * ldbb, b1 = b0 + ldbb, b2 = b1 + ldbb, b3 = b2 + ldbb, b4 = b3 + ldbb, b5 = b4 + ldbb;
+    let x0 = f32x4.splat(0), x1 = x0, x2 = x0, x3 = x0, x4 = x0, x5 = x0;
+    let o: usize = 0;
+    for (let k = 0; k < K4; k += 4) {
+      const va = v128.load(a + o);
+      x0 = madd(va, v128.load(b0 + o), x0);
+      x1 = madd(va, v128.load(b1 + o), x1);
+      x2 = madd(va, v128.load(b2 + o), x2);
+      x3 = madd(va, v128.load(b3 + o), x3);
+      x4 = madd(va, v128.load(b4 + o), x4);
+      x5 = madd(va, v128.load(b5 + o), x5);
+      o += 16;
+    }
+    for (let k = K4; k < K; k++) {
+      const va = v128.load32_zero(a + o);
+      x0 = madd(va, v128.load32_zero(b0 + o), x0);
+      x1 = madd(va, v128.load32_zero(b1 + o), x1);
+      x2 = madd(va, v128.load32_zero(b2 + o), x2);
+      x3 = madd(va, v128.load32_zero(b3 + o), x3);
+      x4 = madd(va, v128.load32_zero(b4 + o), x4);
+      x5 = madd(va, v128.load32_zero(b5 + o), x5);
+      o += 4;
+    }
+    const cp = c + <usize>j * 4;
+    const src = hasBias ? bias + <usize>j * 4 : cp;
+    storeRow(cp, hsum4(x0, x1, x2, x3), 4, acc || hasBias, src);
+    storeRow(cp + 16, hsum4(x4, x5, x4, x5), 2, acc || hasBias, src + 16);
+  }
+}
+
+@inline function ntDot(c: usize, ldc: i32, a: usize, lda: i32, b: usize, ldb: i32, M: i32, N: i32, K: i32, acc: bool, bias: usize, hasBias: bool): void {
   const ldcb = <usize>ldc * 4, ldab = <usize>lda * 4, ldbb = <usize>ldb * 4;
   // rows of A per block: keep the A block (≈ 512 KB) in L2 while every B row streams past it
   const MB: i32 = max(2, (131072 / max(K, 1)) & ~1);
@@ -107,89 +174,82 @@ export function gemm_nt(c: usize, ldc: i32, a: usize, lda: i32, b: usize, ldb: i
       let i = ic;
       for (; i + 1 < iEnd; i += 2) {
         const a0 = a + <usize>i * ldab;
-        ntTile(c + <usize>i * ldcb + <usize>j * 4, ldcb, a0, a0 + ldab, b0, b1, b2, b3, K, w, true, acc);
+        ntTile(c + <usize>i * ldcb + <usize>j * 4, ldcb, a0, a0 + ldab, b0, b1, b2, b3, K, w, true, acc, bias + <usize>j * 4, hasBias);
       }
       if (i < iEnd) {
         const a0 = a + <usize>i * ldab;
-        ntTile(c + <usize>i * ldcb + <usize>j * 4, ldcb, a0, a0, b0, b1, b2, b3, K, w, false, acc);
+        ntTile(c + <usize>i * ldcb + <usize>j * 4, ldcb, a0, a0, b0, b1, b2, b3, K, w, false, acc, bias + <usize>j * 4, hasBias);
       }
     }
   }
 }
 
-// ---- broadcast micro-kernels over a packed B panel (k stride 64 bytes) -----------------------------
+// ---- broadcast micro-kernels: packed A panel (MR floats per k) × packed B panel (16 floats per k) ------
 
-/** 4×8 tile, A rows read in place (NN: row r at a + r·lda, k stride 4 bytes) */
-@inline function mkN4x8(a: usize, lda: usize, bp: usize, kc: i32, cp: usize, ldc: usize, add: bool): void {
-  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-  const a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda;
-  let o: usize = 0;
-  for (let k = 0; k < kc; k++) {
-    const b0 = v128.load(bp), b1 = v128.load(bp, 16);
-    let p = v128.load32_splat(a + o);
-    c00 = madd(p, b0, c00); c01 = madd(p, b1, c01);
-    p = v128.load32_splat(a1 + o);
-    c10 = madd(p, b0, c10); c11 = madd(p, b1, c11);
-    p = v128.load32_splat(a2 + o);
-    c20 = madd(p, b0, c20); c21 = madd(p, b1, c21);
-    p = v128.load32_splat(a3 + o);
-    c30 = madd(p, b0, c30); c31 = madd(p, b1, c31);
-    o += 4; bp += 64;
-  }
-  store4x8(cp, ldc, add, c00, c01, c10, c11, c20, c21, c30, c31);
-}
-
-/** 4×8 tile, A packed (4 floats per k) */
-@inline function mkP4x8(ap: usize, bp: usize, kc: i32, cp: usize, ldc: usize, add: bool): void {
-  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-  for (let k = 0; k < kc; k++) {
+/** C[h × 8] (=|+=) rows 0..h−1 of an A panel × 8 columns of a B panel (bp at column 0 or 8); h ≤ 6 */
+@inline function mk8(ap: usize, bp: usize, kc: i32, cp: usize, ldc: usize, add: bool, h: i32): void {
+  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  let c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  const end = ap + <usize>kc * MR * 4;
+  while (ap < end) {
     const b0 = v128.load(bp), b1 = v128.load(bp, 16);
     let p = v128.load32_splat(ap);
     c00 = madd(p, b0, c00); c01 = madd(p, b1, c01);
-    p = v128.load32_splat(ap, 4);
-    c10 = madd(p, b0, c10); c11 = madd(p, b1, c11);
-    p = v128.load32_splat(ap, 8);
-    c20 = madd(p, b0, c20); c21 = madd(p, b1, c21);
-    p = v128.load32_splat(ap, 12);
-    c30 = madd(p, b0, c30); c31 = madd(p, b1, c31);
-    ap += 16; bp += 64;
+    if (h > 1) { p = v128.load32_splat(ap, 4); c10 = madd(p, b0, c10); c11 = madd(p, b1, c11); }
+    if (h > 2) { p = v128.load32_splat(ap, 8); c20 = madd(p, b0, c20); c21 = madd(p, b1, c21); }
+    if (h > 3) { p = v128.load32_splat(ap, 12); c30 = madd(p, b0, c30); c31 = madd(p, b1, c31); }
+    if (h > 4) { p = v128.load32_splat(ap, 16); c40 = madd(p, b0, c40); c41 = madd(p, b1, c41); }
+    if (h > 5) { p = v128.load32_splat(ap, 20); c50 = madd(p, b0, c50); c51 = madd(p, b1, c51); }
+    ap += MR * 4; bp += 64;
   }
-  store4x8(cp, ldc, add, c00, c01, c10, c11, c20, c21, c30, c31);
+  out8(cp, c00, c01, add);
+  if (h > 1) out8(cp + ldc, c10, c11, add);
+  if (h > 2) out8(cp + 2 * ldc, c20, c21, add);
+  if (h > 3) out8(cp + 3 * ldc, c30, c31, add);
+  if (h > 4) out8(cp + 4 * ldc, c40, c41, add);
+  if (h > 5) out8(cp + 5 * ldc, c50, c51, add);
 }
 
-@inline function store4x8(cp: usize, ldc: usize, add: bool,
-  c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128): void {
+/** C[h × 16] for h ≤ 2 (four accumulators per row keep the multiply-adds independent enough) */
+@inline function mk16(ap: usize, bp: usize, kc: i32, cp: usize, ldc: usize, add: bool, h: i32): void {
+  let c0 = f32x4.splat(0), c1 = c0, c2 = c0, c3 = c0, d0 = c0, d1 = c0, d2 = c0, d3 = c0;
+  const end = ap + <usize>kc * MR * 4;
+  while (ap < end) {
+    const b0 = v128.load(bp), b1 = v128.load(bp, 16), b2 = v128.load(bp, 32), b3 = v128.load(bp, 48);
+    let p = v128.load32_splat(ap);
+    c0 = madd(p, b0, c0); c1 = madd(p, b1, c1); c2 = madd(p, b2, c2); c3 = madd(p, b3, c3);
+    if (h > 1) {
+      p = v128.load32_splat(ap, 4);
+      d0 = madd(p, b0, d0); d1 = madd(p, b1, d1); d2 = madd(p, b2, d2); d3 = madd(p, b3, d3);
+    }
+    ap += MR * 4; bp += 64;
+  }
+  out8(cp, c0, c1, add);
+  out8(cp + 32, c2, c3, add);
+  if (h > 1) {
+    out8(cp + ldc, d0, d1, add);
+    out8(cp + ldc + 32, d2, d3, add);
+  }
+}
+
+@inline function out8(cp: usize, x: v128, y: v128, add: bool): void {
   if (add) {
-    c00 = f32x4.add(c00, v128.load(cp)); c01 = f32x4.add(c01, v128.load(cp, 16));
-    c10 = f32x4.add(c10, v128.load(cp + ldc)); c11 = f32x4.add(c11, v128.load(cp + ldc, 16));
-    c20 = f32x4.add(c20, v128.load(cp + 2 * ldc)); c21 = f32x4.add(c21, v128.load(cp + 2 * ldc, 16));
-    c30 = f32x4.add(c30, v128.load(cp + 3 * ldc)); c31 = f32x4.add(c31, v128.load(cp + 3 * ldc, 16));
+    x = f32x4.add(x, v128.load(cp));
+    y = f32x4.add(y, v128.load(cp, 16));
   }
-  v128.store(cp, c00); v128.store(cp, c01, 16);
-  v128.store(cp + ldc, c10); v128.store(cp + ldc, c11, 16);
-  v128.store(cp + 2 * ldc, c20); v128.store(cp + 2 * ldc, c21, 16);
-  v128.store(cp + 3 * ldc, c30); v128.store(cp + 3 * ldc, c31, 16);
+  v128.store(cp, x);
+  v128.store(cp, y, 16);
 }
 
-/** 1×16 tile (leftover rows of NN), A row in place */
-@inline function mkN1x16(a: usize, bp: usize, kc: i32, cp: usize, add: bool): void {
-  let c0 = f32x4.splat(0), c1 = c0, c2 = c0, c3 = c0;
-  for (let k = 0; k < kc; k++) {
-    const p = v128.load32_splat(a);
-    c0 = madd(p, v128.load(bp), c0);
-    c1 = madd(p, v128.load(bp, 16), c1);
-    c2 = madd(p, v128.load(bp, 32), c2);
-    c3 = madd(p, v128.load(bp, 48), c3);
-    a += 4; bp += 64;
-  }
-  if (add) {
-    c0 = f32x4.add(c0, v128.load(cp)); c1 = f32x4.add(c1, v128.load(cp, 16));
-    c2 = f32x4.add(c2, v128.load(cp, 32)); c3 = f32x4.add(c3, v128.load(cp, 48));
-  }
-  v128.store(cp, c0); v128.store(cp, c1, 16); v128.store(cp, c2, 32); v128.store(cp, c3, 48);
+/** C[h × 16] (=|+=) one A panel (h valid rows) × one full-width B panel, C in place (row stride ldc bytes) */
+function tile(ap: usize, bp: usize, kc: i32, cp: usize, ldc: usize, h: i32, add: bool): void {
+  if (h == 4) { mk8(ap, bp, kc, cp, ldc, add, 4); mk8(ap, bp + 32, kc, cp + 32, ldc, add, 4); }
+  else if (h == 3) { mk8(ap, bp, kc, cp, ldc, add, 3); mk8(ap, bp + 32, kc, cp + 32, ldc, add, 3); }
+  else if (h == 2) mk16(ap, bp, kc, cp, ldc, add, 2);
+  else mk16(ap, bp, kc, cp, ldc, add, 1);
 }
 
-// edge tiles go through a small temp tile [h × 16] (row stride 64 bytes)
+// edge tiles (fewer than 16 columns) go through a temp tile [h × 16] (row stride 64 bytes)
 function tileIn(tmp: usize, cp: usize, ldc: usize, h: i32, w: i32, add: bool): void {
   if (!add) return;
   for (let r = 0; r < h; r++) for (let q = 0; q < w; q++) store<f32>(tmp + <usize>(r * 64 + q * 4), load<f32>(cp + <usize>r * ldc + <usize>q * 4));
@@ -198,29 +258,53 @@ function tileOut(tmp: usize, cp: usize, ldc: usize, h: i32, w: i32): void {
   for (let r = 0; r < h; r++) for (let q = 0; q < w; q++) store<f32>(cp + <usize>r * ldc + <usize>q * 4, load<f32>(tmp + <usize>(r * 64 + q * 4)));
 }
 
-/** one k-block of rows [i0, i1) of C against a packed panel of w ≤ 16 columns, A rows in place */
-function panelRowsN(c: usize, ldc: usize, a: usize, lda: usize, bp: usize, kc: i32, i0: i32, i1: i32, w: i32, add: bool, tmp: usize): void {
-  let i = i0;
-  if (w == 16) {
-    for (; i + 4 <= i1; i += 4) {
-      const ai = a + <usize>i * lda, ci = c + <usize>i * ldc;
-      mkN4x8(ai, lda, bp, kc, ci, ldc, add);
-      mkN4x8(ai, lda, bp + 32, kc, ci + 32, ldc, add);
+/**
+ * C[mc × nc] (=|+=) packed A block (mc rows, MR-row panels) × packed B block (nc columns, 16-column panels),
+ * both kc deep. Column panel outer (it stays in L1), row panels inner (the A block stays in L2).
+ */
+function macro(c: usize, ldc: usize, apack: usize, bpack: usize, mc: i32, nc: i32, kc: i32, add: bool, tmp: usize): void {
+  for (let jr = 0; jr < nc; jr += 16) {
+    const w = min(16, nc - jr);
+    const bp = bpack + <usize>jr * kc * 4;
+    for (let ir = 0; ir < mc; ir += MR) {
+      const h = min(MR, mc - ir);
+      const ap = apack + <usize>ir * kc * 4;
+      const cp = c + <usize>ir * ldc + <usize>jr * 4;
+      if (w == 16) tile(ap, bp, kc, cp, ldc, h, add);
+      else {
+        tileIn(tmp, cp, ldc, h, w, add);
+        tile(ap, bp, kc, tmp, 64, h, add);
+        tileOut(tmp, cp, ldc, h, w);
+      }
     }
-    for (; i < i1; i++) mkN1x16(a + <usize>i * lda, bp, kc, c + <usize>i * ldc, add);
+  }
+}
+
+/**
+ * Packs an mc × kc block of A into MR-row panels: panel p at dst + p·kc·MR·4 holds, for each k, the MR
+ * floats A[p·MR + r][k] (rows past mc are left as they are: the kernels never read them). Element (i, k) of
+ * the block is at a + i·rs + k·cs bytes: rs = lda·4, cs = 4 for A (NN); rs = 4, cs = lda·4 for Aᵀ (TN).
+ */
+function packA(dst: usize, a: usize, rs: usize, cs: usize, mc: i32, kc: i32): void {
+  const pstride = <usize>kc * MR * 4;
+  if (cs == 4) {
+    // rows contiguous in k: row by row, one float per k
+    for (let i = 0; i < mc; i++) {
+      let d = dst + <usize>(i / MR) * pstride + <usize>(i % MR) * 4;
+      let src = a + <usize>i * rs;
+      const end = src + <usize>kc * 4;
+      while (src < end) { store<f32>(d, load<f32>(src)); d += MR * 4; src += 4; }
+    }
   } else {
-    for (; i + 4 <= i1; i += 4) {
-      const ai = a + <usize>i * lda, ci = c + <usize>i * ldc;
-      tileIn(tmp, ci, ldc, 4, w, add);
-      mkN4x8(ai, lda, bp, kc, tmp, 64, add);
-      if (w > 8) mkN4x8(ai, lda, bp + 32, kc, tmp + 32, 64, add);
-      tileOut(tmp, ci, ldc, 4, w);
-    }
-    for (; i < i1; i++) {
-      const ci = c + <usize>i * ldc;
-      tileIn(tmp, ci, ldc, 1, w, add);
-      mkN1x16(a + <usize>i * lda, bp, kc, tmp, add);
-      tileOut(tmp, ci, ldc, 1, w);
+    // each k is a row of Aᵀ: MR consecutive floats per panel
+    const full = mc - mc % MR;
+    for (let k = 0; k < kc; k++) {
+      let d = dst + <usize>k * MR * 4, src = a + <usize>k * cs;
+      for (let i = 0; i < full; i += MR) {
+        v128.store(d, v128.load(src));
+        d += pstride; src += MR * 4;
+      }
+      for (let r = 0; r < mc - full; r++) store<f32>(d + <usize>r * 4, load<f32>(src + <usize>r * 4));
     }
   }
 }
@@ -269,53 +353,18 @@ function zeroRows(c: usize, ldc: i32, M: i32, N: i32): void {
 }
 
 export function gemm_nn(c: usize, ldc: i32, a: usize, lda: i32, b: usize, ldb: i32, M: i32, N: i32, K: i32, acc: bool, ws: usize): void {
-  nnDriver(c, ldc, a, lda, b, ldb, M, N, K, acc, ws, false);
-}
-
-/** NN, or NT through transposing packs (transB: B[N×K]) */
-function nnDriver(c: usize, ldc: i32, a: usize, lda: i32, b: usize, ldb: i32, M: i32, N: i32, K: i32, acc: bool, ws: usize, transB: bool): void {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) { if (!acc) zeroRows(c, ldc, M, N); return; }
-  const ldcb = <usize>ldc * 4, ldab = <usize>lda * 4, ldbb = <usize>ldb * 4;
-  const tmp = ws, bpack = ws + TMP + APACK;
-  for (let pc = 0; pc < K; pc += KC) {
-    const kc = min(KC, K - pc);
-    const add = acc || pc > 0;
-    for (let jc = 0; jc < N; jc += NC) {
-      const nc = min(NC, N - jc);
-      if (transB) packBT(bpack, b + <usize>jc * ldbb + <usize>pc * 4, ldbb, kc, nc);
-      else packB(bpack, b + <usize>pc * ldbb + <usize>jc * 4, ldbb, kc, nc);
-      for (let ic = 0; ic < M; ic += MC_NN) {
-        const iEnd = min(M, ic + MC_NN);
-        for (let jr = 0; jr < nc; jr += 16) {
-          panelRowsN(c + <usize>(jc + jr) * 4, ldcb, a + <usize>pc * 4, ldab, bpack + <usize>jr * kc * 4, kc, ic, iEnd, min(16, nc - jr), add, tmp);
-        }
-      }
-    }
-  }
-}
-
-/**
- * Packs Aᵀ: panel p at dst + p·kc·16 holds A[k][4p .. 4p + 4) for k < kc (zeros past mc), A row stride
- * lda bytes. Reads A row by row.
- */
-function packAT(dst: usize, a: usize, lda: usize, kc: i32, mc: i32): void {
-  const full = mc & ~3, pstride = <usize>kc * 16;
-  for (let k = 0; k < kc; k++) {
-    let d = dst + <usize>k * 16, src = a;
-    for (let i = 0; i < full; i += 4) {
-      v128.store(d, v128.load(src));
-      d += pstride; src += 16;
-    }
-    if (full < mc) {
-      v128.store(d, v128.splat<i32>(0));
-      for (let r = 0; r < mc - full; r++) store<f32>(d + <usize>r * 4, load<f32>(src + <usize>r * 4));
-    }
-    a += lda;
-  }
+  driver(c, ldc, a, lda, b, ldb, M, N, K, acc, ws, false, false);
 }
 
 export function gemm_tn(c: usize, ldc: i32, a: usize, lda: i32, b: usize, ldb: i32, M: i32, N: i32, K: i32, acc: bool, ws: usize): void {
+  driver(c, ldc, a, lda, b, ldb, M, N, K, acc, ws, true, false);
+}
+
+/**
+ * The packed driver. transA: A given as Aᵀ [K×M] (TN); transB: B given as Bᵀ [N×K] (NT through
+ * transposing packs).
+ */
+function driver(c: usize, ldc: i32, a: usize, lda: i32, b: usize, ldb: i32, M: i32, N: i32, K: i32, acc: bool, ws: usize, transA: bool, transB: bool): void {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) { if (!acc) zeroRows(c, ldc, M, N); return; }
   const ldcb = <usize>ldc * 4, ldab = <usize>lda * 4, ldbb = <usize>ldb * 4;
@@ -325,29 +374,53 @@ export function gemm_tn(c: usize, ldc: i32, a: usize, lda: i32, b: usize, ldb: i
     const add = acc || pc > 0;
     for (let jc = 0; jc < N; jc += NC) {
       const nc = min(NC, N - jc);
-      packB(bpack, b + <usize>pc * ldbb + <usize>jc * 4, ldbb, kc, nc);
-      for (let ic = 0; ic < M; ic += MC_TN) {
-        const mc = min(MC_TN, M - ic);
-        packAT(apack, a + <usize>pc * ldab + <usize>ic * 4, ldab, kc, mc);
-        for (let jr = 0; jr < nc; jr += 16) {
-          const w = min(16, nc - jr);
-          const bp = bpack + <usize>jr * kc * 4;
-          for (let ir = 0; ir < mc; ir += 4) {
-            const h = min(4, mc - ir);
-            const ap = apack + <usize>ir * kc * 4;
-            const cp = c + <usize>(ic + ir) * ldcb + <usize>(jc + jr) * 4;
-            if (h == 4 && w == 16) {
-              mkP4x8(ap, bp, kc, cp, ldcb, add);
-              mkP4x8(ap, bp + 32, kc, cp + 32, ldcb, add);
-            } else {
-              tileIn(tmp, cp, ldcb, h, w, add);
-              mkP4x8(ap, bp, kc, tmp, 64, add);
-              if (w > 8) mkP4x8(ap, bp + 32, kc, tmp + 32, 64, add);
-              tileOut(tmp, cp, ldcb, h, w);
-            }
-          }
-        }
+      if (transB) packBT(bpack, b + <usize>jc * ldbb + <usize>pc * 4, ldbb, kc, nc);
+      else packB(bpack, b + <usize>pc * ldbb + <usize>jc * 4, ldbb, kc, nc);
+      for (let ic = 0; ic < M; ic += MC) {
+        const mc = min(MC, M - ic);
+        if (transA) packA(apack, a + <usize>pc * ldab + <usize>ic * 4, 4, ldab, mc, kc);
+        else packA(apack, a + <usize>ic * ldab + <usize>pc * 4, ldab, 4, mc, kc);
+        macro(c + <usize>ic * ldcb + <usize>jc * 4, ldcb, apack, bpack, mc, nc, kc, add, tmp);
       }
+    }
+  }
+}
+
+// ---- NN over a B packed once (weights that stay fixed for many calls) ------------------------------
+//
+// Layout of a packed B[K×N] (or of B[N×K]ᵀ): k blocks of KC rows; block p (rows pc = p·KC …) starts at
+// element pc·Np (Np = N rounded up to 16) and holds Np/16 panels [kc × 16], panel q at + q·kc·16.
+
+/** floats a packed [K×N] needs */
+export function packed_size(K: i32, N: i32): i32 {
+  return K * ((N + 15) & ~15);
+}
+
+/** dst = pack of B[K×N] (trans = false; row stride ldb) or of B[N×K]ᵀ (trans = true) */
+export function pack_b(dst: usize, b: usize, ldb: i32, K: i32, N: i32, trans: bool): void {
+  const Np = (N + 15) & ~15, ldbb = <usize>ldb * 4;
+  for (let pc = 0; pc < K; pc += KC) {
+    const kc = min(KC, K - pc);
+    const d = dst + <usize>pc * Np * 4;
+    if (trans) packBT(d, b + <usize>pc * 4, ldbb, kc, N);
+    else packB(d, b + <usize>pc * ldbb, ldbb, kc, N);
+  }
+}
+
+/** C[M×N] (=|+=) A[M×K] · B, B packed by pack_b */
+export function gemm_nn_packed(c: usize, ldc: i32, a: usize, lda: i32, bp: usize, M: i32, N: i32, K: i32, acc: bool, ws: usize): void {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) { if (!acc) zeroRows(c, ldc, M, N); return; }
+  const ldcb = <usize>ldc * 4, ldab = <usize>lda * 4, Np = (N + 15) & ~15;
+  const tmp = ws, apack = ws + TMP;
+  for (let pc = 0; pc < K; pc += KC) {
+    const kc = min(KC, K - pc);
+    const add = acc || pc > 0;
+    const blk = bp + <usize>pc * Np * 4;
+    for (let ic = 0; ic < M; ic += MC) {
+      const mc = min(MC, M - ic);
+      packA(apack, a + <usize>ic * ldab + <usize>pc * 4, ldab, 4, mc, kc);
+      macro(c + <usize>ic * ldcb, ldcb, apack, blk, mc, N, kc, add, tmp);
     }
   }
 }
