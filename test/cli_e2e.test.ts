@@ -91,6 +91,23 @@ describe("memorise, then reproduce with rnn sample --argmax --prime", () => {
   });
 });
 
+describe("determinism", () => {
+  it("the same command with the same seed writes the same checkpoint bytes; another seed does not", () => {
+    const f = path.join(dir, "seed.txt");
+    fs.writeFileSync(f, fs.readFileSync(path.resolve(__dirname, "../data/longrange.txt"), "utf8").slice(0, 20_000));
+    const bytes = (seed: string) => {
+      const out = path.join(dir, "seed-run");
+      fs.rmSync(out, { recursive: true, force: true });
+      const r = rnn(["train", f, "--out", out, ...SMALL, "--steps", "12", "--eval-every", "6", "--seed", seed, "--dropout", "0.1", "--quiet"]);
+      expect(r.code, r.stderr).toBe(0);
+      return ["latest.safetensors", "best.safetensors", "latest.state.safetensors"].map((n) => fs.readFileSync(path.join(out, n)));
+    };
+    const a = bytes("7"), b = bytes("7"), c = bytes("8");
+    a.forEach((buf, i) => expect(Buffer.compare(buf, b[i])).toBe(0));
+    expect(Buffer.compare(a[0], c[0])).not.toBe(0);
+  });
+});
+
 describe("help, version, usage errors", () => {
   it("--help and --version exit 0", () => {
     for (const args of [["--help"], ["train", "--help"], ["sample", "--help"], ["eval", "--help"], ["--version"]]) {
