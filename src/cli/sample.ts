@@ -21,6 +21,7 @@ export async function sampleCommand(flags: SampleFlags): Promise<void> {
   if (flags.argmax && flags.topK !== undefined) throw new UsageError("--argmax and --top-k exclude each other");
   const K = await selectKernels(flags.kernels);
   const { model, meta } = loadModel(flags.model, K);
+  await K.startHelper?.(); // large models: the kernels share each step's matrix-vector products with a second core
   const count = flags.count ?? 1;
   const opts = {
     length: flags.length ?? 1000,

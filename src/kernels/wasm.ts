@@ -13,6 +13,13 @@
 // SharedArrayBuffer object after a grow (and in each thread), so a buffer is recognised by the memory id
 // in its first bytes, once, then remembered. Int32Array index arrays may be plain JS arrays; they are
 // copied into a per-instance scratch area (an Int32Array that already lives in this memory is used in place).
+//
+// Helper thread: on the main thread of a machine with ≥ 2 cores, an NT GEMM of at most 8 rows over ≥ 1 MiB
+// of weights (sampling's matrix-vector products; they stream the weights from memory) is shared with a
+// worker thread (./helper.mjs) running its own instance over the same memory, chunk by chunk, with
+// bit-identical results. It starts at the first such GEMM (or at startHelper()), and backs off by itself
+// when waiting for it costs more than it saves (a busy machine); training turns it off unless it was given
+// more than one thread.
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import v8 from "node:v8";

@@ -18,7 +18,7 @@ import type { Model } from "../model/model.ts";
 import type { Rng } from "../rng.ts";
 import { createLocalEngine, type Engine, packState, unpackState } from "./engine.ts";
 
-/** Control words (Int32Array over a SharedArrayBuffer). */
+/** Control words (Int32Array over a SharedArrayBuffer; optSlab is a byte offset, read back as unsigned). */
 export const CTRL = { gen: 0, cmd: 1, chunk: 2, done: 3, seed: 4, error: 5, optSlab: 6, size: 8 } as const;
 export const CMD = { run: 1, reset: 2, exit: 3, reduce: 4, adam: 5 } as const;
 
@@ -46,7 +46,7 @@ export interface WorkerInit {
   /** [threads] Σ g² over each thread's slice (reduce) */
   sumsq: Float64Array;
   /** [threads] byte offsets of every part's gradient slab (main's first), filled once all workers are up */
-  slabs: Int32Array;
+  slabs: Uint32Array;
   /** Adam's scalars for CMD.adam: coef (clipping), stepSize, b1, b2, bc2Sqrt, eps, wd */
   hyper: Float64Array;
   index: number;
@@ -87,7 +87,7 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
   const ctrl = new Int32Array(new SharedArrayBuffer(CTRL.size * 4));
   const results = new Float64Array(new SharedArrayBuffer(n * 2 * 8));
   const sumsq = new Float64Array(new SharedArrayBuffer(n * 8));
-  const slabs = new Int32Array(new SharedArrayBuffer(n * 4));
+  const slabs = new Uint32Array(new SharedArrayBuffer(n * 4));
   const hyper = new Float64Array(new SharedArrayBuffer(8 * 8));
   const H = cfg.model.hidden, B = cfg.batch;
   const streamLen = batcher.streamLen;

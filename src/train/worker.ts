@@ -26,8 +26,6 @@ const ready: WorkerReady = {
   h: state.h.map((a) => a.byteOffset),
   c: state.c.map((a) => a.byteOffset),
 };
-// read the generation BEFORE saying ready: the main thread may issue its first command as soon as it hears
-// from us, and a generation read after that would wait for a second command that never comes
 /** views of this thread's slice of main's gradient slab, of every other part's slab, and of the parameters */
 let sliceViews: { g: Float32Array; parts: Float32Array[]; p: Float32Array } | null = null;
 function slice() {
@@ -39,6 +37,8 @@ function slice() {
   return sliceViews;
 }
 
+// read the generation BEFORE saying ready: the main thread may issue its first command as soon as it hears
+// from us, and a generation read after that would wait for a second command that never comes
 let gen = Atomics.load(ctrl, CTRL.gen);
 parentPort!.postMessage(ready);
 
@@ -66,7 +66,7 @@ for (;;) {
     } else if (cmd === CMD.adam) {
       const s = slice();
       const P = grads.data.length, [lo, hi] = slabSlice(P, slabs.length, index);
-      const opt = new Float32Array(init.memory.buffer, Atomics.load(ctrl, CTRL.optSlab), 2 * P);
+      const opt = new Float32Array(init.memory.buffer, Atomics.load(ctrl, CTRL.optSlab) >>> 0, 2 * P);
       const [coef, stepSize, b1, b2, bc2Sqrt, eps, wd] = hyper;
       if (coef < 1) K.scale(s.g, coef, s.g.length);
       K.adam(s.p, opt.subarray(lo, hi), opt.subarray(P + lo, P + hi), s.g, s.g.length, stepSize, b1, b2, bc2Sqrt, eps, wd);
