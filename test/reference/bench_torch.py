@@ -33,7 +33,11 @@ GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 def train_flops(cell, L, H, B, T):
     # same count as rnn bench: one-hot input projection counts nothing (in rnn it is a gather)
     N, GH = B * T, GATES[cell] * H
-    return sum(2 * N * H * GH * 3 for _ in range(L)) + 2 * N * H * V * 3
+    f = 0
+    for l in range(L):
+        In = 0 if l == 0 else H  # layer ≥ 1 projects its H-wide input; layer 0's one-hot projection counts 0
+        f += 2 * N * In * GH * 3 + 2 * N * H * GH * 3
+    return f + 2 * N * H * V * 3
 
 
 def sample_flops(cell, L, H):
