@@ -64,11 +64,13 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
   const threadsDefault = os.availableParallelism?.() ?? os.cpus().length;
   let cfg: TrainConfig;
   let resume = false;
+  let resumedVocab: string[] | null = null;
   if (flags.resume) {
     resume = true;
     checkRunDir(flags.resume);
     const loaded = loadModel(flags.resume, (await selectKernels("ref")));
     const prev = loaded.meta.config;
+    resumedVocab = loaded.meta.vocab;
     for (const k of MODEL_FLAGS) {
       const v = flags[k];
       if (v !== undefined && v !== prev.model[k]) {
@@ -111,9 +113,8 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
     process.stderr.write(`\rreading corpus ${Math.round((100 * done) / total)}%`);
   } : undefined);
   if (showRead) process.stderr.write("\r\x1b[K");
-  if (resume) {
-    const loaded = loadModel(cfg.out, await selectKernels("ref"));
-    if (JSON.stringify(loaded.meta.vocab) !== JSON.stringify(corpus.vocab)) {
+  if (resumedVocab) {
+    if (JSON.stringify(resumedVocab) !== JSON.stringify(corpus.vocab)) {
       throw new RnnError(`the corpus (${cfg.corpus.join(", ")}) has a different vocabulary from the run being resumed; resume on the same text`);
     }
   }

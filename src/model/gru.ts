@@ -7,7 +7,7 @@
 // Because of b_hn, the input half gx = x·W_ihᵀ + b_ih (in P, for all steps at once) and the hidden half
 // gh = h·W_hhᵀ + b_hh (in GH, one step at a time) are kept apart.
 import type { Arr, Kernels } from "../kernels/types.ts";
-import { type LayerBuffers, type LayerWeights, stepViews } from "./layer.ts";
+import { type LayerBuffers, type LayerWeights, probeDh, stepViews } from "./layer.ts";
 
 /** P[N×3H]: in gx for every step, out the r, z, n activations (in place). */
 export function gruLayerForward(K: Kernels, L: LayerBuffers, W: LayerWeights, B: number, T: number, H: number): void {
@@ -27,8 +27,7 @@ export function gruLayerBackward(K: Kernels, L: LayerBuffers, W: LayerWeights, d
   if (probe) {
     L.dhNext.fill(0);
     for (let t = T - 1; t >= 0; t--) {
-      for (let i = 0; i < B * H; i++) L.dh[i] = dO[t][i] + L.dhNext[i];
-      probe(t + 1, L.dh);
+      probeDh(L, dO[t], t, B * H, probe);
       L.dhNext.fill(0);
       K.gruCellBackward(L.Pt[t], L.GHt[t], L.dhNext, L.dh, L.Pt[t], L.GHt[t], L.Ht[t], B, H);
       K.gemmNNPacked(L.dhNext, L.GHt[t], W.whhP, B, H, 3 * H, true); // [B×H] += dgh[B×3H] · W_hh[3H×H]

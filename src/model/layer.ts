@@ -71,3 +71,10 @@ export function layerBuffers(alloc: (n: number) => Arr, G: number, B: number, T:
     dc: alloc(B * H),
   };
 }
+
+/** Diagnostics only (the layers' `probe`): total ∂L/∂h_t = dOt + dhNext into L.dh, shown to the probe as step t+1. */
+export function probeDh(L: LayerBuffers, dOt: Arr, t: number, n: number, probe: (t: number, dh: Arr) => void): Arr {
+  for (let i = 0; i < n; i++) L.dh[i] = dOt[i] + L.dhNext[i];
+  probe(t + 1, L.dh);
+  return L.dh;
+}

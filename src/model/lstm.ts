@@ -9,7 +9,7 @@
 // Backward (torch-rnn's derivation): with dc = ∂L/∂c_t carried + dh ⊙ o ⊙ (1 − tanh²c_t),
 //   di = dc⊙g⊙i(1−i), df = dc⊙c_{t−1}⊙f(1−f), dg = dc⊙i⊙(1−g²), do = dh⊙tanh(c_t)⊙o(1−o), dc_{t−1} = dc⊙f.
 import type { Arr, Kernels } from "../kernels/types.ts";
-import { type LayerBuffers, type LayerWeights, stepViews } from "./layer.ts";
+import { type LayerBuffers, type LayerWeights, probeDh, stepViews } from "./layer.ts";
 
 export function lstmLayerForward(K: Kernels, L: LayerBuffers, W: LayerWeights, B: number, T: number, H: number): void {
   const Cs = L.Ct;
@@ -33,9 +33,7 @@ export function lstmLayerBackward(K: Kernels, L: LayerBuffers, W: LayerWeights, 
     // total ∂L/∂h_t = dO[t] + the part carried from step t+1 (dhNext), summed inside the cell kernel
     let dh = dO[t], dh2: Arr | null = t < T - 1 ? L.dhNext : null;
     if (probe) {
-      for (let i = 0; i < B * H; i++) L.dh[i] = dh[i] + L.dhNext[i];
-      probe(t + 1, L.dh);
-      dh = L.dh;
+      dh = probeDh(L, dh, t, B * H, probe);
       dh2 = null;
     }
     K.lstmCellBackward(L.Pt[t], L.dc, dh, L.Pt[t], L.Ct[t + 1], L.Ct[t], B, H, dh2); // gates → dGates in place

@@ -3,7 +3,7 @@
 // Weights: weight_ih [H × In], weight_hh [H × H], bias_ih [H], bias_hh [H]  (one "gate", G = 1).
 // Before these run, P holds x_t·W_ihᵀ + b_ih + b_hh for every step (one GEMM or gather for the chunk).
 import type { Arr, Kernels } from "../kernels/types.ts";
-import { type LayerBuffers, type LayerWeights, stepViews } from "./layer.ts";
+import { type LayerBuffers, type LayerWeights, probeDh, stepViews } from "./layer.ts";
 
 /** P[N×H]: in x-projection + biases, out h activations' pre-activations; Hs blocks 1..T = h_t. */
 export function rnnLayerForward(K: Kernels, L: LayerBuffers, W: LayerWeights, B: number, T: number, H: number, relu: boolean): void {
@@ -26,9 +26,7 @@ export function rnnLayerBackward(K: Kernels, L: LayerBuffers, W: LayerWeights, d
     // total ∂L/∂h_t = dO[t] + the part carried from step t+1 (dhNext), summed inside the cell kernel
     let dh = dO[t], dh2: Arr | null = t < T - 1 ? L.dhNext : null;
     if (probe) {
-      for (let i = 0; i < B * H; i++) L.dh[i] = dh[i] + L.dhNext[i];
-      probe(t + 1, L.dh);
-      dh = L.dh;
+      dh = probeDh(L, dh, t, B * H, probe);
       dh2 = null;
     }
     K.rnnCellBackward(L.Pt[t], dh, L.Ht[t + 1], B, H, relu, dh2);
