@@ -3,7 +3,9 @@
 //
 // Each paragraph (one line, paragraphs separated by a blank line):
 //   opener   "Marie lives in Lyon, France."            introduces a name (→ gender) and a place (→ language)
-//   filler   impersonal sentences, 100–400 characters  no names, places, languages or gendered pronouns
+//   filler   0–100 characters of impersonal sentences  no names, places, languages or gendered pronouns
+//            (drawn from a pool of FILLER_POOL sentences, so once learned they cost little: what is left to
+//            learn is mostly the long-range part)
 //            (half the paragraphs put one filler sentence inside an aside: "(…)", "[…]" or "«…»")
 //   closer   "She speaks French at home."              language, pronoun or the name again
 //
@@ -18,6 +20,17 @@ import { makeRng, type Rng } from "../src/rng.ts";
 
 export const DEFAULT_BYTES = 1_000_000;
 export const DEFAULT_SEED = 20240611;
+/**
+ * Budget for the filler between the opener and the closer, in characters (whole sentences up to the budget,
+ * possibly none). The distances between a fact and the word it fixes then run from about 10 characters to
+ * about 150: the short ones teach a model to keep the fact at all (a plain RNN manages those too), the long
+ * ones need memory a plain RNN does not keep, and most fall within one truncated-BPTT chunk of T = 100
+ * (a dependency is learnable only inside a chunk).
+ */
+export const FILLER_MIN = 0;
+export const FILLER_MAX = 100;
+/** Filler sentences are drawn from a pool of this many (made once per corpus), 0 = a fresh one each time. */
+export const FILLER_POOL = 32;
 
 export type SpanKind = "language" | "pronoun" | "name" | "bracket";
 
@@ -193,9 +206,15 @@ export function cpLength(s: string): number {
  * Deterministic corpus of about `bytes` UTF-8 bytes (whole paragraphs: it stops after the paragraph that
  * reaches the size), with the dependent spans recorded as it is built.
  */
-export function generateLongRange(opts: { bytes?: number; seed?: number } = {}): { text: string; spans: DependentSpan[] } {
-  const target = opts.bytes ?? DEFAULT_BYTES;
+export function generateLongRange(
+  opts: { bytes?: number; seed?: number; fillerMin?: number; fillerMax?: number; fillerPool?: number } = {},
+): { text: string; spans: DependentSpan[] } {
+  const fMin = opts.fillerMin ?? FILLER_MIN, fMax = opts.fillerMax ?? FILLER_MAX;
   const rng = makeRng(opts.seed ?? DEFAULT_SEED);
+  const poolSize = opts.fillerPool ?? FILLER_POOL;
+  const pool = Array.from({ length: poolSize }, () => filler(rng));
+  const nextFiller = () => (poolSize ? pick(rng, pool) : filler(rng));
+  const target = opts.bytes ?? DEFAULT_BYTES;
   const out: string[] = [];
   const spans: DependentSpan[] = [];
   let cp = 0; // code points written so far
@@ -228,16 +247,16 @@ export function generateLongRange(opts: { bytes?: number; seed?: number } = {}):
     };
     template(pick(rng, OPENERS), slots, {});
 
-    // Filler: 100–400 characters of sentences; maybe one of them inside an aside.
-    const want = 100 + rng.int(301);
+    // Filler: sentences while they fit in a budget of fMin–fMax characters (so none when the first does not
+    // fit: about a third of the paragraphs go straight from opener to closer); maybe one inside an aside.
+    const want = fMin + rng.int(fMax - fMin + 1);
     const sentences: string[] = [];
     let len = 0;
-    while (len < want) {
-      const s = filler(rng);
+    for (let s = nextFiller(); len + s.length + 1 <= want; s = nextFiller()) {
       sentences.push(s);
       len += s.length + 1;
     }
-    const aside = rng.next() < 0.5 ? rng.int(sentences.length) : -1;
+    const aside = sentences.length > 0 && rng.next() < 0.5 ? rng.int(sentences.length) : -1;
     const br = pick(rng, BRACKETS);
     for (let i = 0; i < sentences.length; i++) {
       emit(" ");
@@ -307,4 +326,37 @@ export function dependentOffsets(spans: DependentSpan[]): Int32Array {
   const out: number[] = [];
   for (const s of spans) for (let i = s.start; i < s.end; i++) out.push(i);
   return Int32Array.from(out).sort();
+}
+
+/**
+ * How far back each long-range-dependent span's cause is, in code points from the start of the word or
+ * bracket that fixes it to the start of the span: the opener's place for a language, the opener's name for a
+ * pronoun or the name, the opening bracket for a closing one. One entry per span of markLongRange, in order.
+ */
+export function spanDistances(text: string): { kind: SpanKind; distance: number }[] {
+  const out: { kind: SpanKind; distance: number }[] = [];
+  let base = 0;
+  for (const par of text.split("\n\n")) {
+    const cpAt = (i: number) => base + cpLength(par.slice(0, i));
+    const openerEnd = par.indexOf(".") + 1;
+    const opener = par.slice(0, openerEnd);
+    NAME_RE.lastIndex = 0;
+    PLACE_RE.lastIndex = 0;
+    const nameAt = opener.search(NAME_RE), placeAt = opener.search(PLACE_RE);
+    if (nameAt >= 0 && placeAt >= 0) {
+      const parSpans = markLongRange(par);
+      for (const s of parSpans) {
+        let from: number;
+        if (s.kind === "language") from = cpAt(placeAt);
+        else if (s.kind === "bracket") {
+          const close = Array.from(par)[s.start];
+          const open = BRACKETS.find(([, c]) => c === close)![0];
+          from = cpAt(par.indexOf(open, openerEnd));
+        } else from = cpAt(nameAt);
+        out.push({ kind: s.kind, distance: base + s.start - from });
+      }
+    }
+    base += cpLength(par) + 2;
+  }
+  return out;
 }

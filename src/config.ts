@@ -92,7 +92,7 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, "model" | "corpus" | "out" | "thr
   lrDecayEvery: 0,
   warmup: 0,
   patience: 0,
-  init: "pytorch",
+  init: "orthogonal",
   forgetBias: null,
   steps: 0,
   epochs: 0,

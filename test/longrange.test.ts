@@ -4,7 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { readCorpus } from "../src/data/corpus.ts";
-import { DEFAULT_BYTES, cpLength, dependentOffsets, generateLongRange, markLongRange, type DependentSpan } from "../data/longrange.ts";
+import { DEFAULT_BYTES, FILLER_MAX, FILLER_MIN, cpLength, dependentOffsets, generateLongRange, markLongRange, spanDistances, type DependentSpan } from "../data/longrange.ts";
 
 const committed = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "data", "longrange.txt");
 const small = generateLongRange({ bytes: 40_000 });
@@ -44,15 +44,15 @@ describe("long-range corpus generator", () => {
     fs.rmSync(path.dirname(p), { recursive: true });
   });
 
-  it("every paragraph is opener, filler of 100–400+ characters, closer with a dependent language word", () => {
+  it("every paragraph is opener, filler of FILLER_MIN–FILLER_MAX+ characters, closer with a dependent language word", () => {
     const pars = small.text.trimEnd().split("\n\n");
     expect(pars.length).toBeGreaterThan(50);
     for (const par of pars) {
       expect(par).not.toContain("\n");
       const sentences = par.match(/[^.?!]+[.?!][)\]»]?/g)!;
       const filler = sentences.slice(1, -1).join("");
-      expect(filler.length).toBeGreaterThanOrEqual(100);
-      expect(filler.length).toBeLessThan(400 + 120);
+      expect(filler.length).toBeGreaterThanOrEqual(FILLER_MIN);
+      expect(filler.length).toBeLessThanOrEqual(FILLER_MAX);
     }
     expect(small.spans.filter((s) => s.kind === "language").length).toBe(pars.length);
   });
@@ -116,5 +116,24 @@ describe("markLongRange", () => {
     const total = small.spans.reduce((a, s) => a + s.end - s.start, 0);
     expect(off.length).toBe(total);
     for (let i = 1; i < off.length; i++) expect(off[i]).toBeGreaterThan(off[i - 1]);
+  });
+
+  it("spanDistances: one distance per span, measured from the word or bracket that fixes it", () => {
+    const d = spanDistances(small.text);
+    expect(d.map((e) => e.kind)).toEqual(small.spans.map((s) => s.kind));
+    const chars = [...small.text];
+    small.spans.forEach((s, i) => {
+      const from = s.start - d[i].distance;
+      const cause = chars.slice(from, from + 12).join("");
+      if (s.kind === "bracket") expect({ "(": ")", "[": "]", "«": "»" }[cause[0]]).toBe(chars[s.start]);
+      else if (s.kind === "name") expect(cause.startsWith(chars.slice(s.start, s.end).join(""))).toBe(true);
+      else expect(cause).toMatch(/^(\p{Lu}|the Neth)/u); // a place ("the Netherlands") or a name
+    });
+    // the facts sit a few dozen to a couple of hundred characters back; a share of them inside T = 100
+    const lang = d.filter((e) => e.kind === "language").map((e) => e.distance);
+    expect(Math.min(...lang)).toBeLessThan(40);
+    expect(Math.max(...lang)).toBeLessThan(FILLER_MAX + 100);
+    expect(lang.filter((x) => x < 100).length).toBeGreaterThan(lang.length * 0.2);
+    expect(Math.max(...d.filter((e) => e.kind === "bracket").map((e) => e.distance))).toBeLessThan(100);
   });
 });

@@ -34,7 +34,7 @@ export function buildProgram(): Command {
     .addOption(new Option("--activation <fn>", "tanh | relu, for --cell rnn (default tanh)").argParser(choice("--activation", ACTIVATIONS)))
     .addOption(new Option("--residual", "y = x + f(x) between stacked layers"))
     .addOption(new Option("--dropout <p>", "inverted dropout between layers and before the decoder (default 0)").argParser(num("--dropout", { min: 0, max: 1, exclusiveMax: true })))
-    .addOption(new Option("--init <kind>", "pytorch | xavier | orthogonal (default pytorch)").argParser(choice("--init", INITS)))
+    .addOption(new Option("--init <kind>", "orthogonal | xavier | pytorch (default orthogonal)").argParser(choice("--init", INITS)))
     .addOption(new Option("--forget-bias <b>", "LSTM forget-gate bias (default 1 with xavier/orthogonal init)").argParser(num("--forget-bias")))
     .addOption(new Option("--batch <B>", "parallel streams (default 50)").argParser(int("--batch")))
     .addOption(new Option("--seq <T>", "steps per chunk, the truncated-BPTT length (default 50)").argParser(int("--seq")))

@@ -1,14 +1,14 @@
 // Parameter initialisation. Tensors are filled in spec order (params.ts), each in row-major order, from the
 // run's one seeded stream, so a seed fixes the model.
 //
-// --init pytorch (default): exactly PyTorch's, so runs compare with PyTorch run for run:
+// --init pytorch: exactly PyTorch's (the same distributions; the draws come from rnn's own generator):
 //   nn.RNN / nn.LSTM / nn.GRU: every weight and bias ~ U(−1/√H, 1/√H)
 //   nn.Linear(H, V) (decoder): weight and bias ~ U(−1/√H, 1/√H)  (kaiming_uniform(a=√5) with fan_in = H)
 //   nn.Embedding(V, E): weight ~ N(0, 1)
 // --init xavier: Glorot/Xavier uniform U(−a, a), a = √(6 / (fan_in + fan_out)), for every weight matrix, taken
 //   per gate block (fan_out = H for each of the G blocks of weight_ih [G·H × In] and weight_hh [G·H × H];
 //   the decoder [V × H] has fan_in H, fan_out V). Every bias 0. Embedding N(0, 1) as PyTorch.
-// --init orthogonal: as xavier, except each H × H gate block of weight_hh is a random orthogonal matrix
+// --init orthogonal (the default, as Keras's recurrent layers): as xavier, except each H × H gate block of weight_hh is a random orthogonal matrix
 //   (W_gᵀ W_g = I): the Q of a Householder QR, in float64, of a matrix of N(0, 1) draws, with the signs of
 //   R's diagonal moved into Q so Q is uniformly (Haar) distributed — torch.nn.init.orthogonal_.
 // --forget-bias B (LSTM): after the draws, the forget-gate block of bias_ih is set to B and that of bias_hh to
