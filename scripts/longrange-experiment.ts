@@ -6,15 +6,18 @@
 //
 //   npx tsx scripts/longrange-experiment.ts [--steps N] [--out DIR] [--only name,...] [--seq T] [--batch B]
 //                                           [--threads n] [--seed s] [--eval-every n] [--plots DIR] [--force]
+//                                           [--corpus FILE]
 //
-//   defaults: --steps 1000 --batch 50 --seq 100 --seed 1234 --threads 2 --eval-every 200 (Adam, lr 2e-3, clip 5,
-//   validation = the last 5%); on a shared 2-vCPU machine the 10 default runs take about 22 minutes.
+//   defaults: --steps 1000 --batch 50 --seq 100 --seed 1234 --threads 2 --eval-every 200 (Adam, clip 5, each
+//   run's own lr, validation = the last 5%); on a shared 2-vCPU machine the 12 default runs take about 20
+//   minutes.
 //
 //   --out DIR     run directories DIR/<name>/ (each a normal rnn run: checkpoints, metrics.jsonl, loss.svg),
 //                 DIR/results.json and DIR/table.md (default runs/longrange-experiment)
 //   --only a,b    only these runs (the table holds every run of DIR that has results); without it, every run
-//                 but the extra variants (rnn-ortho-reg-1e-2, rnn-ortho-both)
+//                 but the extra variants (those marked `extra` in RUNS)
 //   --plots DIR   where the combined plots go (default docs/experiment)
+//   --corpus FILE another corpus made by data/longrange.ts's generator (default data/longrange.txt)
 //
 // Each run directory also gets longrange.jsonl: the loss per kind of long-range-dependent character at every
 // evaluation (measured between steps on the model being trained; not counted in the run's training time).
@@ -260,7 +263,7 @@ interface Result {
 }
 
 function commandOf(r: RunSpec, hidden: number): string {
-  const f = [`rnn train data/longrange.txt --out runs/${r.name} --cell ${r.cell} --layers ${r.layers ?? 2} --hidden ${hidden}`];
+  const f = [`rnn train ${path.relative(ROOT, CORPUS)} --out runs/${r.name} --cell ${r.cell} --layers ${r.layers ?? 2} --hidden ${hidden}`];
   if (r.activation === "relu") f.push("--activation relu");
   if (r.residual) f.push("--residual");
   if (r.init) f.push(`--init ${r.init}`);
@@ -392,7 +395,7 @@ function table(results: Result[]): string {
   const counts = KINDS.map((k) => `${k} ${v0?.byKind[k].count ?? "?"} chars in ${spansOf(k)} spans`).join(", ");
   return [
     ...rows, "",
-    `Validation split: the last ${val.length.toLocaleString("en-US")} characters (${VAL_FRAC * 100}%) of data/longrange.txt; ` +
+    `Validation split: the last ${val.length.toLocaleString("en-US")} characters (${VAL_FRAC * 100}%) of ${path.relative(ROOT, CORPUS)}; ` +
       `long-range-dependent: ${counts}; losses in nats/char unless noted.`,
     ...spans,
   ].join("\n") + "\n";
