@@ -289,7 +289,12 @@ const CLOSE_OF = new Map(BRACKETS);
  * a gendered pronoun; and the bracket closing an aside. Sorted by start. Code point offsets.
  */
 export function markLongRange(text: string): DependentSpan[] {
-  const spans: DependentSpan[] = [];
+  return markWithCauses(text).map(({ start, end, kind }) => ({ start, end, kind }));
+}
+
+/** markLongRange's spans, each with `from`: the code point offset of the word or bracket that fixes it. */
+function markWithCauses(text: string): (DependentSpan & { from: number })[] {
+  const spans: (DependentSpan & { from: number })[] = [];
   let base = 0; // code point offset of the paragraph
   for (const par of text.split("\n\n")) {
     const cpAt = (i: number) => base + cpLength(par.slice(0, i)); // UTF-16 index in par → code point offset
@@ -299,22 +304,23 @@ export function markLongRange(text: string): DependentSpan[] {
     const place = opener.match(PLACE_RE)?.[0];
     if (name && place) {
       const lang = LANGUAGE_OF.get(place)!;
-      const found: [number, number, SpanKind][] = [];
-      const scan = (re: RegExp, kind: SpanKind, only?: string) => {
+      const nameAt = opener.search(NAME_RE), placeAt = opener.search(PLACE_RE);
+      const found: [number, number, SpanKind, number][] = []; // [start, end, kind, from) as UTF-16 indices in par
+      const scan = (re: RegExp, kind: SpanKind, from: number, only?: string) => {
         re.lastIndex = openerEnd;
         for (let m = re.exec(par); m; m = re.exec(par)) {
-          if (only === undefined || m[0] === only) found.push([m.index, m.index + m[0].length, kind]);
+          if (only === undefined || m[0] === only) found.push([m.index, m.index + m[0].length, kind, from]);
         }
       };
-      scan(NAME_RE, "name", name);
-      scan(word([lang]), "language");
-      scan(PRONOUN_RE, "pronoun");
+      scan(NAME_RE, "name", nameAt, name);
+      scan(word([lang]), "language", placeAt);
+      scan(PRONOUN_RE, "pronoun", nameAt);
       for (const [open, close] of CLOSE_OF) {
         const i = par.indexOf(open, openerEnd);
         const j = i < 0 ? -1 : par.indexOf(close, i + 1);
-        if (j >= 0) found.push([j, j + close.length, "bracket"]);
+        if (j >= 0) found.push([j, j + close.length, "bracket", i]);
       }
-      for (const [s, e, kind] of found) spans.push({ start: cpAt(s), end: cpAt(e), kind });
+      for (const [s, e, kind, from] of found) spans.push({ start: cpAt(s), end: cpAt(e), kind, from: cpAt(from) });
     }
     base += cpLength(par) + 2;
   }
@@ -334,29 +340,5 @@ export function dependentOffsets(spans: DependentSpan[]): Int32Array {
  * pronoun or the name, the opening bracket for a closing one. One entry per span of markLongRange, in order.
  */
 export function spanDistances(text: string): { kind: SpanKind; distance: number }[] {
-  const out: { kind: SpanKind; distance: number }[] = [];
-  let base = 0;
-  for (const par of text.split("\n\n")) {
-    const cpAt = (i: number) => base + cpLength(par.slice(0, i));
-    const openerEnd = par.indexOf(".") + 1;
-    const opener = par.slice(0, openerEnd);
-    NAME_RE.lastIndex = 0;
-    PLACE_RE.lastIndex = 0;
-    const nameAt = opener.search(NAME_RE), placeAt = opener.search(PLACE_RE);
-    if (nameAt >= 0 && placeAt >= 0) {
-      const parSpans = markLongRange(par);
-      for (const s of parSpans) {
-        let from: number;
-        if (s.kind === "language") from = cpAt(placeAt);
-        else if (s.kind === "bracket") {
-          const close = Array.from(par)[s.start];
-          const open = BRACKETS.find(([, c]) => c === close)![0];
-          from = cpAt(par.indexOf(open, openerEnd));
-        } else from = cpAt(nameAt);
-        out.push({ kind: s.kind, distance: base + s.start - from });
-      }
-    }
-    base += cpLength(par) + 2;
-  }
-  return out;
+  return markWithCauses(text).map((s) => ({ kind: s.kind, distance: s.start - s.from }));
 }

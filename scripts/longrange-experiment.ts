@@ -142,8 +142,7 @@ const spansOf = (k: SpanKind) => valSpans.filter((s) => s.kind === k).length;
 // the place to the word): does a model keep the fact 20 characters? 100?
 const BUCKETS: [number, number][] = [[0, 40], [40, 80], [80, 120], [120, Infinity]];
 const bucketName = ([lo, hi]: [number, number]) => (hi === Infinity ? `≥ ${lo}` : `${lo}–${hi}`);
-const distances = spanDistances(text);
-if (distances.length !== allSpans.length || distances.some((d, i) => d.kind !== allSpans[i].kind)) throw new Error("spanDistances and markLongRange disagree");
+const distances = spanDistances(text); // one per span of allSpans, in the same order
 const LANG_MASKS = BUCKETS.map(() => new Uint8Array(val.length));
 const langSpansIn = BUCKETS.map(() => 0);
 allSpans.forEach((s, i) => {
@@ -230,7 +229,8 @@ const modelOf = (cell: CellKind, hidden: number, r: RunSpec): ModelConfig => ({
   cell, layers: r.layers ?? 2, hidden, embed: 0, activation: r.activation ?? "tanh", residual: r.residual ?? false, vocabSize: V,
 });
 const REF_PARAMS = paramCount(modelOf("lstm", 128, RUNS[0]));
-function widthFor(cell: CellKind, r: RunSpec): number {
+function widthFor(r: RunSpec): number {
+  const cell = r.cell;
   if (cell === "lstm" && (r.layers ?? 2) === 2) return 128;
   let best = 1, bestD = Infinity;
   for (let h = 1; h <= 1024; h++) {
@@ -274,7 +274,7 @@ function commandOf(r: RunSpec, hidden: number): string {
 }
 
 async function runOne(r: RunSpec): Promise<Result> {
-  const hidden = widthFor(r.cell, r);
+  const hidden = widthFor(r);
   const dir = path.join(OUT, r.name);
   const command = commandOf(r, hidden);
   const settings = JSON.stringify({ command, corpusChars: corpus.ids.length });
