@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkFits, makeBatcher, splitTrainVal } from "../src/data/batches.ts";
+import { checkFits, makeBatcher, splitTrainVal } from "../src/corpus/batches.ts";
 import { UsageError } from "../src/errors.ts";
 
 const ramp = (n: number) => Uint16Array.from({ length: n }, (_, i) => i); // id = position, so slices are visible

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { decodeIds, encodeText, readCorpus, vocabIndex } from "../src/data/corpus.ts";
+import { decodeIds, encodeText, readCorpus, vocabIndex } from "../src/corpus/corpus.ts";
 import { RnnError, UsageError } from "../src/errors.ts";
 import { makeRng } from "../src/rng.ts";
 

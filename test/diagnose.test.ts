@@ -17,11 +17,11 @@ import { createModel, createState, createWorkspace, forward, type Model, pack } 
 import { rnnLayerBackward } from "../src/model/rnn.ts";
 import { makeRng } from "../src/rng.ts";
 
-const K = refF64;
+const ops = refF64;
 const mc = (o: Partial<ModelConfig>): ModelConfig => ({ cell: "rnn", layers: 1, hidden: 6, embed: 0, activation: "tanh", residual: false, vocabSize: 7, ...o });
 
 function model(cfg: ModelConfig, init: InitKind = "pytorch", forgetBias: number | null = null, seed = 5, scale = 1): Model {
-  const m = createModel(cfg, K);
+  const m = createModel(cfg, ops);
   initParams(m, { init, forgetBias }, makeRng(seed));
   if (scale !== 1) {
     for (let i = 0; i < m.params.data.length; i++) m.params.data[i] *= scale;
@@ -119,9 +119,9 @@ describe("probed gradients are ∂L_T/∂h_s", () => {
       const run = (probe?: (t: number, dh: Arr) => void) => {
         Lb.P.set(P0);
         if (GH0) Lb.GH!.set(GH0);
-        if (cell === "lstm") lstmLayerBackward(K, Lb, m.layers[0], dOut, B, T, H, probe);
-        else if (cell === "gru") gruLayerBackward(K, Lb, m.layers[0], dOut, B, T, H, probe);
-        else rnnLayerBackward(K, Lb, m.layers[0], dOut, B, T, H, false, probe);
+        if (cell === "lstm") lstmLayerBackward(ops, Lb, m.layers[0], dOut, B, T, H, probe);
+        else if (cell === "gru") gruLayerBackward(ops, Lb, m.layers[0], dOut, B, T, H, probe);
+        else rnnLayerBackward(ops, Lb, m.layers[0], dOut, B, T, H, false, probe);
         return [Array.from(Lb.P), GH0 ? Array.from(Lb.GH!) : []];
       };
       const calls: number[] = [];

@@ -11,8 +11,8 @@ import { makeRng } from "../src/rng.ts";
 
 const mc = (o: Partial<ModelConfig> = {}): ModelConfig => ({ cell: "lstm", layers: 2, hidden: 16, embed: 0, activation: "tanh", residual: false, vocabSize: 11, ...o });
 
-function made(cfg: ModelConfig, init: InitKind, forgetBias: number | null, seed = 3, K: Kernels = refF32): { m: Model; rngState: number[] } {
-  const m = createModel(cfg, K);
+function made(cfg: ModelConfig, init: InitKind, forgetBias: number | null, seed = 3, ops: Kernels = refF32): { m: Model; rngState: number[] } {
+  const m = createModel(cfg, ops);
   const rng = makeRng(seed);
   initParams(m, { init, forgetBias }, rng);
   return { m, rngState: rng.getState() };

@@ -8,7 +8,7 @@ import { createModel, createState, createWorkspace, forward } from "../src/model
 import { makeRng } from "../src/rng.ts";
 import { sample } from "../src/sample/sample.ts";
 import { train, type TrainEvent } from "../src/train/train.ts";
-import { loadModel } from "../src/train/checkpoint.ts";
+import { loadModel } from "../src/checkpoint/checkpoint.ts";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";

@@ -3,8 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { readCorpus } from "../src/data/corpus.ts";
-import { DEFAULT_BYTES, FILLER_MAX, FILLER_MIN, cpLength, dependentOffsets, generateLongRange, markLongRange, spanDistances, type DependentSpan } from "../data/longrange.ts";
+import { readCorpus } from "../src/corpus/corpus.ts";
+import { DEFAULT_BYTES, FILLER_MAX, FILLER_MIN, cpLength, dependentOffsets, generateLongRange, markLongRange, spanDistances, type DependentSpan } from "../experiments/longrange/corpus.ts";
 
 const committed = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "data", "longrange.txt");
 const small = generateLongRange({ bytes: 40_000 });

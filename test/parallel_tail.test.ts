@@ -4,7 +4,7 @@
 // for 2 and 3 threads; and the slices tile the slab.
 import { describe, expect, it } from "vitest";
 import { resolveTrainConfig, type TrainConfig } from "../src/config.ts";
-import { makeBatcher } from "../src/data/batches.ts";
+import { makeBatcher } from "../src/corpus/batches.ts";
 import { createWasmKernels } from "../src/kernels/wasm.ts";
 import { initParams } from "../src/model/init.ts";
 import { createModel } from "../src/model/model.ts";
@@ -33,7 +33,7 @@ describe("slabSlice", () => {
 describe("Adam step spread over the threads", () => {
   for (const threads of [2, 3]) {
     it(`${threads} threads: same parameters as the calling thread alone, clipping included`, async () => {
-      const K = createWasmKernels();
+      const ops = createWasmKernels();
       const V = 11, B = 6, T = 8, chunks = 4;
       const rng0 = makeRng(5);
       const ids = Uint16Array.from({ length: B * T * chunks + 1 }, () => rng0.int(V));
@@ -42,12 +42,12 @@ describe("Adam step spread over the threads", () => {
           { model: { cell: "lstm", layers: 2, hidden: 24, vocabSize: V }, batch: B, seq: T, steps: 1, clip: 0.05, threads, corpus: [] },
           { threads, out: "" },
         );
-        const model = createModel(cfg.model, K);
+        const model = createModel(cfg.model, ops);
         initParams(model, cfg, makeRng(9));
         const engine = await createParallelEngine(model, cfg, makeBatcher(ids, B, T), ids, threads);
         expect(typeof engine.reduceGrads).toBe("function");
         const used: Engine = spread ? engine : { ...engine, reduceGrads: undefined, adamUpdate: undefined };
-        const opt = createOptimizerState(cfg, model.spec.size, (n) => K.alloc(n));
+        const opt = createOptimizerState(cfg, model.spec.size, (n) => ops.alloc(n));
         const step = makeStepper(model, cfg, used, opt);
         const rng = makeRng(3), norms: number[] = [];
         for (let s = 0; s < 6; s++) norms.push(step(s % chunks, rng, 1e-2).gradNorm);

@@ -12,7 +12,7 @@ import { makeSlab } from "../src/model/params.ts";
 import { makeRng } from "../src/rng.ts";
 import { gradcheck, setup } from "./helpers/gradcheck.ts";
 
-const K = refF64;
+const ops = refF64;
 const MASK_SEED = 99;
 
 /** Gradcheck of mean CE (+ λ·penalty) with dropout p under a fixed mask. */
@@ -32,7 +32,7 @@ function check(mc: ModelConfig, o: { dropout?: number; lambda?: number; onlyPena
     if (lambda) L += orthoReg(m, lambda, scratch, null);
     return L;
   };
-  const grads = makeSlab(m.spec, (n) => K.alloc(n));
+  const grads = makeSlab(m.spec, (n) => ops.alloc(n));
   setState();
   if (!o.onlyPenalty) {
     fwd(true);
@@ -131,7 +131,7 @@ describe("--dropout p = 0.3 with a fixed mask", () => {
     for (const [, c] of cells) {
       const mc = base({ ...c, layers: 3, residual: true, embed: 3 });
       const a = setup(mc, { dropout: true }), b = setup(mc, { dropout: false });
-      const ga = makeSlab(a.m.spec, (n) => K.alloc(n)), gb = makeSlab(b.m.spec, (n) => K.alloc(n));
+      const ga = makeSlab(a.m.spec, (n) => ops.alloc(n)), gb = makeSlab(b.m.spec, (n) => ops.alloc(n));
       a.setState();
       b.setState();
       const ra = forward(a.m, a.ws, a.st, { grad: true, dropout: 0, rng: makeRng(1) });

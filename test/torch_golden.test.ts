@@ -77,10 +77,10 @@ interface Setup {
   resetState(): void;
 }
 
-function setup(K: Kernels, fx: Fixture): Setup {
+function setup(ops: Kernels, fx: Fixture): Setup {
   const c = fx.config;
   const cfg: ModelConfig = { cell: c.cell, layers: c.L, hidden: c.H, embed: c.E, activation: c.activation, residual: false, vocabSize: c.V };
-  const m = createModel(cfg, K);
+  const m = createModel(cfg, ops);
   // the fixture names exactly our tensors, with exactly their sizes
   expect(Object.keys(fx.params).sort()).toEqual(m.spec.tensors.map((t) => t.name).sort());
   for (const t of m.spec.tensors) {
@@ -104,13 +104,13 @@ function setup(K: Kernels, fx: Fixture): Setup {
     }
   };
   expect(st.h[0].length).toBe(B * H);
-  const grads = makeSlab(m.spec, (n) => K.alloc(n));
+  const grads = makeSlab(m.spec, (n) => ops.alloc(n));
   return { m, ws, st, grads, resetState };
 }
 
 /** One forward + backward from the fixture's parameters and state; returns the worst errors seen. */
-function checkOneStep(K: Kernels, fx: Fixture): Record<string, number> {
-  const { m, ws, st, grads, resetState } = setup(K, fx);
+function checkOneStep(ops: Kernels, fx: Fixture): Record<string, number> {
+  const { m, ws, st, grads, resetState } = setup(ops, fx);
   const { B, T, L, cell } = fx.config;
   resetState();
   const r = forward(m, ws, st, { grad: true });
@@ -138,11 +138,11 @@ function checkOneStep(K: Kernels, fx: Fixture): Record<string, number> {
 }
 
 /** 10 Adam steps with clipping on the same batch, each from h0; returns the worst errors seen. */
-function checkTrajectory(K: Kernels, fx: Fixture): Record<string, number> {
-  const { m, ws, st, grads, resetState } = setup(K, fx);
+function checkTrajectory(ops: Kernels, fx: Fixture): Record<string, number> {
+  const { m, ws, st, grads, resetState } = setup(ops, fx);
   const a = fx.adam;
   const ocfg: OptimizerConfig = { optimizer: "adam", momentum: 0, beta1: a.betas[0], beta2: a.betas[1], eps: a.eps, weightDecay: 0 };
-  const opt = createOptimizerState(ocfg, m.spec.size, (n) => K.alloc(n));
+  const opt = createOptimizerState(ocfg, m.spec.size, (n) => ops.alloc(n));
   const losses: number[] = [], norms: number[] = [];
   for (let s = 0; s < a.steps; s++) {
     resetState();
@@ -150,8 +150,8 @@ function checkTrajectory(K: Kernels, fx: Fixture): Record<string, number> {
     const r = forward(m, ws, st, { grad: true });
     losses.push(r.lossSum / r.count);
     backward(m, ws, grads);
-    norms.push(clipGradNorm(grads.data, a.clip, K)); // through the kernels, as training runs it
-    optimizerStep(ocfg, opt, m.params.data, grads.data, a.lr, K);
+    norms.push(clipGradNorm(grads.data, a.clip, ops)); // through the kernels, as training runs it
+    optimizerStep(ocfg, opt, m.params.data, grads.data, a.lr, ops);
     pack(m);
   }
   // the fixture does exercise clipping (make_fixtures.py asserts it too)
@@ -172,15 +172,15 @@ function report(label: string, errs: Record<string, number>): void {
   }
 }
 
-function suite(K: Kernels): void {
+function suite(ops: Kernels): void {
   it("has all 8 fixtures", () => {
     expect(fixtures.map(([n]) => n)).toEqual(
       ["gru-embed", "gru-onehot", "lstm-embed", "lstm-onehot", "rnn-relu-embed", "rnn-relu-onehot", "rnn-tanh-embed", "rnn-tanh-onehot"],
     );
   });
   for (const [name, fx] of fixtures) {
-    it(`${name}: logits, loss, final state and every gradient`, () => report(`${K.name} ${name} one step`, checkOneStep(K, fx)));
-    it(`${name}: 10 Adam steps with gradient clipping`, () => report(`${K.name} ${name} adam`, checkTrajectory(K, fx)));
+    it(`${name}: logits, loss, final state and every gradient`, () => report(`${ops.name} ${name} one step`, checkOneStep(ops, fx)));
+    it(`${name}: 10 Adam steps with gradient clipping`, () => report(`${ops.name} ${name} adam`, checkTrajectory(ops, fx)));
   }
 }
 

@@ -42,8 +42,8 @@ function gemmScale(op: "gemmNN" | "gemmNT" | "gemmTNAcc", C0: Float32Array | nul
 }
 
 /** an array of n from K's memory, filled U(−s, s); `skew` starts it one float past an aligned block */
-function rand(K: Kernels, n: number, s = 1, skew = false): Float32Array {
-  const a = (skew ? K.alloc(n + 1).subarray(1) : K.alloc(n)) as Float32Array;
+function rand(ops: Kernels, n: number, s = 1, skew = false): Float32Array {
+  const a = (skew ? ops.alloc(n + 1).subarray(1) : ops.alloc(n)) as Float32Array;
   for (let i = 0; i < n; i++) a[i] = rng.uniform(-s, s);
   return a;
 }
@@ -51,12 +51,12 @@ function rand(K: Kernels, n: number, s = 1, skew = false): Float32Array {
 const builds = relaxedSimdSupported() ? [false, true] : [false];
 
 for (const relaxed of builds) {
-  const K = createWasmKernels({ relaxed });
+  const ops = createWasmKernels({ relaxed });
   const copy = (a: Float32Array) => Float32Array.from(a); // plain memory, for the reference
 
-  describe(K.name, () => {
+  describe(ops.name, () => {
     it("is the build asked for", () => {
-      expect(K.name).toBe(relaxed ? "wasm-relaxed-simd" : "wasm-simd");
+      expect(ops.name).toBe(relaxed ? "wasm-relaxed-simd" : "wasm-simd");
     });
 
     // [M, N, K]: 1s, lane/tile edges, k blocks (KC = 256), NT row blocks (131072/K rows), row blocks
@@ -68,25 +68,25 @@ for (const relaxed of builds) {
     for (const [M, N, Kd] of shapes) {
       for (const skew of [false, true]) {
         it(`gemm ${M}×${N}×${Kd}${skew ? " (unaligned views)" : ""}`, () => {
-          const A = rand(K, M * Kd, 1, skew), B = rand(K, N * Kd, 1, skew);
+          const A = rand(ops, M * Kd, 1, skew), B = rand(ops, N * Kd, 1, skew);
           for (const acc of [false, true]) {
-            const C0 = rand(K, M * N, 1, skew);
-            const C = rand(K, M * N, 1, skew);
+            const C0 = rand(ops, M * N, 1, skew);
+            const C = rand(ops, M * N, 1, skew);
             C.set(C0);
             const R = copy(C0);
             const c0 = acc ? C0 : null;
-            K.gemmNN(C, A, B, M, N, Kd, acc);
+            ops.gemmNN(C, A, B, M, N, Kd, acc);
             refF32.gemmNN(R, copy(A), copy(B), M, N, Kd, acc);
             expect(relErr(C, R, gemmScale("gemmNN", c0, A, B, M, N, Kd)), `NN acc=${acc}`).toBeLessThan(TOL);
             C.set(C0);
             R.set(C0);
-            K.gemmNT(C, A, B, M, N, Kd, acc);
+            ops.gemmNT(C, A, B, M, N, Kd, acc);
             refF32.gemmNT(R, copy(A), copy(B), M, N, Kd, acc);
             expect(relErr(C, R, gemmScale("gemmNT", c0, A, B, M, N, Kd)), `NT acc=${acc}`).toBeLessThan(TOL);
           }
-          const C = rand(K, M * N, 1, skew), R = copy(C);
+          const C = rand(ops, M * N, 1, skew), R = copy(C);
           const scale = gemmScale("gemmTNAcc", R, A, B, M, N, Kd);
-          K.gemmTNAcc(C, A, B, M, N, Kd);
+          ops.gemmTNAcc(C, A, B, M, N, Kd);
           refF32.gemmTNAcc(R, copy(A), copy(B), M, N, Kd);
           expect(relErr(C, R, scale), "TN").toBeLessThan(TOL);
         });
@@ -95,44 +95,44 @@ for (const relaxed of builds) {
 
     it("gemm leaves everything outside C alone, and K = 0 clears or keeps C", () => {
       const M = 5, N = 6, Kd = 7;
-      const A = rand(K, M * Kd), B = rand(K, N * Kd);
-      const big = rand(K, M * N + 8);
+      const A = rand(ops, M * Kd), B = rand(ops, N * Kd);
+      const big = rand(ops, M * N + 8);
       const C = big.subarray(4, 4 + M * N);
       const before = copy(big);
-      K.gemmNN(C, A, B, M, N, Kd, false);
-      K.gemmNT(C, A, B, M, N, Kd, true);
-      K.gemmTNAcc(C, A, B, M, N, Kd);
+      ops.gemmNN(C, A, B, M, N, Kd, false);
+      ops.gemmNT(C, A, B, M, N, Kd, true);
+      ops.gemmTNAcc(C, A, B, M, N, Kd);
       expect([...big.subarray(0, 4), ...big.subarray(4 + M * N)]).toEqual([...before.subarray(0, 4), ...before.subarray(4 + M * N)]);
-      K.gemmNN(C, A, B, M, N, 0, true);
+      ops.gemmNN(C, A, B, M, N, 0, true);
       expect(C.some((x) => x !== 0)).toBe(true);
-      K.gemmNN(C, A, B, M, N, 0, false);
+      ops.gemmNN(C, A, B, M, N, 0, false);
       expect(C.every((x) => x === 0)).toBe(true);
     });
 
     for (const [N, C] of [[1, 1], [7, 3], [33, 17], [5, 64]]) {
       it(`gather / scatter / bias ${N}×${C}`, () => {
         const R = 9;
-        const table = rand(K, R * C), out = rand(K, N * C), d = rand(K, N * C), b = rand(K, C);
+        const table = rand(ops, R * C), out = rand(ops, N * C), d = rand(ops, N * C), b = rand(ops, C);
         const idx = new Int32Array(N).map(() => rng.int(R));
         for (const acc of [false, true]) {
-          const o = K.alloc(N * C) as Float32Array;
+          const o = ops.alloc(N * C) as Float32Array;
           o.set(out);
           const r = copy(out);
-          K.gatherRows(o, table, idx, N, C, acc);
+          ops.gatherRows(o, table, idx, N, C, acc);
           refF32.gatherRows(r, copy(table), idx, N, C, acc);
           expect(relErr(o, r)).toBeLessThan(TOL);
           o.set(out);
           r.set(out);
-          K.addBias(o, b, N, C, acc);
+          ops.addBias(o, b, N, C, acc);
           refF32.addBias(r, copy(b), N, C, acc);
           expect(relErr(o, r)).toBeLessThan(TOL);
         }
-        const dT = rand(K, R * C), dTr = copy(dT);
-        K.scatterAddRows(dT, d, idx, N, C);
+        const dT = rand(ops, R * C), dTr = copy(dT);
+        ops.scatterAddRows(dT, d, idx, N, C);
         refF32.scatterAddRows(dTr, copy(d), idx, N, C);
         expect(relErr(dT, dTr)).toBeLessThan(TOL);
-        const db = rand(K, C), dbr = copy(db);
-        K.biasBackward(db, d, N, C);
+        const db = rand(ops, C), dbr = copy(db);
+        ops.biasBackward(db, d, N, C);
         refF32.biasBackward(dbr, copy(d), N, C);
         expect(relErr(db, dbr)).toBeLessThan(TOL);
       });
@@ -140,7 +140,7 @@ for (const relaxed of builds) {
 
     // pre-activations wide enough to saturate, plus exact zeros and huge values
     const preact = (n: number): Float32Array => {
-      const a = rand(K, n, 6);
+      const a = rand(ops, n, 6);
       const special = [0, -0, 100, -100, 1e-3, -1e-3, 0.6249, 0.6251, 88.5, -88.5];
       for (let i = 0; i < Math.min(n, special.length); i++) a[(i * 7) % n] = special[i];
       return a;
@@ -149,68 +149,68 @@ for (const relaxed of builds) {
       const n = B * H;
       it(`rnn cell ${B}×${H}`, () => {
         for (const relu of [false, true]) {
-          const pre = preact(n), h = K.alloc(n) as Float32Array, hr = new Float32Array(n);
-          K.rnnCellForward(h, pre, B, H, relu);
+          const pre = preact(n), h = ops.alloc(n) as Float32Array, hr = new Float32Array(n);
+          ops.rnnCellForward(h, pre, B, H, relu);
           refF32.rnnCellForward(hr, copy(pre), B, H, relu);
           expect(relErr(h, hr), "forward").toBeLessThan(TOL);
-          const dh = rand(K, n), dPre = K.alloc(n) as Float32Array, dPreR = new Float32Array(n);
-          K.rnnCellBackward(dPre, dh, h, B, H, relu);
+          const dh = rand(ops, n), dPre = ops.alloc(n) as Float32Array, dPreR = new Float32Array(n);
+          ops.rnnCellBackward(dPre, dh, h, B, H, relu);
           refF32.rnnCellBackward(dPreR, copy(dh), hr, B, H, relu);
           expect(relErr(dPre, dPreR), "backward").toBeLessThan(TOL);
         }
       });
 
       it(`lstm cell ${B}×${H}, dGates aliasing gates`, () => {
-        const gates = preact(4 * n), cPrev = rand(K, n, 2);
-        const h = K.alloc(n) as Float32Array, c = K.alloc(n) as Float32Array;
+        const gates = preact(4 * n), cPrev = rand(ops, n, 2);
+        const h = ops.alloc(n) as Float32Array, c = ops.alloc(n) as Float32Array;
         const gr = copy(gates), hr = new Float32Array(n), cr = new Float32Array(n);
-        K.lstmCellForward(h, c, gates, cPrev, B, H);
+        ops.lstmCellForward(h, c, gates, cPrev, B, H);
         refF32.lstmCellForward(hr, cr, gr, copy(cPrev), B, H);
         expect(relErr(gates, gr), "activations").toBeLessThan(TOL);
         expect(relErr(c, cr), "c").toBeLessThan(TOL);
         expect(relErr(h, hr), "h").toBeLessThan(TOL);
-        const dc = rand(K, n), dh = rand(K, n);
+        const dc = rand(ops, n), dh = rand(ops, n);
         const dcr = copy(dc);
         // separate output
-        const dG = K.alloc(4 * n) as Float32Array, dGr = new Float32Array(4 * n);
-        const dc1 = K.alloc(n) as Float32Array;
+        const dG = ops.alloc(4 * n) as Float32Array, dGr = new Float32Array(4 * n);
+        const dc1 = ops.alloc(n) as Float32Array;
         dc1.set(dc);
-        K.lstmCellBackward(dG, dc1, dh, gates, c, cPrev, B, H);
+        ops.lstmCellBackward(dG, dc1, dh, gates, c, cPrev, B, H);
         refF32.lstmCellBackward(dGr, dcr, copy(dh), gr, cr, copy(cPrev), B, H);
         expect(relErr(dG, dGr), "dGates").toBeLessThan(TOL);
         expect(relErr(dc1, dcr), "dc").toBeLessThan(TOL);
         // in place: dGates = gates
-        K.lstmCellBackward(gates, dc, dh, gates, c, cPrev, B, H);
+        ops.lstmCellBackward(gates, dc, dh, gates, c, cPrev, B, H);
         expect(relErr(gates, dGr), "dGates in place").toBeLessThan(TOL);
         expect(relErr(dc, dcr), "dc (in place run)").toBeLessThan(TOL);
       });
 
       it(`gru cell ${B}×${H}, gates aliasing gx, dgx aliasing gates, dgh aliasing gh`, () => {
-        const gx = preact(3 * n), gh = rand(K, 3 * n, 3), hPrev = rand(K, n);
-        const h = K.alloc(n) as Float32Array, gates = K.alloc(3 * n) as Float32Array;
+        const gx = preact(3 * n), gh = rand(ops, 3 * n, 3), hPrev = rand(ops, n);
+        const h = ops.alloc(n) as Float32Array, gates = ops.alloc(3 * n) as Float32Array;
         const hr = new Float32Array(n), gatesR = new Float32Array(3 * n);
-        K.gruCellForward(h, gates, gx, gh, hPrev, B, H);
+        ops.gruCellForward(h, gates, gx, gh, hPrev, B, H);
         refF32.gruCellForward(hr, gatesR, copy(gx), copy(gh), copy(hPrev), B, H);
         expect(relErr(gates, gatesR), "gates").toBeLessThan(TOL);
         expect(relErr(h, hr), "h").toBeLessThan(TOL);
-        const h2 = K.alloc(n) as Float32Array;
-        K.gruCellForward(h2, gx, gx, gh, hPrev, B, H); // gates written over gx
+        const h2 = ops.alloc(n) as Float32Array;
+        ops.gruCellForward(h2, gx, gx, gh, hPrev, B, H); // gates written over gx
         expect(relErr(gx, gatesR), "gates in place").toBeLessThan(TOL);
         expect(relErr(h2, hr), "h (in place run)").toBeLessThan(TOL);
 
-        const dh = rand(K, n), dhPrev = rand(K, n);
-        const dgx = K.alloc(3 * n) as Float32Array, dgh = K.alloc(3 * n) as Float32Array, dhPrev1 = copy(dhPrev);
+        const dh = rand(ops, n), dhPrev = rand(ops, n);
+        const dgx = ops.alloc(3 * n) as Float32Array, dgh = ops.alloc(3 * n) as Float32Array, dhPrev1 = copy(dhPrev);
         const dgxR = new Float32Array(3 * n), dghR = new Float32Array(3 * n), dhPrevR = copy(dhPrev);
         const ghR = copy(gh);
-        K.gruCellBackward(dgx, dgh, dhPrev, dh, gates, gh, hPrev, B, H);
+        ops.gruCellBackward(dgx, dgh, dhPrev, dh, gates, gh, hPrev, B, H);
         refF32.gruCellBackward(dgxR, dghR, dhPrevR, copy(dh), gatesR, ghR, copy(hPrev), B, H);
         expect(relErr(dgx, dgxR), "dgx").toBeLessThan(TOL);
         expect(relErr(dgh, dghR), "dgh").toBeLessThan(TOL);
         expect(relErr(dhPrev, dhPrevR), "dhPrev").toBeLessThan(TOL);
         // in place: dgx over gates (= gx here), dgh over gh
-        const dhp = K.alloc(n) as Float32Array;
+        const dhp = ops.alloc(n) as Float32Array;
         dhp.set(dhPrev1);
-        K.gruCellBackward(gx, gh, dhp, dh, gx, gh, hPrev, B, H);
+        ops.gruCellBackward(gx, gh, dhp, dh, gx, gh, hPrev, B, H);
         expect(relErr(gx, dgxR), "dgx in place").toBeLessThan(TOL);
         expect(relErr(gh, dghR), "dgh in place").toBeLessThan(TOL);
         expect(relErr(dhp, dhPrevR), "dhPrev (in place run)").toBeLessThan(TOL);
@@ -220,45 +220,45 @@ for (const relaxed of builds) {
     for (const V of [1, 3, 65, 67]) {
       it(`softmax cross-entropy N=9 V=${V}`, () => {
         const N = 9;
-        const logits = rand(K, N * V, 8);
+        const logits = rand(ops, N * V, 8);
         logits[0] = 80; // far from the others: exp(l − max) underflows for most of row 0
         const targets = new Int32Array(N).map((_, i) => (i === 4 ? -1 : rng.int(V)));
-        const d = rand(K, N * V), dr = new Float32Array(N * V);
-        const loss = K.softmaxXent(d, logits, targets, N, V, 0.25);
+        const d = rand(ops, N * V), dr = new Float32Array(N * V);
+        const loss = ops.softmaxXent(d, logits, targets, N, V, 0.25);
         const lossR = refF32.softmaxXent(dr, copy(logits), targets, N, V, 0.25);
         expect(Math.abs(loss - lossR) / Math.max(Math.abs(lossR), 1e-30)).toBeLessThan(TOL);
         expect(relErr(d, dr)).toBeLessThan(TOL);
-        expect(K.softmaxXent(null, logits, targets, N, V, 0.25)).toBe(loss);
+        expect(ops.softmaxXent(null, logits, targets, N, V, 0.25)).toBe(loss);
       });
     }
 
     it("rejects arrays from elsewhere, short arrays and bad indices", () => {
-      const a = K.alloc(12);
-      expect(() => K.gemmNN(new Float32Array(4), a, a, 2, 2, 2, false)).toThrow(/not a Float32Array in this backend's memory/);
-      expect(() => K.gemmNN(a, a, a, 4, 4, 4, false)).toThrow(/needs 16/);
-      expect(() => K.gatherRows(a, a, new Int32Array([0, 4]), 2, 3, false)).toThrow(/idx\[1\] = 4 is out of range/);
-      expect(() => K.scatterAddRows(a, a, new Int32Array([-1]), 1, 3)).toThrow(/out of range/);
-      expect(() => K.softmaxXent(null, a, new Int32Array([0, 6]), 2, 6, 1)).toThrow(/targets\[1\] = 6/);
+      const a = ops.alloc(12);
+      expect(() => ops.gemmNN(new Float32Array(4), a, a, 2, 2, 2, false)).toThrow(/not a Float32Array in this backend's memory/);
+      expect(() => ops.gemmNN(a, a, a, 4, 4, 4, false)).toThrow(/needs 16/);
+      expect(() => ops.gatherRows(a, a, new Int32Array([0, 4]), 2, 3, false)).toThrow(/idx\[1\] = 4 is out of range/);
+      expect(() => ops.scatterAddRows(a, a, new Int32Array([-1]), 1, 3)).toThrow(/out of range/);
+      expect(() => ops.softmaxXent(null, a, new Int32Array([0, 6]), 2, 6, 1)).toThrow(/targets\[1\] = 6/);
       const other = createWasmKernels({ relaxed });
-      expect(() => K.addBias(other.alloc(4), a, 1, 4, false)).toThrow(/not a Float32Array in this backend's memory/);
+      expect(() => ops.addBias(other.alloc(4), a, 1, 4, false)).toThrow(/not a Float32Array in this backend's memory/);
     });
   });
 }
 
 describe("wasm allocator and memory", () => {
   it("hands out zeroed, 64-byte aligned, disjoint views and grows without breaking old ones", () => {
-    const K = createWasmKernels({ relaxed: false, initialPages: 1 });
-    const a = K.alloc(3) as Float32Array;
+    const ops = createWasmKernels({ relaxed: false, initialPages: 1 });
+    const a = ops.alloc(3) as Float32Array;
     a.set([1, 2, 3]);
-    const big = K.alloc(3 << 20) as Float32Array; // 12 MiB: the memory must grow
-    expect(K.memory.buffer.byteLength).toBeGreaterThanOrEqual(big.byteOffset + big.byteLength);
+    const big = ops.alloc(3 << 20) as Float32Array; // 12 MiB: the memory must grow
+    expect(ops.memory.buffer.byteLength).toBeGreaterThanOrEqual(big.byteOffset + big.byteLength);
     expect(big.every((x) => x === 0)).toBe(true);
-    const b = K.alloc(5) as Float32Array;
+    const b = ops.alloc(5) as Float32Array;
     for (const v of [a, big, b]) expect(v.byteOffset % 64).toBe(0);
     expect(b.byteOffset).toBeGreaterThanOrEqual(big.byteOffset + big.byteLength);
     // the old view still works in a kernel after the grow, next to the new one
     b.fill(1);
-    K.addBias(b, a, 1, 3, true);
+    ops.addBias(b, a, 1, 3, true);
     expect([...b]).toEqual([2, 3, 4, 1, 1]);
   });
 
@@ -287,8 +287,8 @@ const cells: [string, Partial<ModelConfig>][] = [
   ["gru", { cell: "gru" }],
 ];
 
-function runModel(K: Kernels, cfg: ModelConfig, params: Float32Array | null, B: number, T: number) {
-  const m = createModel(cfg, K);
+function runModel(ops: Kernels, cfg: ModelConfig, params: Float32Array | null, B: number, T: number) {
+  const m = createModel(cfg, ops);
   const r = makeRng(99); // data and state
   if (params) {
     m.params.data.set(params);
@@ -306,21 +306,21 @@ function runModel(K: Kernels, cfg: ModelConfig, params: Float32Array | null, B: 
   const st = createState(m, B);
   for (const a of [...st.h, ...st.c]) for (let i = 0; i < a.length; i++) a[i] = r.uniform(-0.8, 0.8);
   const f = forward(m, ws, st, { grad: true });
-  const grads = makeSlab(m.spec, (n) => K.alloc(n));
+  const grads = makeSlab(m.spec, (n) => ops.alloc(n));
   backward(m, ws, grads);
   return { m, f, grads, st };
 }
 
 for (const relaxed of builds) {
-  const K = createWasmKernels({ relaxed });
-  describe(`${K.name}: whole model forward + backward vs ref-f32`, () => {
+  const ops = createWasmKernels({ relaxed });
+  describe(`${ops.name}: whole model forward + backward vs ref-f32`, () => {
     for (const [name, mc] of cells) {
       for (const embed of [0, 6]) {
         it(`${name} ${embed ? "embedding" : "one-hot"}`, () => {
           const cfg: ModelConfig = { cell: "lstm", layers: 2, hidden: 7, embed, activation: "tanh", residual: embed > 0, vocabSize: 11, ...mc };
           const B = 3, T = 5;
           const ref = runModel(refF32, cfg, null, B, T);
-          const got = runModel(K, cfg, ref.m.params.data as Float32Array, B, T);
+          const got = runModel(ops, cfg, ref.m.params.data as Float32Array, B, T);
           expect(got.f.count).toBe(ref.f.count);
           expect(Math.abs(got.f.lossSum - ref.f.lossSum) / ref.f.lossSum, "loss").toBeLessThan(TOL);
           for (const t of ref.m.spec.tensors) {

@@ -1,7 +1,7 @@
 // `rnn bench`: the standard workloads on synthetic data (V = 65, one-hot input, Adam, clip 5), timed through
 // the same code paths as `rnn train` and `rnn sample`. Returns numbers; src/cli/bench.ts prints them.
 import { resolveTrainConfig, gateCount, type CellKind, type ModelConfig, type TrainConfig } from "../config.ts";
-import { makeBatcher } from "../data/batches.ts";
+import { makeBatcher } from "../corpus/batches.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { initParams } from "../model/init.ts";
 import { createModel } from "../model/model.ts";
@@ -79,15 +79,15 @@ export interface BenchOptions {
 }
 
 export async function runWorkload(w: Workload, opts: BenchOptions): Promise<BenchResult> {
-  const K = await opts.kernels();
+  const ops = await opts.kernels();
   const mc = modelOf(w);
   const rng = makeRng(1234);
   if (w.kind === "sample") {
-    const model = createModel(mc, K);
+    const model = createModel(mc, ops);
     initParams(model, { init: "pytorch", forgetBias: null }, rng);
     const vocab = Array.from({ length: V_BENCH }, (_, i) => String.fromCharCode(32 + i));
     const go = (n: number) => sample(model, vocab, { length: n, temperature: 1, prime: "", seed: 1, argmax: false, topK: 0, count: 1 }, () => {});
-    await K.startHelper?.(); // as rnn sample does
+    await ops.startHelper?.(); // as rnn sample does
     go(50); // warm-up
     let n = 200, t = 0;
     for (;;) {
@@ -104,14 +104,14 @@ export async function runWorkload(w: Workload, opts: BenchOptions): Promise<Benc
     { model: mc, batch: w.batch, seq: w.seq, optimizer: "adam", lr: 2e-3, clip: 5, steps: 1, corpus: [], threads: opts.threads },
     { threads: opts.threads, out: "" },
   );
-  const model = createModel(mc, K);
+  const model = createModel(mc, ops);
   initParams(model, cfg, rng);
   const chunks = 8;
   const ids = new Uint16Array(w.batch * w.seq * chunks + 1);
   for (let i = 0; i < ids.length; i++) ids[i] = rng.int(V_BENCH);
   const batcher = makeBatcher(ids, w.batch, w.seq);
-  const engine = opts.threads > 1 && "memory" in K ? await createParallelEngine(model, cfg, batcher, ids, opts.threads) : createLocalEngine(model, cfg, batcher);
-  const opt = createOptimizerState(cfg, model.spec.size, (n) => K.alloc(n));
+  const engine = opts.threads > 1 && "memory" in ops ? await createParallelEngine(model, cfg, batcher, ids, opts.threads) : createLocalEngine(model, cfg, batcher);
+  const opt = createOptimizerState(cfg, model.spec.size, (n) => ops.alloc(n));
   const step = makeStepper(model, cfg, engine, opt);
   try {
     for (let i = 0; i < 3; i++) step(i % chunks, rng, cfg.lr); // warm-up: JIT, page faults

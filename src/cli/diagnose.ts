@@ -6,14 +6,14 @@ import fs from "node:fs";
 import path from "node:path";
 import chalk from "chalk";
 import type { TrainConfig } from "../config.ts";
-import { readCorpus } from "../data/corpus.ts";
-import { splitTrainVal } from "../data/batches.ts";
+import { readCorpus } from "../corpus/corpus.ts";
+import { splitTrainVal } from "../corpus/batches.ts";
 import { type Diagnosis, diagnose } from "../diagnose/diagnose.ts";
 import { RnnError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { refF64 } from "../kernels/ref.ts";
 import { linePlot, type Series } from "../plot/svg.ts";
-import { describeModel, loadModel } from "../train/checkpoint.ts";
+import { describeModel, loadModel } from "../checkpoint/checkpoint.ts";
 import { textIds } from "./eval.ts";
 
 export interface DiagnoseFlags {

@@ -1,12 +1,12 @@
 // `rnn eval`: score a text (or the run's validation split) as one stream from a zero state.
 import fs from "node:fs";
 import chalk from "chalk";
-import { readCorpus } from "../data/corpus.ts";
-import { splitTrainVal } from "../data/batches.ts";
+import { readCorpus } from "../corpus/corpus.ts";
+import { splitTrainVal } from "../corpus/batches.ts";
 import { RnnError } from "../errors.ts";
 import { selectKernels, type KernelChoice } from "../kernels/index.ts";
-import { loadModel } from "../train/checkpoint.ts";
-import { evaluateIds, summarize } from "../train/evaluate.ts";
+import { loadModel } from "../checkpoint/checkpoint.ts";
+import { evaluateIds, summarize } from "../eval/evaluate.ts";
 
 export interface EvalFlags {
   model: string;
@@ -15,8 +15,8 @@ export interface EvalFlags {
 }
 
 export async function evalCommand(file: string | undefined, flags: EvalFlags): Promise<void> {
-  const K = await selectKernels(flags.kernels);
-  const { model, meta } = loadModel(flags.model, K);
+  const ops = await selectKernels(flags.kernels);
+  const { model, meta } = loadModel(flags.model, ops);
   const { ids, skipped, what, unknown } = file ? textIds(file, meta.vocab) : valIds(meta.config.corpus, meta.config.valFrac, meta.vocab);
   if (unknown.length) {
     const list = unknown.slice(0, 10).map((c) => JSON.stringify(c)).join(", ") + (unknown.length > 10 ? ", …" : "");

@@ -76,7 +76,7 @@ export function buildProgram(): Command {
     .addOption(new Option("--seed <s>", "random seed (default 42)").argParser(int("--seed", 0)))
     .option("--argmax", "always pick the most likely character")
     .addOption(new Option("--top-k <k>", "sample among the k most likely characters").argParser(int("--top-k")))
-    .addOption(new Option("-n, --count <K>", "generate K samples in parallel (default 1)").argParser(int("--count")))
+    .addOption(new Option("-n, --count <n>", "generate n samples in parallel (default 1)").argParser(int("--count")))
     .addOption(new Option("--kernels <kind>").argParser(choice("--kernels", ["auto", "wasm", "ref"] as const)).hideHelp())
     .action(sampleCommand);
 

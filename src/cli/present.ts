@@ -2,7 +2,7 @@
 // one JSON object per line with --json, nothing with --quiet.
 import chalk from "chalk";
 import cliProgress from "cli-progress";
-import { describeModel } from "../train/checkpoint.ts";
+import { describeModel } from "../checkpoint/checkpoint.ts";
 import type { TrainEvent } from "../train/train.ts";
 import { duration, human } from "./common.ts";
 

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import { UsageError } from "../errors.ts";
 import { selectKernels, type KernelChoice } from "../kernels/index.ts";
 import { sample } from "../sample/sample.ts";
-import { loadModel } from "../train/checkpoint.ts";
+import { loadModel } from "../checkpoint/checkpoint.ts";
 
 export interface SampleFlags {
   model: string;
@@ -19,9 +19,9 @@ export interface SampleFlags {
 
 export async function sampleCommand(flags: SampleFlags): Promise<void> {
   if (flags.argmax && flags.topK !== undefined) throw new UsageError("--argmax and --top-k exclude each other");
-  const K = await selectKernels(flags.kernels);
-  const { model, meta } = loadModel(flags.model, K);
-  await K.startHelper?.(); // large models: the kernels share each step's matrix-vector products with a second core
+  const ops = await selectKernels(flags.kernels);
+  const { model, meta } = loadModel(flags.model, ops);
+  await ops.startHelper?.(); // large models: the kernels share each step's matrix-vector products with a second core
   const count = flags.count ?? 1;
   const opts = {
     length: flags.length ?? 1000,

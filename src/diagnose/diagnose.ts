@@ -135,21 +135,21 @@ export function probeBackward(
   onGrad: (layer: number, s: number, dh: Arr) => void,
   afterForward?: () => void,
 ): ForwardResult {
-  const K = m.K, { cell, hidden: H, vocabSize: V, activation, residual } = m.cfg;
+  const ops = m.ops, { cell, hidden: H, vocabSize: V, activation, residual } = m.cfg;
   const B = ws.B, T = ws.T, N = B * T, GH = gateCount(cell) * H;
   const r = forward(m, ws, state, { grad: true });
   afterForward?.();
   let dOut = ws.dA, dIn = ws.dB;
-  K.gemmNN(dOut, ws.dLogits, m.params.views["decoder.weight"], N, H, V, false); // dTop[N×H] = dLogits · W_dec
+  ops.gemmNN(dOut, ws.dLogits, m.params.views["decoder.weight"], N, H, V, false); // dTop[N×H] = dLogits · W_dec
   for (let l = m.layers.length - 1; l >= 0; l--) {
     const W = m.layers[l], Lb = ws.layers[l];
     const probe = (s: number, dh: Arr) => onGrad(l, s, dh);
-    if (cell === "lstm") lstmLayerBackward(K, Lb, W, dOut, B, T, H, probe);
-    else if (cell === "gru") gruLayerBackward(K, Lb, W, dOut, B, T, H, probe);
-    else rnnLayerBackward(K, Lb, W, dOut, B, T, H, activation === "relu", probe);
+    if (cell === "lstm") lstmLayerBackward(ops, Lb, W, dOut, B, T, H, probe);
+    else if (cell === "gru") gruLayerBackward(ops, Lb, W, dOut, B, T, H, probe);
+    else rnnLayerBackward(ops, Lb, W, dOut, B, T, H, activation === "relu", probe);
     if (l > 0) {
       // into the layer below: dIn[N×H] = dX[N×GH] · W_ih[GH×H] (+ the residual path)
-      K.gemmNN(dIn, Lb.P, W.wih, N, H, GH, false);
+      ops.gemmNN(dIn, Lb.P, W.wih, N, H, GH, false);
       if (residual) for (let i = 0; i < N * H; i++) dIn[i] += dOut[i];
       const t = dOut;
       dOut = dIn;
@@ -261,16 +261,16 @@ export function symmetricEigenvalues(A: Float64Array, n: number): Float64Array {
     vn = Math.sqrt(vn);
     if (vn === 0) continue;
     for (let i = 0; i < m; i++) v[i] /= vn;
-    // p = A22 v, K = vᵀp, w = p − K v, A22 −= 2 (v wᵀ + w vᵀ)
-    let K = 0;
+    // p = A22 v, κ = vᵀp, w = p − κ v, A22 −= 2 (v wᵀ + w vᵀ)
+    let kappa = 0;
     for (let i = 0; i < m; i++) {
       const row = (k + 1 + i) * n + k + 1;
       let s = 0;
       for (let j = 0; j < m; j++) s += A[row + j] * v[j];
       w[i] = s;
-      K += v[i] * s;
+      kappa += v[i] * s;
     }
-    for (let i = 0; i < m; i++) w[i] -= K * v[i];
+    for (let i = 0; i < m; i++) w[i] -= kappa * v[i];
     for (let i = 0; i < m; i++) {
       const row = (k + 1 + i) * n + k + 1, vi = v[i], wi = w[i];
       for (let j = 0; j < m; j++) A[row + j] -= 2 * (vi * w[j] + wi * v[j]);

@@ -10,10 +10,10 @@ import type { Arr, Kernels } from "../kernels/types.ts";
 import { type LayerBuffers, type LayerWeights, probeDh, stepViews } from "./layer.ts";
 
 /** P[N×3H]: in gx for every step, out the r, z, n activations (in place). */
-export function gruLayerForward(K: Kernels, L: LayerBuffers, W: LayerWeights, B: number, T: number, H: number): void {
+export function gruLayerForward(ops: Kernels, L: LayerBuffers, W: LayerWeights, B: number, T: number, H: number): void {
   for (let t = 0; t < T; t++) {
-    K.gemmNTBias(L.GHt[t], L.Ht[t], W.whh, W.bhh, B, 3 * H, H); // [B×3H] = h_{t-1}[B×H] · W_hhᵀ + b_hh
-    K.gruCellForward(L.Ht[t + 1], L.Pt[t], L.Pt[t], L.GHt[t], L.Ht[t], B, H);
+    ops.gemmNTBias(L.GHt[t], L.Ht[t], W.whh, W.bhh, B, 3 * H, H); // [B×3H] = h_{t-1}[B×H] · W_hhᵀ + b_hh
+    ops.gruCellForward(L.Ht[t + 1], L.Pt[t], L.Pt[t], L.GHt[t], L.Ht[t], B, H);
   }
 }
 
@@ -22,15 +22,15 @@ export function gruLayerForward(K: Kernels, L: LayerBuffers, W: LayerWeights, B:
  * probe (diagnostics only; absent in training): called with t = T…1 and the total ∂L/∂h_t [B×H] of each step,
  * then with t = 0 and ∂L/∂h_0, the gradient into the carried-in state (otherwise not computed).
  */
-export function gruLayerBackward(K: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, probe?: (t: number, dh: Arr) => void): void {
+export function gruLayerBackward(ops: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, probe?: (t: number, dh: Arr) => void): void {
   const dO = stepViews(dOut, T, B * H); // ∂L/∂h_t from above, per step [B×H] (read only)
   if (probe) {
     L.dhNext.fill(0);
     for (let t = T - 1; t >= 0; t--) {
       probeDh(L, dO[t], t, B * H, probe);
       L.dhNext.fill(0);
-      K.gruCellBackward(L.Pt[t], L.GHt[t], L.dhNext, L.dh, L.Pt[t], L.GHt[t], L.Ht[t], B, H);
-      K.gemmNNPacked(L.dhNext, L.GHt[t], W.whhP, B, H, 3 * H, true); // [B×H] += dgh[B×3H] · W_hh[3H×H]
+      ops.gruCellBackward(L.Pt[t], L.GHt[t], L.dhNext, L.dh, L.Pt[t], L.GHt[t], L.Ht[t], B, H);
+      ops.gemmNNPacked(L.dhNext, L.GHt[t], W.whhP, B, H, 3 * H, true); // [B×H] += dgh[B×3H] · W_hh[3H×H]
     }
     probe(0, L.dhNext); // ∂L/∂h_0, the carried-in state (dropped when not probed)
     return;
@@ -40,8 +40,8 @@ export function gruLayerBackward(K: Kernels, L: LayerBuffers, W: LayerWeights, d
   let carry = L.dhNext, next = L.dh;
   for (let t = T - 1; t >= 0; t--) {
     next.fill(0);
-    K.gruCellBackward(L.Pt[t], L.GHt[t], next, dO[t], L.Pt[t], L.GHt[t], L.Ht[t], B, H, t < T - 1 ? carry : null);
-    if (t > 0) K.gemmNNPacked(next, L.GHt[t], W.whhP, B, H, 3 * H, true); // [B×H] += dgh[B×3H] · W_hh[3H×H]
+    ops.gruCellBackward(L.Pt[t], L.GHt[t], next, dO[t], L.Pt[t], L.GHt[t], L.Ht[t], B, H, t < T - 1 ? carry : null);
+    if (t > 0) ops.gemmNNPacked(next, L.GHt[t], W.whhP, B, H, 3 * H, true); // [B×H] += dgh[B×3H] · W_hh[3H×H]
     const x = carry;
     carry = next;
     next = x;

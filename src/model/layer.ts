@@ -9,7 +9,7 @@ export interface LayerWeights {
   bhh: Arr; // [G·H]
   /** b_ih + b_hh [G·H], refreshed by pack() (rnn and lstm add both biases up front) */
   bsum: Arr;
-  /** W_hh [G·H × H] packed as the right-hand side of dGates[B×G·H] · W_hh (K.packB), refreshed by pack() */
+  /** W_hh [G·H × H] packed as the right-hand side of dGates[B×G·H] · W_hh (ops.packB), refreshed by pack() */
   whhP: Arr;
 }
 

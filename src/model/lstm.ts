@@ -11,13 +11,13 @@
 import type { Arr, Kernels } from "../kernels/types.ts";
 import { type LayerBuffers, type LayerWeights, probeDh, stepViews } from "./layer.ts";
 
-export function lstmLayerForward(K: Kernels, L: LayerBuffers, W: LayerWeights, B: number, T: number, H: number): void {
+export function lstmLayerForward(ops: Kernels, L: LayerBuffers, W: LayerWeights, B: number, T: number, H: number): void {
   const Cs = L.Ct;
   for (let t = 0; t < T; t++) {
     // the recurrent product goes to the small, hot scratch G; the cell kernel adds it to the step's input
     // projection in P as it reads it (same sum, and the GEMM never reads P)
-    K.gemmNT(L.G, L.Ht[t], W.whh, B, 4 * H, H, false); // [B×4H] = h_{t-1}[B×H] · W_hhᵀ
-    K.lstmCellForward(L.Ht[t + 1], Cs[t + 1], L.Pt[t], Cs[t], B, H, L.G);
+    ops.gemmNT(L.G, L.Ht[t], W.whh, B, 4 * H, H, false); // [B×4H] = h_{t-1}[B×H] · W_hhᵀ
+    ops.lstmCellForward(L.Ht[t + 1], Cs[t + 1], L.Pt[t], Cs[t], B, H, L.G);
   }
 }
 
@@ -25,7 +25,7 @@ export function lstmLayerForward(K: Kernels, L: LayerBuffers, W: LayerWeights, B
  * probe (diagnostics only; absent in training): called with t = T…1 and the total ∂L/∂h_t [B×H] of each step,
  * then with t = 0 and ∂L/∂h_0, the gradient into the carried-in state (otherwise not computed).
  */
-export function lstmLayerBackward(K: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, probe?: (t: number, dh: Arr) => void): void {
+export function lstmLayerBackward(ops: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, probe?: (t: number, dh: Arr) => void): void {
   const dO = stepViews(dOut, T, B * H); // ∂L/∂h_t from above, per step [B×H] (read only)
   L.dhNext.fill(0);
   L.dc.fill(0);
@@ -36,8 +36,8 @@ export function lstmLayerBackward(K: Kernels, L: LayerBuffers, W: LayerWeights, 
       dh = probeDh(L, dh, t, B * H, probe);
       dh2 = null;
     }
-    K.lstmCellBackward(L.Pt[t], L.dc, dh, L.Pt[t], L.Ct[t + 1], L.Ct[t], B, H, dh2); // gates → dGates in place
-    if (t > 0 || probe) K.gemmNNPacked(L.dhNext, L.Pt[t], W.whhP, B, H, 4 * H, false); // [B×H] = dGates[B×4H] · W_hh[4H×H]
+    ops.lstmCellBackward(L.Pt[t], L.dc, dh, L.Pt[t], L.Ct[t + 1], L.Ct[t], B, H, dh2); // gates → dGates in place
+    if (t > 0 || probe) ops.gemmNNPacked(L.dhNext, L.Pt[t], W.whhP, B, H, 4 * H, false); // [B×H] = dGates[B×4H] · W_hh[4H×H]
   }
   if (probe) probe(0, L.dhNext); // ∂L/∂h_0, the carried-in state (dropped when not probed)
 }

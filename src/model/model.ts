@@ -18,7 +18,7 @@ import { rnnLayerBackward, rnnLayerForward } from "./rnn.ts";
 
 export interface Model {
   cfg: ModelConfig;
-  K: Kernels;
+  ops: Kernels;
   spec: ParamSpec;
   params: Slab;
   layers: LayerWeights[];
@@ -27,14 +27,14 @@ export interface Model {
   wihT: Arr | null;
 }
 
-export function createModel(cfg: ModelConfig, K: Kernels, params?: Slab): Model {
+export function createModel(cfg: ModelConfig, ops: Kernels, params?: Slab): Model {
   const G = gateCount(cfg.cell), H = cfg.hidden;
   const spec = paramSpec(cfg);
-  const slab = params ?? makeSlab(spec, (n) => K.alloc(n));
-  const model = attachModel(cfg, K, slab.data, {
-    bsum: Array.from({ length: cfg.layers }, () => K.alloc(G * H)),
-    whhP: Array.from({ length: cfg.layers }, () => K.alloc(K.packedSize(G * H, H))),
-    wihT: cfg.embed > 0 ? null : K.alloc(cfg.vocabSize * G * H),
+  const slab = params ?? makeSlab(spec, (n) => ops.alloc(n));
+  const model = attachModel(cfg, ops, slab.data, {
+    bsum: Array.from({ length: cfg.layers }, () => ops.alloc(G * H)),
+    whhP: Array.from({ length: cfg.layers }, () => ops.alloc(ops.packedSize(G * H, H))),
+    wihT: cfg.embed > 0 ? null : ops.alloc(cfg.vocabSize * G * H),
   });
   pack(model);
   return model;
@@ -42,7 +42,7 @@ export function createModel(cfg: ModelConfig, K: Kernels, params?: Slab): Model 
 
 /**
  * What pack() derives from the parameters: per layer b_ih + b_hh [G·H] and W_hh packed for the backward
- * steps' GEMMs (K.packB), and W_ih_l0ᵀ + bias [V × G·H] (one-hot; bias = b_ih + b_hh, or b_ih for gru).
+ * steps' GEMMs (ops.packB), and W_ih_l0ᵀ + bias [V × G·H] (one-hot; bias = b_ih + b_hh, or b_ih for gru).
  */
 export interface Derived {
   bsum: Arr[];
@@ -54,7 +54,7 @@ export interface Derived {
  * A Model over existing parameter and derived buffers, without packing: how a worker thread sees the main
  * thread's model in shared memory (the main thread packs once per optimizer step, for everyone).
  */
-export function attachModel(cfg: ModelConfig, K: Kernels, params: Arr, derived: Derived): Model {
+export function attachModel(cfg: ModelConfig, ops: Kernels, params: Arr, derived: Derived): Model {
   const spec = paramSpec(cfg);
   const slab: Slab = { spec, data: params, views: viewsOf(spec, params) };
   const layers: LayerWeights[] = derived.bsum.map((bsum, k) => ({
@@ -65,22 +65,22 @@ export function attachModel(cfg: ModelConfig, K: Kernels, params: Arr, derived: 
     bsum,
     whhP: derived.whhP[k],
   }));
-  return { cfg, K, spec, params: slab, layers, wihT: derived.wihT };
+  return { cfg, ops, spec, params: slab, layers, wihT: derived.wihT };
 }
 
 /** Refresh everything derived from the parameters. Call after every change to them (once per optimizer step). */
 export function pack(m: Model): void {
-  const K = m.K, H = m.cfg.hidden, GH = gateCount(m.cfg.cell) * H, V = m.cfg.vocabSize;
+  const ops = m.ops, H = m.cfg.hidden, GH = gateCount(m.cfg.cell) * H, V = m.cfg.vocabSize;
   for (const L of m.layers) {
     for (let j = 0; j < GH; j++) L.bsum[j] = L.bih[j] + L.bhh[j];
-    K.packB(L.whhP, L.whh, GH, H, false); // W_hh [GH × H] as a K = GH, N = H right-hand side
+    ops.packB(L.whhP, L.whh, GH, H, false); // W_hh [GH × H] as a K = GH, N = H right-hand side
   }
   if (m.wihT) {
     // [V × GH] = W_ih [GH × V]ᵀ + the layer's input-side bias on every row: the one-hot input projection
     // (with its bias) is then a plain row gather, bit for bit the gather + addBias it replaces
     const L0 = m.layers[0];
-    K.transpose(m.wihT, L0.wih, GH, V, false);
-    K.addBias(m.wihT, m.cfg.cell === "gru" ? L0.bih : L0.bsum, V, GH, true);
+    ops.transpose(m.wihT, L0.wih, GH, V, false);
+    ops.addBias(m.wihT, m.cfg.cell === "gru" ? L0.bih : L0.bsum, V, GH, true);
   }
 }
 
@@ -122,31 +122,31 @@ export interface Workspace {
 
 export function createWorkspace(m: Model, B: number, T: number, opts: { dropout?: boolean; grad?: boolean } = {}): Workspace {
   const { cell, hidden: H, embed: E, vocabSize: V, layers: Lc, residual } = m.cfg;
-  const K = m.K, G = gateCount(cell), N = T * B;
+  const ops = m.ops, G = gateCount(cell), N = T * B;
   const grad = opts.grad ?? true;
   const layers: LayerBuffers[] = [];
   const outs: Arr[] = [];
   const masks: (Arr | null)[] = [];
   for (let l = 0; l < Lc; l++) {
-    const lb = layerBuffers((n) => K.alloc(n), G, B, T, H, cell);
+    const lb = layerBuffers((n) => ops.alloc(n), G, B, T, H, cell);
     layers.push(lb);
     const own = opts.dropout || (residual && l > 0);
-    outs.push(own ? K.alloc(N * H) : lb.Hs.subarray(B * H));
-    masks.push(opts.dropout ? K.alloc(N * H) : null);
+    outs.push(own ? ops.alloc(N * H) : lb.Hs.subarray(B * H));
+    masks.push(opts.dropout ? ops.alloc(N * H) : null);
   }
-  const empty = K.alloc(0);
+  const empty = ops.alloc(0);
   return {
     B, T,
     idx: new Int32Array(N),
     targets: new Int32Array(N),
-    X0: E > 0 ? K.alloc(N * E) : null,
+    X0: E > 0 ? ops.alloc(N * E) : null,
     layers, outs, masks,
-    logits: K.alloc(N * V),
-    dLogits: grad ? K.alloc(N * V) : empty,
-    dA: grad ? K.alloc(N * Math.max(H, E)) : empty,
-    dB: grad ? K.alloc(N * Math.max(H, E)) : empty,
-    dWihT: grad && E === 0 ? K.alloc(V * G * H) : null,
-    dBias: grad ? K.alloc(G * H) : empty,
+    logits: ops.alloc(N * V),
+    dLogits: grad ? ops.alloc(N * V) : empty,
+    dA: grad ? ops.alloc(N * Math.max(H, E)) : empty,
+    dB: grad ? ops.alloc(N * Math.max(H, E)) : empty,
+    dWihT: grad && E === 0 ? ops.alloc(V * G * H) : null,
+    dBias: grad ? ops.alloc(G * H) : empty,
     dropped: false,
   };
 }
@@ -160,8 +160,8 @@ export interface State {
 export function createState(m: Model, B: number): State {
   const n = B * m.cfg.hidden;
   return {
-    h: m.layers.map(() => m.K.alloc(n)),
-    c: m.cfg.cell === "lstm" ? m.layers.map(() => m.K.alloc(n)) : [],
+    h: m.layers.map(() => m.ops.alloc(n)),
+    c: m.cfg.cell === "lstm" ? m.layers.map(() => m.ops.alloc(n)) : [],
   };
 }
 
@@ -189,28 +189,28 @@ export interface ForwardResult {
 
 /** Runs one chunk. Reads ws.idx / ws.targets and the carried state; writes the final state back. */
 export function forward(m: Model, ws: Workspace, state: State, opts: ForwardOptions): ForwardResult {
-  const K = m.K, { cell, hidden: H, embed: E, vocabSize: V, activation, residual } = m.cfg;
+  const ops = m.ops, { cell, hidden: H, embed: E, vocabSize: V, activation, residual } = m.cfg;
   const B = ws.B, T = ws.T, N = B * T, G = gateCount(cell), GH = G * H;
   const p = opts.dropout ?? 0;
   ws.dropped = p > 0 && ws.masks[0] !== null;
-  if (ws.X0) K.gatherRows(ws.X0, m.params.views["embedding.weight"], ws.idx, N, E, false);
+  if (ws.X0) ops.gatherRows(ws.X0, m.params.views["embedding.weight"], ws.idx, N, E, false);
   let input: Arr | null = ws.X0; // [N × In]
   for (let l = 0; l < m.layers.length; l++) {
     const W = m.layers[l], Lb = ws.layers[l];
     const In = l === 0 ? (E > 0 ? E : V) : H;
     const bias = cell === "gru" ? W.bih : W.bsum;
     // P[N × GH] = input projection of all T steps + bias
-    if (l === 0 && m.wihT) K.gatherRows(Lb.P, m.wihT, ws.idx, N, GH, false); // rows of W_ihᵀ + bias (pack())
-    else K.gemmNTBias(Lb.P, input!, W.wih, bias, N, GH, In); // [N×GH] = X[N×In] · W_ihᵀ + bias
+    if (l === 0 && m.wihT) ops.gatherRows(Lb.P, m.wihT, ws.idx, N, GH, false); // rows of W_ihᵀ + bias (pack())
+    else ops.gemmNTBias(Lb.P, input!, W.wih, bias, N, GH, In); // [N×GH] = X[N×In] · W_ihᵀ + bias
     Lb.Ht[0].set(state.h[l]);
     if (cell === "lstm") {
       Lb.Ct[0].set(state.c[l]);
-      lstmLayerForward(K, Lb, W, B, T, H);
+      lstmLayerForward(ops, Lb, W, B, T, H);
       state.c[l].set(Lb.Ct[T]);
     } else if (cell === "gru") {
-      gruLayerForward(K, Lb, W, B, T, H);
+      gruLayerForward(ops, Lb, W, B, T, H);
     } else {
-      rnnLayerForward(K, Lb, W, B, T, H, activation === "relu");
+      rnnLayerForward(ops, Lb, W, B, T, H, activation === "relu");
     }
     state.h[l].set(Lb.Ht[T]);
     // the layer's output as seen from above
@@ -230,26 +230,26 @@ export function forward(m: Model, ws: Workspace, state: State, opts: ForwardOpti
     input = out;
   }
   // decoder: logits[N × V] = top[N × H] · W_decᵀ + b_dec
-  K.gemmNTBias(ws.logits, input!, m.params.views["decoder.weight"], m.params.views["decoder.bias"], N, V, H);
+  ops.gemmNTBias(ws.logits, input!, m.params.views["decoder.weight"], m.params.views["decoder.bias"], N, V, H);
   let count = 0;
   for (let i = 0; i < N; i++) if (ws.targets[i] >= 0) count++;
   const scale = opts.scale ?? (count > 0 ? 1 / count : 0);
-  const lossSum = K.softmaxXent(opts.grad ? ws.dLogits : null, ws.logits, ws.targets, N, V, scale);
+  const lossSum = ops.softmaxXent(opts.grad ? ws.dLogits : null, ws.logits, ws.targets, N, V, scale);
   return { lossSum, count };
 }
 
 /** Accumulates (+=) the gradient of the last forward(grad: true) into grads. */
 export function backward(m: Model, ws: Workspace, grads: Slab): void {
-  const K = m.K, { cell, hidden: H, embed: E, vocabSize: V, activation, residual } = m.cfg;
+  const ops = m.ops, { cell, hidden: H, embed: E, vocabSize: V, activation, residual } = m.cfg;
   const B = ws.B, T = ws.T, N = B * T, G = gateCount(cell), GH = G * H;
   const gl = gradLayers(m, grads);
   const Lc = m.layers.length;
   const top = ws.outs[Lc - 1];
   // decoder
-  K.gemmTNAcc(grads.views["decoder.weight"], ws.dLogits, top, V, H, N); // dW_dec[V×H] += dLogitsᵀ · top
-  K.biasBackward(grads.views["decoder.bias"], ws.dLogits, N, V);
+  ops.gemmTNAcc(grads.views["decoder.weight"], ws.dLogits, top, V, H, N); // dW_dec[V×H] += dLogitsᵀ · top
+  ops.biasBackward(grads.views["decoder.bias"], ws.dLogits, N, V);
   let dOut = ws.dA, dIn = ws.dB;
-  K.gemmNN(dOut, ws.dLogits, m.params.views["decoder.weight"], N, H, V, false); // dTop[N×H] = dLogits · W_dec
+  ops.gemmNN(dOut, ws.dLogits, m.params.views["decoder.weight"], N, H, V, false); // dTop[N×H] = dLogits · W_dec
   for (let l = Lc - 1; l >= 0; l--) {
     const W = m.layers[l], Lb = ws.layers[l], g = gl[l];
     const In = l === 0 ? (E > 0 ? E : V) : H;
@@ -259,39 +259,39 @@ export function backward(m: Model, ws: Workspace, grads: Slab): void {
       for (let i = 0; i < N * H; i++) dOut[i] *= mask[i];
     }
     // through time
-    if (cell === "lstm") lstmLayerBackward(K, Lb, W, dOut, B, T, H);
-    else if (cell === "gru") gruLayerBackward(K, Lb, W, dOut, B, T, H);
-    else rnnLayerBackward(K, Lb, W, dOut, B, T, H, activation === "relu");
+    if (cell === "lstm") lstmLayerBackward(ops, Lb, W, dOut, B, T, H);
+    else if (cell === "gru") gruLayerBackward(ops, Lb, W, dOut, B, T, H);
+    else rnnLayerBackward(ops, Lb, W, dOut, B, T, H, activation === "relu");
     // weight gradients: one GEMM each over all N rows
     const dX = Lb.P; // ∂L/∂(input projection) [N × GH]
     const dHh = cell === "gru" ? Lb.GH! : Lb.P; // ∂L/∂(hidden projection) [N × GH]
     const hPrev = Lb.Hs.subarray(0, N * H); // h_{t-1} for t = 0..T-1 [N × H]
-    K.gemmTNAcc(g.whh, dHh, hPrev, GH, H, N); // dW_hh[GH×H] += dHhᵀ · hPrev
+    ops.gemmTNAcc(g.whh, dHh, hPrev, GH, H, N); // dW_hh[GH×H] += dHhᵀ · hPrev
     if (dHh === dX) {
       // rnn / lstm: both biases get the same column sums; sum once (from zero, as biasBackward into a zeroed
       // gradient would) and add to both
       const db = ws.dBias;
       db.fill(0);
-      K.biasBackward(db, dX, N, GH);
-      K.addTo(g.bhh, db, GH);
-      K.addTo(g.bih, db, GH);
+      ops.biasBackward(db, dX, N, GH);
+      ops.addTo(g.bhh, db, GH);
+      ops.addTo(g.bih, db, GH);
     } else {
-      K.biasBackward(g.bhh, dHh, N, GH);
-      K.biasBackward(g.bih, dX, N, GH);
+      ops.biasBackward(g.bhh, dHh, N, GH);
+      ops.biasBackward(g.bih, dX, N, GH);
     }
     if (l === 0 && m.wihT) {
       const dT = ws.dWihT!;
       dT.fill(0);
-      K.scatterAddRows(dT, dX, ws.idx, N, GH); // dW_ihᵀ[V×GH] rows += dX rows
-      K.transpose(g.wih, dT, V, GH, true); // dW_ih[GH×V] += dW_ihᵀ[V×GH]ᵀ
+      ops.scatterAddRows(dT, dX, ws.idx, N, GH); // dW_ihᵀ[V×GH] rows += dX rows
+      ops.transpose(g.wih, dT, V, GH, true); // dW_ih[GH×V] += dW_ihᵀ[V×GH]ᵀ
     } else {
-      K.gemmTNAcc(g.wih, dX, input!, GH, In, N); // dW_ih[GH×In] += dXᵀ · input
+      ops.gemmTNAcc(g.wih, dX, input!, GH, In, N); // dW_ih[GH×In] += dXᵀ · input
     }
     if (l > 0 || E > 0) {
       // gradient into this layer's input [N × In]
-      K.gemmNN(dIn, dX, W.wih, N, In, GH, false);
+      ops.gemmNN(dIn, dX, W.wih, N, In, GH, false);
       if (residual && l > 0) for (let i = 0; i < N * H; i++) dIn[i] += dOut[i];
-      if (l === 0) K.scatterAddRows(grads.views["embedding.weight"], dIn, ws.idx, N, E);
+      if (l === 0) ops.scatterAddRows(grads.views["embedding.weight"], dIn, ws.idx, N, E);
       const t = dOut;
       dOut = dIn;
       dIn = t;

@@ -12,12 +12,12 @@ export interface OrthoScratch {
 }
 
 export function orthoScratch(m: Model): OrthoScratch {
-  return { A: m.K.alloc(m.cfg.hidden * m.cfg.hidden) };
+  return { A: m.ops.alloc(m.cfg.hidden * m.cfg.hidden) };
 }
 
 /** Returns the penalty λ Σ ‖W_gᵀW_g − I‖²; adds its gradient into grads when given. */
 export function orthoReg(m: Model, lambda: number, scratch: OrthoScratch, grads: Slab | null): number {
-  const K = m.K, H = m.cfg.hidden, G = gateCount(m.cfg.cell), HH = H * H;
+  const ops = m.ops, H = m.cfg.hidden, G = gateCount(m.cfg.cell), HH = H * H;
   const A = scratch.A;
   let penalty = 0;
   m.layers.forEach((L, k) => {
@@ -25,7 +25,7 @@ export function orthoReg(m: Model, lambda: number, scratch: OrthoScratch, grads:
     for (let g = 0; g < G; g++) {
       const W = L.whh.subarray(g * HH, (g + 1) * HH); // [H × H]
       A.fill(0);
-      K.gemmTNAcc(A, W, W, H, H, H); // A = Wᵀ W
+      ops.gemmTNAcc(A, W, W, H, H, H); // A = Wᵀ W
       for (let i = 0; i < H; i++) A[i * H + i] -= 1;
       let s = 0;
       for (let i = 0; i < HH; i++) s += A[i] * A[i];
@@ -33,7 +33,7 @@ export function orthoReg(m: Model, lambda: number, scratch: OrthoScratch, grads:
       if (gW) {
         // 4λ W A  (A is symmetric); scale A first so the GEMM accumulates straight into the gradient
         for (let i = 0; i < HH; i++) A[i] *= 4 * lambda;
-        K.gemmNN(gW.subarray(g * HH, (g + 1) * HH), W, A, H, H, H, true);
+        ops.gemmNN(gW.subarray(g * HH, (g + 1) * HH), W, A, H, H, H, true);
       }
     }
   });

@@ -6,10 +6,10 @@ import type { Arr, Kernels } from "../kernels/types.ts";
 import { type LayerBuffers, type LayerWeights, probeDh, stepViews } from "./layer.ts";
 
 /** P[N×H]: in x-projection + biases, out h activations' pre-activations; Hs blocks 1..T = h_t. */
-export function rnnLayerForward(K: Kernels, L: LayerBuffers, W: LayerWeights, B: number, T: number, H: number, relu: boolean): void {
+export function rnnLayerForward(ops: Kernels, L: LayerBuffers, W: LayerWeights, B: number, T: number, H: number, relu: boolean): void {
   for (let t = 0; t < T; t++) {
-    K.gemmNT(L.G, L.Ht[t], W.whh, B, H, H, false); // [B×H] = h_{t-1}[B×H] · W_hhᵀ (hot scratch; see lstm.ts)
-    K.rnnCellForward(L.Ht[t + 1], L.Pt[t], B, H, relu, L.G); // P_t += G, h_t = act(P_t)
+    ops.gemmNT(L.G, L.Ht[t], W.whh, B, H, H, false); // [B×H] = h_{t-1}[B×H] · W_hhᵀ (hot scratch; see lstm.ts)
+    ops.rnnCellForward(L.Ht[t + 1], L.Pt[t], B, H, relu, L.G); // P_t += G, h_t = act(P_t)
   }
 }
 
@@ -19,7 +19,7 @@ export function rnnLayerForward(K: Kernels, L: LayerBuffers, W: LayerWeights, B:
  * probe (diagnostics only; absent in training): called with t = T…1 and the total ∂L/∂h_t [B×H] of each step,
  * then with t = 0 and ∂L/∂h_0, the gradient into the carried-in state (otherwise not computed).
  */
-export function rnnLayerBackward(K: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, relu: boolean, probe?: (t: number, dh: Arr) => void): void {
+export function rnnLayerBackward(ops: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, relu: boolean, probe?: (t: number, dh: Arr) => void): void {
   const dO = stepViews(dOut, T, B * H); // ∂L/∂h_t from above, per step [B×H] (read only)
   L.dhNext.fill(0);
   for (let t = T - 1; t >= 0; t--) {
@@ -29,8 +29,8 @@ export function rnnLayerBackward(K: Kernels, L: LayerBuffers, W: LayerWeights, d
       dh = probeDh(L, dh, t, B * H, probe);
       dh2 = null;
     }
-    K.rnnCellBackward(L.Pt[t], dh, L.Ht[t + 1], B, H, relu, dh2);
-    if (t > 0 || probe) K.gemmNNPacked(L.dhNext, L.Pt[t], W.whhP, B, H, H, false); // [B×H] = dPre[B×H] · W_hh[H×H]
+    ops.rnnCellBackward(L.Pt[t], dh, L.Ht[t + 1], B, H, relu, dh2);
+    if (t > 0 || probe) ops.gemmNNPacked(L.dhNext, L.Pt[t], W.whhP, B, H, H, false); // [B×H] = dPre[B×H] · W_hh[H×H]
   }
   if (probe) probe(0, L.dhNext); // ∂L/∂h_0, the carried-in state (dropped when not probed)
 }

@@ -1,4 +1,4 @@
-// Generating text from a trained model: K samples at once as one batch (B = K, T = 1), each step a
+// Generating text from a trained model: n samples at once as one batch (B = n, T = 1), each step a
 // forward pass over one character per sample, then temperature / top-k / argmax selection.
 import { UsageError } from "../errors.ts";
 import { createState, createWorkspace, forward, type Model } from "../model/model.ts";

@@ -3,7 +3,7 @@
 // (src/train/parallel.ts) splits the B streams across worker threads and has the same interface.
 import type { TrainConfig } from "../config.ts";
 import type { Arr } from "../kernels/types.ts";
-import type { Batcher } from "../data/batches.ts";
+import type { Batcher } from "../corpus/batches.ts";
 import { backward, createState, createWorkspace, forward, type Model, resetState, type State } from "../model/model.ts";
 import { makeSlab, type Slab } from "../model/params.ts";
 import type { Rng } from "../rng.ts";
@@ -42,10 +42,10 @@ export interface Engine {
 export function createLocalEngine(model: Model, cfg: TrainConfig, batcher: Batcher, part: { b0: number; nb: number } = { b0: 0, nb: cfg.batch }): Engine {
   const B = cfg.batch, T = cfg.seq, { b0, nb } = part;
   // the kernels' helper thread is a second core: only when training was given more than one
-  model.K.setHelper?.(cfg.threads > 1);
+  model.ops.setHelper?.(cfg.threads > 1);
   const ws = createWorkspace(model, nb, T, { dropout: cfg.dropout > 0 });
   const state = createState(model, nb);
-  const grads = makeSlab(model.spec, (n) => model.K.alloc(n));
+  const grads = makeSlab(model.spec, (n) => model.ops.alloc(n));
   const scale = 1 / (B * T);
   return {
     grads,

@@ -38,11 +38,11 @@ export function createOptimizerState(cfg: OptimizerConfig, P: number, alloc: (n:
 }
 
 /**
- * One update of params[P] from grads[P] at learning rate lr. grads are read, not changed. With K (whose
- * memory holds params, grads and the state slab), Adam runs as the kernel K.adam (SIMD, float32 like
+ * One update of params[P] from grads[P] at learning rate lr. grads are read, not changed. With ops (whose
+ * memory holds params, grads and the state slab), Adam runs as the kernel ops.adam (SIMD, float32 like
  * torch); without, as the loop below (float64 arithmetic, rounded on store).
  */
-export function optimizerStep(cfg: OptimizerConfig, st: OptimizerState, params: Arr, grads: Arr, lr: number, K?: Kernels): void {
+export function optimizerStep(cfg: OptimizerConfig, st: OptimizerState, params: Arr, grads: Arr, lr: number, ops?: Kernels): void {
   const P = params.length;
   const wd = cfg.weightDecay;
   st.step++;
@@ -50,8 +50,8 @@ export function optimizerStep(cfg: OptimizerConfig, st: OptimizerState, params: 
   switch (cfg.optimizer) {
     case "adam": {
       const { b1, b2, eps, stepSize, bc2Sqrt } = adamScalars(cfg, st.step, lr);
-      if (K) {
-        K.adam(params, s.subarray(0, P), s.subarray(P, 2 * P), grads, P, stepSize, b1, b2, bc2Sqrt, eps, wd);
+      if (ops) {
+        ops.adam(params, s.subarray(0, P), s.subarray(P, 2 * P), grads, P, stepSize, b1, b2, bc2Sqrt, eps, wd);
         break;
       }
       for (let i = 0; i < P; i++) {
@@ -118,20 +118,20 @@ export function sumSquares(g: Arr): number {
 /**
  * Global-norm clipping, torch.nn.utils.clip_grad_norm_: scales grads by maxNorm / (‖g‖ + 1e-6) when that is
  * below 1. Returns the norm before clipping (NaN/Inf are returned as they are, so the caller can stop).
- * With K (whose memory holds g), the sum of squares and the scaling run as kernels.
+ * With ops (whose memory holds g), the sum of squares and the scaling run as kernels.
  */
-export function clipGradNorm(g: Arr, maxNorm: number, K?: Kernels): number {
-  const norm = Math.sqrt(K ? K.sumSquares(g, g.length) : sumSquares(g));
-  clipByNorm(g, norm, maxNorm, K);
+export function clipGradNorm(g: Arr, maxNorm: number, ops?: Kernels): number {
+  const norm = Math.sqrt(ops ? ops.sumSquares(g, g.length) : sumSquares(g));
+  clipByNorm(g, norm, maxNorm, ops);
   return norm;
 }
 
 /** The scaling half of clipGradNorm, for a norm computed elsewhere (e.g. from per-thread partial sums). */
-export function clipByNorm(g: Arr, norm: number, maxNorm: number, K?: Kernels): void {
+export function clipByNorm(g: Arr, norm: number, maxNorm: number, ops?: Kernels): void {
   if (maxNorm > 0 && Number.isFinite(norm)) {
     const coef = maxNorm / (norm + 1e-6);
     if (coef < 1) {
-      if (K) K.scale(g, coef, g.length);
+      if (ops) ops.scale(g, coef, g.length);
       else for (let i = 0; i < g.length; i++) g[i] *= coef;
     }
   }

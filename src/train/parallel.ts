@@ -11,7 +11,7 @@
 // and updates that slice. Nothing is copied per step but gradients, and nothing is allocated per step.
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
 import type { TrainConfig } from "../config.ts";
-import type { Batcher } from "../data/batches.ts";
+import type { Batcher } from "../corpus/batches.ts";
 import type { Arr } from "../kernels/types.ts";
 import type { WasmKernels } from "../kernels/wasm.ts";
 import type { Model } from "../model/model.ts";
@@ -76,14 +76,14 @@ export function splitStreams(B: number, n: number): { b0: number; nb: number }[]
 const span = (a: Arr) => ({ offset: a.byteOffset, length: a.length });
 
 export async function createParallelEngine(model: Model, cfg: TrainConfig, batcher: Batcher, train: Uint16Array | Uint32Array, threads: number): Promise<Engine> {
-  const K = model.K as WasmKernels;
-  if (!K.memory) throw new Error("parallel training needs the WebAssembly kernels (shared memory)");
+  const ops = model.ops as WasmKernels;
+  if (!ops.memory) throw new Error("parallel training needs the WebAssembly kernels (shared memory)");
   const n = Math.max(1, Math.min(threads, cfg.batch));
   const parts = splitStreams(cfg.batch, n);
   const local = createLocalEngine(model, cfg, batcher, parts[0]);
   if (n === 1) return local;
   // the workers hold the other cores: no kernel helper thread on this one meanwhile
-  K.setHelper(false);
+  ops.setHelper(false);
   const ctrl = new Int32Array(new SharedArrayBuffer(CTRL.size * 4));
   const results = new Float64Array(new SharedArrayBuffer(n * 2 * 8));
   const sumsq = new Float64Array(new SharedArrayBuffer(n * 8));
@@ -104,7 +104,7 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
     const { port1, port2 } = new MessageChannel();
     errorPorts.push(port1);
     const init: WorkerInit = {
-      memory: K.memory, cfg, ctrl, results, sumsq, slabs, hyper, index: w, b0, nb, ids, errors: port2,
+      memory: ops.memory, cfg, ctrl, results, sumsq, slabs, hyper, index: w, b0, nb, ids, errors: port2,
       params: span(model.params.data),
       bsum: model.layers.map((l) => span(l.bsum)),
       whhP: model.layers.map((l) => span(l.whhP)),
@@ -121,7 +121,7 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
   const info = await Promise.all(ready);
   for (const wk of workers) wk.removeAllListeners("exit");
   // views of the workers' buffers, made after every worker has allocated (the memory may have grown)
-  const buf = K.memory.buffer;
+  const buf = ops.memory.buffer;
   const wGrads = info.map((r) => new Float32Array(buf, r.grads.offset, r.grads.length));
   slabs[0] = local.grads.data.byteOffset;
   info.forEach((r, w) => { slabs[w + 1] = r.grads.offset; });
@@ -169,7 +169,7 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
       let lossSum = r.lossSum, count = r.count;
       const g = grads.data;
       for (let w = 0; w < n - 1; w++) {
-        if (!deferReduce) K.addTo(g, wGrads[w], g.length);
+        if (!deferReduce) ops.addTo(g, wGrads[w], g.length);
         lossSum += results[2 * (w + 1)];
         count += results[2 * (w + 1) + 1];
       }
@@ -177,8 +177,8 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
     },
     reduceGrads() {
       command(CMD.reduce);
-      for (const wg of wMine) K.addTo(gMine, wg, gMine.length);
-      sumsq[0] = K.sumSquares(gMine, gMine.length);
+      for (const wg of wMine) ops.addTo(gMine, wg, gMine.length);
+      sumsq[0] = ops.sumSquares(gMine, gMine.length);
       wait();
       let s = 0;
       for (let i = 0; i < n; i++) s += sumsq[i];
@@ -186,14 +186,14 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
     },
     adamUpdate(opt, coef, a) {
       if (!optViews || optViews.slab !== opt.slab) {
-        K.scale(opt.slab, 1, 0); // throws here, before any worker reads it, unless the slab is in this memory
+        ops.scale(opt.slab, 1, 0); // throws here, before any worker reads it, unless the slab is in this memory
         optViews = { slab: opt.slab, m: opt.slab.subarray(lo, hi), v: opt.slab.subarray(P + lo, P + hi) };
       }
       hyper.set([coef, a.stepSize, a.b1, a.b2, a.bc2Sqrt, a.eps, a.wd]);
       Atomics.store(ctrl, CTRL.optSlab, opt.slab.byteOffset);
       command(CMD.adam);
-      if (coef < 1) K.scale(gMine, coef, gMine.length);
-      K.adam(pMine, optViews.m, optViews.v, gMine, gMine.length, a.stepSize, a.b1, a.b2, a.bc2Sqrt, a.eps, a.wd);
+      if (coef < 1) ops.scale(gMine, coef, gMine.length);
+      ops.adam(pMine, optViews.m, optViews.v, gMine, gMine.length, a.stepSize, a.b1, a.b2, a.bc2Sqrt, a.eps, a.wd);
       wait();
     },
     saveState(out) {
@@ -211,7 +211,7 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
     },
     paramsChanged() {},
     async dispose() {
-      K.setHelper(true);
+      ops.setHelper(true);
       command(CMD.exit);
       await Promise.all(workers.map((w) => new Promise((res) => w.once("exit", res))));
     },

@@ -48,10 +48,10 @@ export function makeStepper(model: Model, cfg: TrainConfig, engine: Engine, opt:
     const penalty = ortho ? orthoReg(model, cfg.orthoReg, ortho, engine.grads) : 0;
     const g = engine.grads.data;
     if (cfg.clipValue > 0) clipGradValue(g, cfg.clipValue);
-    const gradNorm = clipGradNorm(g, cfg.clip, model.K);
+    const gradNorm = clipGradNorm(g, cfg.clip, model.ops);
     const finite = Number.isFinite(loss) && Number.isFinite(gradNorm);
     if (finite) {
-      optimizerStep(cfg, opt, model.params.data, g, lr, model.K);
+      optimizerStep(cfg, opt, model.params.data, g, lr, model.ops);
       pack(model);
       engine.paramsChanged();
     }

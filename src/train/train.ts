@@ -5,15 +5,15 @@ import path from "node:path";
 import type { TrainConfig } from "../config.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { cleanStaleTemps, describeFsError } from "../io/atomic.ts";
-import { type Batcher, checkFits, makeBatcher, splitTrainVal } from "../data/batches.ts";
+import { type Batcher, checkFits, makeBatcher, splitTrainVal } from "../corpus/batches.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { initParams } from "../model/init.ts";
 import { createModel, type Model } from "../model/model.ts";
 import { makeRng } from "../rng.ts";
-import { BEST, loadModel, loadRunState, type ModelMeta, type RunState, saveModel, saveRun } from "./checkpoint.ts";
+import { BEST, loadModel, loadRunState, type ModelMeta, type RunState, saveModel, saveRun } from "../checkpoint/checkpoint.ts";
 import { createLocalEngine, type Engine } from "./engine.ts";
 import { createParallelEngine } from "./parallel.ts";
-import { createEvaluator } from "./evaluate.ts";
+import { createEvaluator } from "../eval/evaluate.ts";
 import { readCheckpointFile } from "../io/safetensors.ts";
 import { createOptimizerState } from "./optim.ts";
 import { makeStepper } from "./step.ts";
@@ -50,7 +50,7 @@ export function lrAt(cfg: TrainConfig, step: number): number {
 }
 
 export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end" }> {
-  const { cfg, vocab, ids, kernels: K, onEvent } = inp;
+  const { cfg, vocab, ids, kernels: ops, onEvent } = inp;
   const now = inp.now ?? (() => performance.now() / 1000);
   const { train: trainIds, val: valIds } = splitTrainVal(ids, cfg.valFrac);
   const need = cfg.batch * cfg.seq + 1;
@@ -76,7 +76,7 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
   let step = 0, epoch = 0, chunk = 0, bestVal: number | null = null, evalsSinceBest = 0, lastVal: number | null = null;
   let resumed: RunState | null = null;
   if (inp.resume) {
-    const loaded = loadModel(cfg.out, K);
+    const loaded = loadModel(cfg.out, ops);
     model = loaded.model;
     resumed = loadRunState(cfg.out, loaded.meta.step);
     ({ step, epoch, chunk, evalsSinceBest } = resumed);
@@ -84,11 +84,11 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
     lastVal = resumed.lastValLoss;
     rng.setState(resumed.rng);
   } else {
-    model = createModel(cfg.model, K);
+    model = createModel(cfg.model, ops);
     initParams(model, cfg, rng);
   }
   const P = model.spec.size;
-  const opt = createOptimizerState(cfg, P, (n) => K.alloc(n));
+  const opt = createOptimizerState(cfg, P, (n) => ops.alloc(n));
   if (resumed) {
     if (resumed.optimizer.length !== opt.slab.length) {
       throw new RnnError(`${cfg.out}: the saved optimizer state does not fit --optimizer ${cfg.optimizer}; resume with the run's optimizer`);
@@ -98,7 +98,7 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
   }
   const engine = inp.makeEngine
     ? await inp.makeEngine(model, cfg, batcher)
-    : cfg.threads > 1 && "memory" in K
+    : cfg.threads > 1 && "memory" in ops
       ? await createParallelEngine(model, cfg, batcher, trainIds, cfg.threads)
       : createLocalEngine(model, cfg, batcher);
   if (resumed) engine.loadState(resumed);
@@ -110,7 +110,7 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
   const startStep = step;
   onEvent({
     type: "start", config: cfg, params: P, vocab: vocab.length, trainChars: trainIds.length, valChars: valIds.length,
-    chunksPerEpoch: epochSteps, totalSteps, startStep, kernels: K.name, resumed: !!inp.resume,
+    chunksPerEpoch: epochSteps, totalSteps, startStep, kernels: ops.name, resumed: !!inp.resume,
   });
 
   const meta = (): ModelMeta => ({ config: cfg, vocab, step, bestValLoss: bestVal });

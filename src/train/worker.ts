@@ -1,7 +1,7 @@
 // A training worker thread (see parallel.ts): sees the model in shared memory, owns its streams'
 // workspace, hidden state and gradient slab, and waits on the control words for commands.
 import { parentPort, workerData } from "node:worker_threads";
-import { makeBatcher } from "../data/batches.ts";
+import { makeBatcher } from "../corpus/batches.ts";
 import { createWasmKernels } from "../kernels/wasm.ts";
 import { attachModel, backward, createState, createWorkspace, forward, resetState } from "../model/model.ts";
 import { makeSlab } from "../model/params.ts";
@@ -10,16 +10,16 @@ import { CMD, CTRL, slabSlice, type WorkerInit, type WorkerReady } from "./paral
 
 const init = workerData as WorkerInit;
 const { cfg, ctrl, results, sumsq, slabs, hyper, index, nb } = init;
-const K = createWasmKernels({ memory: init.memory });
+const ops = createWasmKernels({ memory: init.memory });
 // views of the shared model, made before this thread allocates anything (memory.buffer is current now)
 const buf = init.memory.buffer;
 const view = (s: { offset: number; length: number }) => new Float32Array(buf, s.offset, s.length);
-const model = attachModel(cfg.model, K, view(init.params), { bsum: init.bsum.map(view), whhP: init.whhP.map(view), wihT: init.wihT ? view(init.wihT) : null });
+const model = attachModel(cfg.model, ops, view(init.params), { bsum: init.bsum.map(view), whhP: init.whhP.map(view), wihT: init.wihT ? view(init.wihT) : null });
 const T = cfg.seq;
 const batcher = makeBatcher(init.ids, nb, T);
 const ws = createWorkspace(model, nb, T, { dropout: cfg.dropout > 0 });
 const state = createState(model, nb);
-const grads = makeSlab(model.spec, (n) => K.alloc(n));
+const grads = makeSlab(model.spec, (n) => ops.alloc(n));
 const scale = 1 / (cfg.batch * T);
 const ready: WorkerReady = {
   grads: { offset: grads.data.byteOffset, length: grads.data.length },
@@ -61,15 +61,15 @@ for (;;) {
     } else if (cmd === CMD.reduce) {
       // this thread's slice of main's slab += every part's slab, in part order (as the main thread would)
       const s = slice();
-      for (const wg of s.parts) K.addTo(s.g, wg, s.g.length);
-      sumsq[index] = K.sumSquares(s.g, s.g.length);
+      for (const wg of s.parts) ops.addTo(s.g, wg, s.g.length);
+      sumsq[index] = ops.sumSquares(s.g, s.g.length);
     } else if (cmd === CMD.adam) {
       const s = slice();
       const P = grads.data.length, [lo, hi] = slabSlice(P, slabs.length, index);
       const opt = new Float32Array(init.memory.buffer, Atomics.load(ctrl, CTRL.optSlab) >>> 0, 2 * P);
       const [coef, stepSize, b1, b2, bc2Sqrt, eps, wd] = hyper;
-      if (coef < 1) K.scale(s.g, coef, s.g.length);
-      K.adam(s.p, opt.subarray(lo, hi), opt.subarray(P + lo, P + hi), s.g, s.g.length, stepSize, b1, b2, bc2Sqrt, eps, wd);
+      if (coef < 1) ops.scale(s.g, coef, s.g.length);
+      ops.adam(s.p, opt.subarray(lo, hi), opt.subarray(P + lo, P + hi), s.g, s.g.length, stepSize, b1, b2, bc2Sqrt, eps, wd);
     }
   } catch (e) {
     // the main thread is blocked in Atomics.wait and cannot see an 'error' event: flag it, and leave the

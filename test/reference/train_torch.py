@@ -4,7 +4,7 @@
     /usr/bin/python3 test/reference/train_torch.py CORPUS [--cell lstm --layers 2 --hidden 128 --batch 50
         --seq 50 --lr 2e-3 --clip 5 --steps 2000 --val-frac 0.05 --threads 1 --seed 42 --out FILE.safetensors]
 
-Protocol (src/data/batches.ts, src/train/train.ts, src/train/evaluate.ts):
+Protocol (src/corpus/batches.ts, src/train/train.ts, src/eval/evaluate.ts):
   * vocabulary = distinct code points of the corpus, sorted; validation = the last floor(len·val_frac) chars;
   * B streams, stream b = train[b·L : b·L + L + 1] with L = (len(train) − 1) // B; chunk c of an epoch covers
     steps c·T … c·T + T − 1 of every stream; hidden state carried (detached) across chunks, reset each epoch;

@@ -1,14 +1,14 @@
-// Writes the long-range corpus (see data/longrange.ts for what it contains and what it tests).
-//   npx tsx data/make_corpus.ts [--out data/longrange.txt] [--bytes 1000000] [--seed N]
+// Writes the long-range corpus (see experiments/longrange/corpus.ts for what it contains and what it tests).
+//   npx tsx experiments/longrange/make_corpus.ts [--out data/longrange.txt] [--bytes 1000000] [--seed N]
 // Deterministic: the same flags always give the same bytes.
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_BYTES, DEFAULT_SEED, dependentOffsets, generateLongRange, type SpanKind } from "./longrange.ts";
+import { DEFAULT_BYTES, DEFAULT_SEED, dependentOffsets, generateLongRange, type SpanKind } from "./corpus.ts";
 
-export { generateLongRange, markLongRange, dependentOffsets, DEFAULT_BYTES, DEFAULT_SEED } from "./longrange.ts";
+export { generateLongRange, markLongRange, dependentOffsets, DEFAULT_BYTES, DEFAULT_SEED } from "./corpus.ts";
 
-export const DEFAULT_OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), "longrange.txt");
+export const DEFAULT_OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "data", "longrange.txt");
 
 function main(argv: string[]): void {
   let out = DEFAULT_OUT;
@@ -21,7 +21,7 @@ function main(argv: string[]): void {
     else if (flag === "--bytes" && val !== undefined && /^\d+$/.test(val) && Number(val) > 0) bytes = Number(val);
     else if (flag === "--seed" && val !== undefined && /^\d+$/.test(val)) seed = Number(val);
     else {
-      console.error(`make_corpus: bad argument '${flag}'. Usage: npx tsx data/make_corpus.ts [--out FILE] [--bytes N] [--seed N]`);
+      console.error(`make_corpus: bad argument '${flag}'. Usage: npx tsx experiments/longrange/make_corpus.ts [--out FILE] [--bytes N] [--seed N]`);
       process.exit(2);
     }
     i++;

@@ -4,7 +4,7 @@
 // validation split — the loss on every character, on the long-range-dependent characters (per kind, from
 // markLongRange) and on the others — and writes a table and plots.
 //
-//   npx tsx scripts/longrange-experiment.ts [--steps N] [--out DIR] [--only name,...] [--seq T] [--batch B]
+//   npx tsx experiments/longrange/experiment.ts [--steps N] [--out DIR] [--only name,...] [--seq T] [--batch B]
 //                                           [--threads n] [--seed s] [--eval-every n] [--plots DIR] [--force]
 //                                           [--corpus FILE]
 //
@@ -17,7 +17,7 @@
 //   --only a,b    only these runs (the table holds every run of DIR that has results); without it, every run
 //                 but the extra variants (those marked `extra` in RUNS)
 //   --plots DIR   where the combined plots go (default docs/experiment)
-//   --corpus FILE another corpus made by data/longrange.ts's generator (default data/longrange.txt)
+//   --corpus FILE another corpus made by experiments/longrange/corpus.ts's generator (default data/longrange.txt)
 //
 // Each run directory also gets longrange.jsonl: the loss per kind of long-range-dependent character at every
 // evaluation (measured between steps on the model being trained; not counted in the run's training time).
@@ -30,20 +30,20 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { type CellKind, type ModelConfig, resolveTrainConfig, type TrainConfig } from "../src/config.ts";
-import { readCorpus } from "../src/data/corpus.ts";
-import { splitTrainVal } from "../src/data/batches.ts";
-import { selectKernels } from "../src/kernels/index.ts";
-import { paramCount } from "../src/model/params.ts";
-import { linePlot, type Series } from "../src/plot/svg.ts";
-import { loadModel } from "../src/train/checkpoint.ts";
-import { createLocalEngine } from "../src/train/engine.ts";
-import { createEvaluator } from "../src/train/evaluate.ts";
-import { metricsWriter, readMetrics } from "../src/train/metrics.ts";
-import { createParallelEngine } from "../src/train/parallel.ts";
-import { train, type TrainEvent } from "../src/train/train.ts";
-import type { Model } from "../src/model/model.ts";
-import { type DependentSpan, markLongRange, type SpanKind, spanDistances } from "../data/longrange.ts";
+import { type CellKind, type ModelConfig, resolveTrainConfig, type TrainConfig } from "../../src/config.ts";
+import { readCorpus } from "../../src/corpus/corpus.ts";
+import { splitTrainVal } from "../../src/corpus/batches.ts";
+import { selectKernels } from "../../src/kernels/index.ts";
+import { paramCount } from "../../src/model/params.ts";
+import { linePlot, type Series } from "../../src/plot/svg.ts";
+import { loadModel } from "../../src/checkpoint/checkpoint.ts";
+import { createLocalEngine } from "../../src/train/engine.ts";
+import { createEvaluator } from "../../src/eval/evaluate.ts";
+import { metricsWriter, readMetrics } from "../../src/train/metrics.ts";
+import { createParallelEngine } from "../../src/train/parallel.ts";
+import { train, type TrainEvent } from "../../src/train/train.ts";
+import type { Model } from "../../src/model/model.ts";
+import { type DependentSpan, markLongRange, type SpanKind, spanDistances } from "./corpus.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -296,7 +296,7 @@ async function runOne(r: RunSpec): Promise<Result> {
     },
     { threads: THREADS, out: dir },
   );
-  const K = await selectKernels();
+  const ops = await selectKernels();
   log(`${r.name}: ${command}`);
   const metrics = metricsWriter(dir);
   // the long-range losses at every evaluation, measured on the model being trained (captured from the engine
@@ -311,10 +311,10 @@ async function runOne(r: RunSpec): Promise<Result> {
   let diverged: string | null = null;
   try {
     end = await train({
-      cfg, vocab: corpus.vocab, ids: corpus.ids, kernels: K,
+      cfg, vocab: corpus.vocab, ids: corpus.ids, kernels: ops,
       makeEngine: (model, c, batcher) => {
         live = model;
-        return c.threads > 1 && "memory" in K ? createParallelEngine(model, c, batcher, trainIds, c.threads) : createLocalEngine(model, c, batcher);
+        return c.threads > 1 && "memory" in ops ? createParallelEngine(model, c, batcher, trainIds, c.threads) : createLocalEngine(model, c, batcher);
       },
       onEvent: (e) => {
         metrics(e);
@@ -345,7 +345,7 @@ async function runOne(r: RunSpec): Promise<Result> {
     valLoss: NaN, chars: 0, other: { lossSum: NaN, count: 0 }, langByDist: BUCKETS.map((_, b) => ({ lossSum: NaN, count: 0, spans: langSpansIn[b] })),
     byKind: Object.fromEntries(KINDS.map((k) => [k, { lossSum: NaN, count: 0, spans: spansOf(k) }])) as Measured["byKind"],
   };
-  if (!diverged) got = measure(createEvaluator(loadModel(dir, K).model));
+  if (!diverged) got = measure(createEvaluator(loadModel(dir, ops).model));
   const { valLoss, chars, byKind, other, langByDist } = got;
   const res: Result = {
     name: r.name, label: r.label, command, settings, hidden, params: paramCount(modelOf(r.cell, hidden, r)), steps: end?.step ?? 0,

@@ -72,7 +72,7 @@ export interface LoadedModel {
   path: string;
 }
 
-export function loadModel(p: string, K: Kernels): LoadedModel {
+export function loadModel(p: string, ops: Kernels): LoadedModel {
   const file = resolveModelPath(p);
   const { tensors, metadata } = readCheckpointFile(file);
   checkFormatVersion(metadata, file);
@@ -86,7 +86,7 @@ export function loadModel(p: string, K: Kernels): LoadedModel {
   if (!config?.model || !Array.isArray(vocab) || vocab.length !== config.model.vocabSize) {
     throw new RnnError(`${file} is not an rnn checkpoint: config and vocabulary do not agree`);
   }
-  const model = createModel(config.model, K);
+  const model = createModel(config.model, ops);
   for (const t of model.spec.tensors) {
     const src = tensors.get(t.name);
     if (!src) throw new RnnError(`${file} lacks tensor ${t.name} for a ${describeModel(config.model)}`);

@@ -14,9 +14,9 @@
 // closes an aside (fixed by the one that opened it). Names and places are drawn independently, so nothing
 // near the closer predicts these characters.
 //
-// Offsets are CODE POINT offsets into the text (= token positions of src/data/corpus.ts): the character at
+// Offsets are CODE POINT offsets into the text (= token positions of src/corpus/corpus.ts): the character at
 // offset i is the target predicted from characters 0..i−1.
-import { makeRng, type Rng } from "../src/rng.ts";
+import { makeRng, type Rng } from "../../src/rng.ts";
 
 export const DEFAULT_BYTES = 1_000_000;
 export const DEFAULT_SEED = 20240611;
