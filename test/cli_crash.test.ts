@@ -39,9 +39,11 @@ describe("kill -9", () => {
     const flags = ["--hidden", "128", "--layers", "2", "--batch", "4", "--seq", "8", "--threads", "1", "--checkpoint-every", "1",
       "--keep", "2", "--eval-every", "7", "--steps", "1000000", "--json"];
     const rng = makeRng(2024);
-    const t0 = Date.now();
+    // a fixed number of kills, not a time window: on a loaded machine each start is slower, so a window would
+    // kill fewer times and prove less (it used to fail with "expected 7 to be >= 8" at load average 6)
+    const KILLS = 10;
     let kills = 0, midSave = 0, last = 0;
-    while (kills < 15 && Date.now() - t0 < 12_000) {
+    while (kills < KILLS) {
       const run = startRnn(kills === 0 ? ["train", corpus, "--out", dir, ...flags] : ["train", "--resume", dir, "--json"]);
       await run.waitForLine(isEvent("checkpoint")); // saving every step from now on
       if (kills % 2 === 0) {
@@ -71,7 +73,7 @@ describe("kill -9", () => {
       expect(step).toBeGreaterThanOrEqual(last); // progress is never lost
       last = step;
     }
-    expect(kills).toBeGreaterThanOrEqual(8);
+    expect(kills).toBe(KILLS);
     expect(midSave).toBeGreaterThan(0);
     // a resume finishes normally, removes the killed saves' temp files, and keeps only the 2 newest step files
     const r = await rnn(["train", "--resume", dir, "--steps", String(last + 3), "-q"]);
@@ -82,7 +84,7 @@ describe("kill -9", () => {
     expect(left.filter(isTempName)).toEqual([]);
     expect(left.filter((f) => f.startsWith("step-"))).toEqual([last + 2, last + 3].map((s) => `step-${String(s).padStart(6, "0")}.safetensors`));
     expect(left.filter((f) => !f.startsWith("step-"))).toEqual(["best.safetensors", "latest.safetensors", "latest.state.safetensors", "loss.svg", "metrics.jsonl"]);
-  }, 40_000);
+  }, 300_000); // a safety net for a stuck child, not a speed requirement
 });
 
 describe.concurrent("SIGINT and SIGTERM", () => {
