@@ -1,22 +1,12 @@
 // Generating text from a trained model: n samples at once as one batch (B = n, T = 1), each step a
 // forward pass over one character per sample, then temperature / top-k / argmax selection.
+import type { SampleConfig } from "../config.ts";
 import { UsageError } from "../errors.ts";
 import { createState, createWorkspace, forward, type Model } from "../model/model.ts";
 import { makeRng } from "../rng.ts";
 
-export interface SampleOptions {
-  /** characters to generate after the prime */
-  length: number;
-  temperature: number;
-  /** fed first, echoed at the start of every sample */
-  prime: string;
-  seed: number;
-  argmax: boolean;
-  /** keep only the k most likely characters (0 = all) */
-  topK: number;
-  /** samples generated in parallel */
-  count: number;
-}
+/** What to generate: length, temperature, prime, seed, argmax, top-k, count (defaults: SAMPLE_DEFAULTS). */
+export type SampleOptions = SampleConfig;
 
 /** Returns the vocabulary indices of text's code points; throws one line naming any characters outside it. */
 export function primeIds(text: string, vocab: string[]): number[] {
