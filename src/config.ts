@@ -1,6 +1,7 @@
-// The one place where rnn's configuration is typed, defaulted and validated.
-// The CLI parses flags into a Partial<TrainConfig>, `resolveTrainConfig` fills defaults and validates,
-// and the effective config is stored in every checkpoint's metadata.
+// The one place where rnn's configuration is typed, defaulted and validated, for every command.
+// The CLI parses flags (declared once, in src/cli/options.ts, whose help renders the defaults below) into
+// Partial<TrainSettings>; `configFromSettings` / `resolveTrainConfig` fill defaults and validate, `mergeResume`
+// decides what a resumed run may change, and the effective config is stored in every checkpoint's metadata.
 import { UsageError } from "./errors.ts";
 
 export type CellKind = "rnn" | "lstm" | "gru";
@@ -103,6 +104,44 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, "model" | "corpus" | "out" | "thr
   seed: 42,
 };
 
+/** The step budget of a run given no --steps, --epochs or --time. */
+export const DEFAULT_STEPS = 1000;
+
+/** `rnn sample`: what to generate. */
+export interface SampleConfig {
+  /** characters to generate after the prime */
+  length: number;
+  temperature: number;
+  /** fed first, echoed at the start of every sample */
+  prime: string;
+  seed: number;
+  argmax: boolean;
+  /** keep only the k most likely characters (0 = all) */
+  topK: number;
+  /** nucleus sampling: after temperature and top-k, keep the smallest set of most likely characters whose
+   *  mass is at least topP, renormalised (0 or 1 = off) */
+  topP?: number;
+  /** samples generated in parallel */
+  count: number;
+}
+
+export const SAMPLE_DEFAULTS: SampleConfig = {
+  length: 1000,
+  temperature: 1,
+  prime: "",
+  seed: 42,
+  argmax: false,
+  topK: 0,
+  topP: 0,
+  count: 1,
+};
+
+/** `rnn diagnose`: streams of the chunk (its length defaults to the model's --seq). */
+export const DIAGNOSE_DEFAULTS = { batch: 16 };
+
+/** `rnn bench`: timed seconds per workload. */
+export const BENCH_DEFAULTS = { seconds: 5 };
+
 export const CELLS: readonly CellKind[] = ["rnn", "lstm", "gru"];
 export const ACTIVATIONS: readonly Activation[] = ["tanh", "relu"];
 export const OPTIMIZERS: readonly OptimizerKind[] = ["adam", "rmsprop", "adagrad", "sgd"];
@@ -174,7 +213,7 @@ export function resolveTrainConfig(partial: Partial<Omit<TrainConfig, "model">> 
     ...stripUndefined(partial),
     model,
   };
-  if (cfg.steps === 0 && cfg.epochs === 0 && cfg.time === 0) cfg.steps = 1000;
+  if (cfg.steps === 0 && cfg.epochs === 0 && cfg.time === 0) cfg.steps = DEFAULT_STEPS;
   if (cfg.model.activation === "relu" && cfg.model.cell !== "rnn") {
     throw new UsageError(`--activation applies to --cell rnn only (the ${cfg.model.cell} cell has fixed nonlinearities)`);
   }
@@ -192,4 +231,53 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   const r: Partial<T> = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined && k !== "model") (r as Record<string, unknown>)[k] = v;
   return r;
+}
+
+// ---- settings: the flat view the command line gives -----------------------------------------------------
+
+/** Every field a command line can set: the model's fields (but V, set from the corpus) and training's. */
+export type TrainSettings = Omit<ModelConfig, "vocabSize"> & Omit<TrainConfig, "model" | "corpus" | "out">;
+
+/** The settings that live in `config.model`, in the order a resumed run checks them. */
+export const MODEL_FIELDS = Object.keys(MODEL_DEFAULTS) as (keyof typeof MODEL_DEFAULTS)[];
+const isModelField = (k: string): k is (typeof MODEL_FIELDS)[number] => (MODEL_FIELDS as string[]).includes(k);
+
+/** Settings that may change when a run is resumed; every other one must agree with the run's config. */
+export const RESUMABLE = ["steps", "epochs", "time", "lr", "clip", "evalEvery", "checkpointEvery", "keep", "patience", "threads"] as const satisfies readonly (keyof TrainSettings)[];
+
+/** The flag that sets a field: evalEvery → --eval-every. */
+export const flagOf = (field: string): string => "--" + field.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+
+/** A new run's config from the settings given (model fields are split off into config.model). */
+export function configFromSettings(settings: Partial<TrainSettings>, corpus: string[], defaults: { threads: number; out: string }): TrainConfig {
+  const model: Partial<ModelConfig> = {};
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(settings)) if (v !== undefined) (isModelField(k) ? (model as Record<string, unknown>) : rest)[k] = v;
+  return resolveTrainConfig({ ...(rest as Partial<Omit<TrainConfig, "model">>), forgetBias: settings.forgetBias ?? null, model, corpus }, defaults);
+}
+
+/**
+ * The config of a resumed run: the run's own (`prev`) with the resumable settings given replaced. A budget
+ * given (--steps, --epochs or --time) replaces the old one entirely. Any other setting given must agree with
+ * the run: one line naming the flag otherwise. `describe` names the run's model in that line.
+ */
+export function mergeResume(prev: TrainConfig, settings: Partial<TrainSettings>, describe: (m: ModelConfig) => string): TrainConfig {
+  for (const k of MODEL_FIELDS) {
+    const v = settings[k];
+    if (v !== undefined && v !== prev.model[k]) {
+      throw new UsageError(`${flagOf(k)} ${v} contradicts the run being resumed (${describe(prev.model)}); drop the flag, or start a new run with --out`);
+    }
+  }
+  const changeable = new Set<string>(RESUMABLE);
+  const patch: Record<string, unknown> = {};
+  const old = prev as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(settings)) {
+    if (v === undefined || isModelField(k)) continue;
+    if (changeable.has(k)) patch[k] = v;
+    else if (old[k] !== v) {
+      throw new UsageError(`${flagOf(k)} ${v} differs from the run being resumed (${old[k]}); only ${RESUMABLE.map(flagOf).join(", ")} may change on --resume`);
+    }
+  }
+  const budget = patch.steps !== undefined || patch.epochs !== undefined || patch.time !== undefined;
+  return { ...prev, ...(budget ? { steps: 0, epochs: 0, time: 0 } : {}), ...patch, model: prev.model };
 }

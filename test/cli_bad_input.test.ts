@@ -4,10 +4,10 @@
 // show the process exits the same way, without a stack trace.
 import fs from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { buildProgram, main } from "../src/cli/main.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildProgram } from "../src/cli/main.ts";
 import { encodeSafetensors, FORMAT_VERSION, readCheckpointFile } from "../src/io/safetensors.ts";
-import { errLines, makeCorpus, rnn, SMALL, snapshot, tempDir } from "./helpers/cli.ts";
+import { errLines, makeCorpus, rnn, runMain, SMALL, snapshot, tempDir } from "./helpers/cli.ts";
 
 const tmp = tempDir("badinput");
 afterAll(tmp.cleanup);
@@ -15,21 +15,6 @@ const at = (...p: string[]) => path.join(tmp.dir, ...p);
 const corpus = makeCorpus(tmp.dir, 2000);
 const run = at("run"); // a real run, trained in beforeAll
 const MISSING = at("no-such-file.txt");
-
-/** Runs the CLI in this process; returns its exit code and what it printed. */
-async function runMain(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "", stderr = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
-  try {
-    const code = await main(["node", "rnn", ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-    process.exitCode = undefined;
-  }
-}
 
 beforeAll(async () => {
   const r = await rnn(["train", corpus, "--out", run, ...SMALL, "--steps", "2", "-q"]);

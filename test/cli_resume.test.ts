@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RESUMABLE_FLAGS } from "../src/cli/train.ts";
+import { flagOf, RESUMABLE } from "../src/config.ts";
 import { readCheckpointFile } from "../src/io/safetensors.ts";
 import { paramSpec } from "../src/model/params.ts";
 import { errLines, events, makeCorpus, rnn, SMALL, snapshot, tempDir } from "./helpers/cli.ts";
@@ -134,8 +134,7 @@ describe("resume semantics", () => {
 
   it("every flag that may change on --resume is listed in docs/promises.md", () => {
     const doc = fs.readFileSync(new URL("../docs/promises.md", import.meta.url), "utf8");
-    const kebab = (s: string) => "--" + s.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
-    for (const f of RESUMABLE_FLAGS) expect(doc, kebab(f)).toContain(`\`${kebab(f)}`);
+    for (const f of RESUMABLE) expect(doc, flagOf(f)).toContain(`\`${flagOf(f)}`);
   });
 
   it("explains what cannot be resumed: no run there, no training state, another corpus", async () => {

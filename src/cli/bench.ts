@@ -1,25 +1,21 @@
 // `rnn bench`: prints chars/s, ms/step and GFLOP/s for the standard workloads.
-import os from "node:os";
 import chalk from "chalk";
 import { runWorkload, WORKLOADS } from "../bench/bench.ts";
+import { BENCH_DEFAULTS } from "../config.ts";
 import { UsageError } from "../errors.ts";
-import { selectKernels, type KernelChoice } from "../kernels/index.ts";
-import { human } from "./common.ts";
+import { selectKernels } from "../kernels/index.ts";
+import { everyCore, human } from "./common.ts";
+import type { FlagsOf } from "./options.ts";
 
-export interface BenchFlags {
-  only?: string;
-  threads?: number;
-  seconds?: number;
-  json?: boolean;
-  kernels?: KernelChoice;
-}
+/** The flags of `rnn bench`, as declared in options.ts. */
+export type BenchFlags = FlagsOf<"bench">;
 
 export async function benchCommand(flags: BenchFlags): Promise<void> {
   const ids = flags.only ? flags.only.split(",").map((s) => s.trim().toUpperCase()) : WORKLOADS.map((w) => w.id);
   const unknown = ids.filter((id) => !WORKLOADS.some((w) => w.id === id));
   if (unknown.length) throw new UsageError(`--only: unknown workload ${unknown.join(", ")}; choose from ${WORKLOADS.map((w) => w.id).join(", ")}`);
-  const threads = flags.threads ?? (os.availableParallelism?.() ?? os.cpus().length);
-  const seconds = flags.seconds ?? 5;
+  const threads = flags.threads ?? everyCore();
+  const seconds = flags.seconds ?? BENCH_DEFAULTS.seconds;
   const results = [];
   if (!flags.json) {
     const k = await selectKernels(flags.kernels);

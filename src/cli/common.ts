@@ -1,4 +1,5 @@
 // What every command shares: turning errors into one line and an exit code, number formatting.
+import os from "node:os";
 import chalk from "chalk";
 import { RnnError, UsageError } from "../errors.ts";
 
@@ -23,6 +24,9 @@ export function reportError(err: unknown): number {
   if (debug) process.stderr.write(`${e?.stack}\n`);
   return EXIT.runtime;
 }
+
+/** The default of --threads: every core. */
+export const everyCore = (): number => os.availableParallelism?.() ?? os.cpus().length;
 
 /** 12345 → "12.3k" */
 export function human(n: number): string {

@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import chalk from "chalk";
-import type { TrainConfig } from "../config.ts";
+import { DIAGNOSE_DEFAULTS, type TrainConfig } from "../config.ts";
 import { readCorpus } from "../corpus/corpus.ts";
 import { splitTrainVal } from "../corpus/batches.ts";
 import { type Diagnosis, diagnose } from "../diagnose/diagnose.ts";
@@ -15,16 +15,10 @@ import { refF64 } from "../kernels/ref.ts";
 import { linePlot, type Series } from "../plot/svg.ts";
 import { describeModel, loadModel } from "../checkpoint/checkpoint.ts";
 import { textIds } from "./eval.ts";
+import type { FlagsOf } from "./options.ts";
 
-export interface DiagnoseFlags {
-  model: string[];
-  seq?: number;
-  batch?: number;
-  /** a path, or false for --no-svg */
-  svg?: string | false;
-  every?: number;
-  json?: boolean;
-}
+/** The flags of `rnn diagnose`, as declared in options.ts (svg: a path, or false for --no-svg). */
+export type DiagnoseFlags = FlagsOf<"diagnose">;
 
 interface Result {
   label: string;
@@ -41,7 +35,7 @@ export async function diagnoseCommand(file: string | undefined, flags: DiagnoseF
     const cfg = meta.config;
     const { ids, what } = file ? textIds(file, meta.vocab) : runText(cfg, meta.vocab);
     const T = flags.seq ?? cfg.seq;
-    const d = diagnose(model, ids, { T, B: flags.batch ?? 16 });
+    const d = diagnose(model, ids, { T, B: flags.batch ?? DIAGNOSE_DEFAULTS.batch });
     results.push({ label: labelOf(p, cfg), path: file_, config: cfg, what, d });
   }
   const svgPath = flags.svg === false ? null : flags.svg ?? defaultSvgPath(results[0].path);

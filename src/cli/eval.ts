@@ -4,15 +4,13 @@ import chalk from "chalk";
 import { readCorpus } from "../corpus/corpus.ts";
 import { splitTrainVal } from "../corpus/batches.ts";
 import { RnnError } from "../errors.ts";
-import { selectKernels, type KernelChoice } from "../kernels/index.ts";
+import { selectKernels } from "../kernels/index.ts";
 import { loadModel } from "../checkpoint/checkpoint.ts";
 import { evaluateIds, summarize } from "../eval/evaluate.ts";
+import type { FlagsOf } from "./options.ts";
 
-export interface EvalFlags {
-  model: string;
-  json?: boolean;
-  kernels?: KernelChoice;
-}
+/** The flags of `rnn eval`, as declared in options.ts. */
+export type EvalFlags = FlagsOf<"eval">;
 
 export async function evalCommand(file: string | undefined, flags: EvalFlags): Promise<void> {
   const ops = await selectKernels(flags.kernels);

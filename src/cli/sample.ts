@@ -1,35 +1,29 @@
 // `rnn sample`: load a checkpoint, generate, stream to stdout.
 import fs from "node:fs";
+import { SAMPLE_DEFAULTS, type SampleConfig } from "../config.ts";
 import { UsageError } from "../errors.ts";
-import { selectKernels, type KernelChoice } from "../kernels/index.ts";
+import { selectKernels } from "../kernels/index.ts";
 import { sample } from "../sample/sample.ts";
 import { loadModel } from "../checkpoint/checkpoint.ts";
+import type { FlagsOf } from "./options.ts";
 
-export interface SampleFlags {
-  model: string;
-  length?: number;
-  temperature?: number;
-  prime?: string;
-  seed?: number;
-  argmax?: boolean;
-  topK?: number;
-  count?: number;
-  kernels?: KernelChoice;
-}
+/** The flags of `rnn sample`, as declared in options.ts. */
+export type SampleFlags = FlagsOf<"sample">;
 
 export async function sampleCommand(flags: SampleFlags): Promise<void> {
   if (flags.argmax && flags.topK !== undefined) throw new UsageError("--argmax and --top-k exclude each other");
   const ops = await selectKernels(flags.kernels);
   const { model, meta } = loadModel(flags.model, ops);
   await ops.startHelper?.(); // large models: the kernels share each step's matrix-vector products with a second core
-  const count = flags.count ?? 1;
-  const opts = {
-    length: flags.length ?? 1000,
-    temperature: flags.temperature ?? 1,
-    prime: flags.prime ?? "",
-    seed: flags.seed ?? 42,
-    argmax: !!flags.argmax,
-    topK: flags.topK ?? 0,
+  const d = SAMPLE_DEFAULTS;
+  const count = flags.count ?? d.count;
+  const opts: SampleConfig = {
+    length: flags.length ?? d.length,
+    temperature: flags.temperature ?? d.temperature,
+    prime: flags.prime ?? d.prime,
+    seed: flags.seed ?? d.seed,
+    argmax: flags.argmax ?? d.argmax,
+    topK: flags.topK ?? d.topK,
     count,
   };
   // One sample streams as it is generated; several are printed one after another when done. Writes are

@@ -1,110 +1,51 @@
 // `rnn train`: flags → config, corpus → ids, events → presenter, signals → a clean stop.
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import chalk from "chalk";
-import { type ModelConfig, resolveTrainConfig, type TrainConfig } from "../config.ts";
+import { configFromSettings, mergeResume, MODEL_DEFAULTS, type TrainConfig, type TrainSettings } from "../config.ts";
 import { readCorpus } from "../corpus/corpus.ts";
 import { RnnError, UsageError } from "../errors.ts";
-import { selectKernels, type KernelChoice } from "../kernels/index.ts";
+import { selectKernels } from "../kernels/index.ts";
 import { describeModel, LATEST, loadModel } from "../checkpoint/checkpoint.ts";
 import { metricsWriter } from "../train/metrics.ts";
 import { train, type TrainEvent } from "../train/train.ts";
-import { EXIT } from "./common.ts";
+import { everyCore, EXIT } from "./common.ts";
+import type { FlagsOf } from "./options.ts";
 import { humanPresenter, jsonPresenter, type Presenter, quietPresenter } from "./present.ts";
 
-export interface TrainFlags {
-  cell?: ModelConfig["cell"];
-  layers?: number;
-  hidden?: number;
-  embed?: number;
-  activation?: ModelConfig["activation"];
-  residual?: boolean;
-  dropout?: number;
-  init?: TrainConfig["init"];
-  forgetBias?: number;
-  batch?: number;
-  seq?: number;
-  valFrac?: number;
-  optimizer?: TrainConfig["optimizer"];
-  lr?: number;
-  momentum?: number;
-  weightDecay?: number;
-  clip?: number;
-  clipValue?: number;
-  orthoReg?: number;
-  lrDecay?: number;
-  lrDecayEvery?: number;
-  warmup?: number;
-  patience?: number;
-  steps?: number;
-  epochs?: number;
-  time?: number;
-  evalEvery?: number;
-  checkpointEvery?: number;
-  keep?: number;
-  seed?: number;
-  threads?: number;
-  out?: string;
-  resume?: string;
-  force?: boolean;
-  kernels?: KernelChoice;
-  json?: boolean;
-  quiet?: boolean;
-}
+/** The flags of `rnn train`, as declared in options.ts. */
+export type TrainFlags = FlagsOf<"train">;
+/** The flags that are about this invocation, not the run: the rest are settings of its config. */
+type InvocationFlags = "out" | "resume" | "force" | "kernels" | "json" | "quiet";
+// compile-time: every other train flag is a config setting (TrainSettings), of the config's type
+const everyFlagIsASetting: Exclude<keyof TrainFlags, InvocationFlags | keyof TrainSettings> extends never ? true : never = true;
+void everyFlagIsASetting;
 
-const MODEL_FLAGS = ["cell", "layers", "hidden", "embed", "activation", "residual"] as const;
-/** Flags that may change when a run is resumed; every other flag must agree with the run's config. */
-export const RESUMABLE_FLAGS = ["steps", "epochs", "time", "lr", "clip", "evalEvery", "checkpointEvery", "keep", "patience", "threads"] as const;
 const RUN_FILES = /^(latest|best|step-\d+|latest\.state|next\.state)\.safetensors$|^metrics\.jsonl$|^loss\.svg$/;
 
-const kebab = (s: string) => "--" + s.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
-
 export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Promise<void> {
-  const threadsDefault = os.availableParallelism?.() ?? os.cpus().length;
+  const { out, resume: resumeDir, force, kernels: _k, json: _j, quiet: _q, ...settings } = flags;
   let cfg: TrainConfig;
   let resume = false;
   let resumedVocab: string[] | null = null;
-  if (flags.resume) {
+  if (resumeDir) {
     resume = true;
-    checkRunDir(flags.resume);
-    const loaded = loadModel(flags.resume, (await selectKernels("ref")));
-    const prev = loaded.meta.config;
+    checkRunDir(resumeDir);
+    const loaded = loadModel(resumeDir, (await selectKernels("ref")));
     resumedVocab = loaded.meta.vocab;
-    for (const k of MODEL_FLAGS) {
-      const v = flags[k];
-      if (v !== undefined && v !== prev.model[k]) {
-        throw new UsageError(`${kebab(k)} ${v} contradicts the run being resumed (${describeModel(prev.model)}); drop the flag, or start a new run with --out`);
-      }
-    }
-    const changeable = new Set<string>(RESUMABLE_FLAGS);
-    const patch: Partial<TrainConfig> = {};
-    for (const [k, v] of Object.entries(flags)) {
-      if (v === undefined || (MODEL_FLAGS as readonly string[]).includes(k) || ["resume", "force", "kernels", "json", "quiet", "out"].includes(k)) continue;
-      if (changeable.has(k)) (patch as Record<string, unknown>)[k] = v;
-      else if ((prev as unknown as Record<string, unknown>)[k] !== v) {
-        throw new UsageError(`${kebab(k)} ${v} differs from the run being resumed (${(prev as unknown as Record<string, unknown>)[k]}); only ${RESUMABLE_FLAGS.map(kebab).join(", ")} may change on --resume`);
-      }
-    }
-    if (flags.out && path.resolve(flags.out) !== path.resolve(flags.resume)) {
+    cfg = mergeResume(loaded.meta.config, settings, describeModel);
+    if (out && path.resolve(out) !== path.resolve(resumeDir)) {
       throw new UsageError(`--out and --resume name different directories; a resumed run continues in its own directory`);
     }
-    // a new budget replaces the old one entirely
-    if (patch.steps !== undefined || patch.epochs !== undefined || patch.time !== undefined) {
-      prev.steps = 0; prev.epochs = 0; prev.time = 0;
-    }
-    cfg = { ...prev, ...patch, out: flags.resume, model: prev.model };
+    cfg.out = resumeDir;
     if (corpusArgs.length) cfg.corpus = corpusArgs.map((p) => path.resolve(p));
   } else {
     if (corpusArgs.length === 0) throw new UsageError("no corpus given: rnn train FILE... (or --resume RUN)");
-    const model: Partial<ModelConfig> = {};
-    for (const k of MODEL_FLAGS) if (flags[k] !== undefined) (model as Record<string, unknown>)[k] = flags[k];
-    const { out, resume: _r, force: _f, kernels: _k, json: _j, quiet: _q, cell: _c, layers: _l, hidden: _h, embed: _e, activation: _a, residual: _res, ...rest } = flags;
-    cfg = resolveTrainConfig({ ...rest, forgetBias: flags.forgetBias ?? null, model, corpus: corpusArgs.map((p) => path.resolve(p)) } as Partial<TrainConfig>, {
-      threads: threadsDefault,
-      out: out ?? defaultOut(corpusArgs[0], (model.cell ?? "lstm") as string),
+    cfg = configFromSettings(settings, corpusArgs.map((p) => path.resolve(p)), {
+      threads: everyCore(),
+      out: out ?? defaultOut(corpusArgs[0], settings.cell ?? MODEL_DEFAULTS.cell),
     });
-    prepareOutDir(cfg.out, !!flags.force);
+    prepareOutDir(cfg.out, !!force);
   }
 
   const present: Presenter = flags.json ? jsonPresenter() : flags.quiet ? quietPresenter() : humanPresenter({ tty: !!process.stdout.isTTY });

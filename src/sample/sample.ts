@@ -10,26 +10,13 @@
 //                 model's log-likelihood of the continuation, comparable across sampling settings.
 // When there is neither a prime nor a newline in the vocabulary the first character is drawn uniformly and
 // counts log(1/V) in both.
+import type { SampleConfig } from "../config.ts";
 import { UsageError } from "../errors.ts";
 import { createState, createWorkspace, forward, type Model, type State, type Workspace } from "../model/model.ts";
 import { makeRng } from "../rng.ts";
 
-export interface SampleOptions {
-  /** characters to generate after the prime */
-  length: number;
-  temperature: number;
-  /** fed first, echoed at the start of every sample */
-  prime: string;
-  seed: number;
-  argmax: boolean;
-  /** keep only the k most likely characters (0 = all) */
-  topK: number;
-  /** nucleus sampling: after temperature and top-k, keep the smallest set of most likely characters whose
-   *  mass is at least topP, renormalised (0 or 1 = off; default off) */
-  topP?: number;
-  /** samples generated in parallel */
-  count: number;
-}
+/** What to generate: length, temperature, prime, seed, argmax, top-k, count (defaults: SAMPLE_DEFAULTS). */
+export type SampleOptions = SampleConfig;
 
 /** Returns the vocabulary indices of text's code points; throws one line naming any characters outside it. */
 export function primeIds(text: string, vocab: string[]): number[] {

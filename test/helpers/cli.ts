@@ -1,11 +1,12 @@
 // Running the real `rnn` binary from tests: spawn `node bin/rnn.js ...` with a timeout and collect its exit
-// code, stdout and stderr. Also: a small deterministic corpus generator, temp dirs, file hashes.
+// code, stdout and stderr; or run main() in this process (runMain). Also: a small deterministic corpus generator, temp dirs, file hashes.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { vi } from "vitest";
 import { makeRng } from "../../src/rng.ts";
 
 export const BIN = fileURLToPath(new URL("../../bin/rnn.js", import.meta.url));
@@ -86,6 +87,22 @@ export function startRnn(args: string[], opts: RunOptions = {}): Running {
       return new Promise((resolve, reject) => waiters.push({ pred, resolve, reject }));
     },
   };
+}
+
+/** Runs the CLI in this process (main(), no spawn: fast); returns its exit code and what it printed. */
+export async function runMain(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "", stderr = "";
+  const o = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
+  const e = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
+  try {
+    const { main } = await import("../../src/cli/main.ts"); // loaded by the tests that run it in process only
+    const code = await main(["node", "rnn", ...args]);
+    return { code, stdout, stderr };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+    process.exitCode = undefined;
+  }
 }
 
 /** Runs `node bin/rnn.js ...args` to completion. */

@@ -1,0 +1,209 @@
+// Every command-line option of every command, declared once, as data (as npm-check-updates does). From this
+// table come commander's options (flags, parser, help, hidden, required), the help's "(default …)" — read from
+// the defaults in src/config.ts, so help cannot go stale —, the flag types of each command (FlagsOf) and the
+// "did you mean" hint for names from char-rnn, torch-rnn and nanoGPT.
+import { type Command, Option } from "commander";
+import {
+  ACTIVATIONS, BENCH_DEFAULTS, CELLS, DEFAULT_STEPS, DIAGNOSE_DEFAULTS, INITS, MODEL_DEFAULTS, OPTIMIZERS, parseChoice, parseDuration,
+  parseFloatFlag, parseIntFlag, SAMPLE_DEFAULTS, TRAIN_DEFAULTS,
+} from "../config.ts";
+import type { KernelChoice } from "../kernels/index.ts";
+
+export const COMMAND_NAMES = ["train", "sample", "eval", "diagnose", "bench"] as const;
+export type CommandName = (typeof COMMAND_NAMES)[number];
+
+export interface OptionDecl {
+  /** commander's flags: "--hidden <H>", "-t, --temperature <T>", "--residual" */
+  readonly flags: string;
+  /** where the value lands in the command's flags (commander's camelCase of the long flag) */
+  readonly field: string;
+  /** raw text → value, throwing a one-line UsageError that names the flag; none: a switch, or free text */
+  readonly parse?: (flag: string, raw: string, previous: never) => unknown;
+  readonly help: string;
+  /**
+   * What help says the default is. Left out: the value of `field` in the command's defaults in config.ts
+   * (CONFIG_DEFAULTS below; building the command fails if there is none, so an option with a value
+   * either shows config's default or says why not). A string: a default that is
+   * not a config value ("every core"). false: say nothing.
+   */
+  readonly default?: string | false;
+  readonly commands: readonly CommandName[];
+  readonly hidden?: boolean;
+  readonly required?: boolean;
+  /** what char-rnn, torch-rnn, nanoGPT or PyTorch call it: `--rnn_size` gets "did you mean --hidden?" */
+  readonly familiar?: readonly string[];
+}
+
+/** Where help finds each command's defaults: config.ts's objects themselves, read when help is built. */
+export const CONFIG_DEFAULTS: Record<CommandName, readonly object[]> = {
+  train: [MODEL_DEFAULTS, TRAIN_DEFAULTS],
+  sample: [SAMPLE_DEFAULTS],
+  eval: [],
+  diagnose: [DIAGNOSE_DEFAULTS],
+  bench: [BENCH_DEFAULTS],
+};
+
+/** The config default of a command's field, or undefined when config.ts has none. */
+export function configDefault(command: CommandName, field: string): unknown {
+  const source = CONFIG_DEFAULTS[command].find((o) => field in o) as Record<string, unknown> | undefined;
+  return source?.[field];
+}
+
+// value parsers: each gets the flag's long name for its error message
+const int = (min = 1) => (flag: string, raw: string) => parseIntFlag(flag, raw, min);
+const num = (o: Parameters<typeof parseFloatFlag>[2] = {}) => (flag: string, raw: string) => parseFloatFlag(flag, raw, o);
+const choice = <T extends string>(cs: readonly T[]) => (flag: string, raw: string): T => parseChoice(flag, raw, cs);
+const fraction = num({ min: 0, max: 1, exclusiveMax: true });
+const positive = num({ min: 0, exclusiveMin: true });
+const nonNegative = num({ min: 0 });
+/** a repeatable flag: every value, in order */
+const each = (_flag: string, raw: string, previous: string[] | undefined): string[] => [...(previous ?? []), raw];
+const KERNELS = ["auto", "wasm", "ref"] as const satisfies readonly KernelChoice[];
+
+export const OPTIONS = [
+  // ---- rnn train: the model
+  { flags: "--cell <kind>", field: "cell", parse: choice(CELLS), help: "rnn | lstm | gru", commands: ["train"], familiar: ["model_type"] },
+  { flags: "--layers <L>", field: "layers", parse: int(), help: "stacked layers", commands: ["train"], familiar: ["num_layers", "n_layer"] },
+  { flags: "--hidden <H>", field: "hidden", parse: int(), help: "hidden width", commands: ["train"], familiar: ["rnn_size", "hidden_size"] },
+  { flags: "--embed <E>", field: "embed", parse: int(0), help: "embedding width; 0 = one-hot input", commands: ["train"], familiar: ["wordvec_size", "embedding_dim"] },
+  { flags: "--activation <fn>", field: "activation", parse: choice(ACTIVATIONS), help: "tanh | relu, for --cell rnn", commands: ["train"], familiar: ["nonlinearity"] },
+  { flags: "--residual", field: "residual", help: "y = x + f(x) between stacked layers", commands: ["train"] },
+  { flags: "--dropout <p>", field: "dropout", parse: fraction, help: "inverted dropout between layers and before the decoder", commands: ["train"] },
+  { flags: "--init <kind>", field: "init", parse: choice(INITS), help: "orthogonal | xavier | pytorch", commands: ["train"] },
+  { flags: "--forget-bias <b>", field: "forgetBias", parse: num(), help: "LSTM forget-gate bias", default: "1 with xavier/orthogonal init", commands: ["train"] },
+  // ---- rnn train: data and optimisation
+  { flags: "--batch <B>", field: "batch", parse: int(), help: "parallel streams", commands: ["train"], familiar: ["batch_size"] },
+  { flags: "--seq <T>", field: "seq", parse: int(), help: "steps per chunk, the truncated-BPTT length", commands: ["train"], familiar: ["seq_length", "block_size", "bptt"] },
+  { flags: "--val-frac <f>", field: "valFrac", parse: fraction, help: "tail fraction held out for validation", commands: ["train"] },
+  { flags: "--optimizer <name>", field: "optimizer", parse: choice(OPTIMIZERS), help: "adam | rmsprop | adagrad | sgd", commands: ["train"] },
+  { flags: "--lr <rate>", field: "lr", parse: positive, help: "learning rate", commands: ["train"], familiar: ["learning_rate"] },
+  { flags: "--momentum <m>", field: "momentum", parse: fraction, help: "sgd momentum", commands: ["train"] },
+  { flags: "--weight-decay <w>", field: "weightDecay", parse: nonNegative, help: "L2 weight decay", commands: ["train"] },
+  { flags: "--clip <norm>", field: "clip", parse: nonNegative, help: "global gradient-norm clipping, 0 = off", commands: ["train"], familiar: ["grad_clip"] },
+  { flags: "--clip-value <v>", field: "clipValue", parse: nonNegative, help: "per-element gradient clipping, 0 = off", commands: ["train"] },
+  { flags: "--ortho-reg <lambda>", field: "orthoReg", parse: nonNegative, help: "orthogonal regularisation λ‖WᵀW − I‖² of recurrent matrices", commands: ["train"] },
+  { flags: "--lr-decay <f>", field: "lrDecay", parse: num({ min: 0, exclusiveMin: true, max: 1 }), help: "multiply the learning rate by f every --lr-decay-every steps", commands: ["train"], familiar: ["learning_rate_decay", "lr_decay_factor"] },
+  { flags: "--lr-decay-every <n>", field: "lrDecayEvery", parse: int(), help: "steps between learning-rate decays", default: false, commands: ["train"] },
+  { flags: "--warmup <n>", field: "warmup", parse: int(0), help: "linear learning-rate warmup steps", commands: ["train"], familiar: ["warmup_iters"] },
+  { flags: "--patience <k>", field: "patience", parse: int(0), help: "stop after k evaluations without improvement", default: "off", commands: ["train"] },
+  // ---- rnn train: budget, cadence, run
+  { flags: "--steps <n>", field: "steps", parse: int(), help: "optimizer steps, counted from the start of the run", default: `${DEFAULT_STEPS} if no budget given`, commands: ["train"], familiar: ["max_iters"] },
+  { flags: "--epochs <n>", field: "epochs", parse: int(), help: "passes over the training text", default: false, commands: ["train"], familiar: ["max_epochs"] },
+  { flags: "--time <duration>", field: "time", parse: parseDuration, help: "wall-clock budget, e.g. 90s, 15m, 1h30m", default: false, commands: ["train"] },
+  { flags: "--eval-every <n>", field: "evalEvery", parse: int(), help: "steps between validations", commands: ["train"], familiar: ["eval_val_every", "eval_interval"] },
+  { flags: "--checkpoint-every <n>", field: "checkpointEvery", parse: int(), help: "steps between checkpoints", commands: ["train"], familiar: ["save_every"] },
+  { flags: "--keep <n>", field: "keep", parse: int(0), help: "also keep the n newest step checkpoints", commands: ["train"] },
+  { flags: "--seed <s>", field: "seed", parse: int(0), help: "random seed", commands: ["train", "sample"] },
+  { flags: "--threads <n>", field: "threads", parse: int(), help: "worker threads", default: "every core", commands: ["train"] },
+  { flags: "--out <dir>", field: "out", help: "run directory", default: "runs/<corpus>-<cell>", commands: ["train"], familiar: ["checkpoint_dir", "out_dir", "checkpoint_name"] },
+  { flags: "--resume <dir>", field: "resume", help: "continue the run in <dir> exactly where it stopped", default: false, commands: ["train"] },
+  { flags: "--force", field: "force", help: "overwrite an existing run in --out", commands: ["train"] },
+  { flags: "--json", field: "json", help: "one JSON event per line on stdout", commands: ["train"] },
+  { flags: "-q, --quiet", field: "quiet", help: "print nothing but errors", commands: ["train"] },
+  // ---- rnn sample (--model and --seed are shared)
+  { flags: "-m, --model <path>", field: "model", help: "run directory (its latest checkpoint) or .safetensors file", required: true, commands: ["sample", "eval"], familiar: ["checkpoint"] },
+  { flags: "--length <n>", field: "length", parse: int(), help: "characters to generate", commands: ["sample"], familiar: ["max_new_tokens"] },
+  { flags: "-t, --temperature <T>", field: "temperature", parse: positive, help: "softmax temperature > 0", commands: ["sample"] },
+  { flags: "--prime <text>", field: "prime", help: "text fed first (and echoed)", default: false, commands: ["sample"], familiar: ["primetext", "start_text", "start"] },
+  { flags: "--argmax", field: "argmax", help: "always pick the most likely character", commands: ["sample"] },
+  { flags: "--top-k <k>", field: "topK", parse: int(), help: "sample among the k most likely characters", default: false, commands: ["sample"] },
+  { flags: "-n, --count <n>", field: "count", parse: int(), help: "generate n samples in parallel", commands: ["sample"], familiar: ["num_samples"] },
+  // ---- rnn eval
+  { flags: "--json", field: "json", help: 'print {"loss","bpc","perplexity","chars","skipped"}', commands: ["eval"] },
+  // ---- rnn diagnose
+  { flags: "-m, --model <path>", field: "model", parse: each, help: "run directory or .safetensors file; repeat to compare models in one plot", required: true, commands: ["diagnose"], familiar: ["checkpoint"] },
+  { flags: "--seq <T>", field: "seq", parse: int(), help: "steps in the chunk", default: "the model's --seq", commands: ["diagnose"], familiar: ["seq_length", "block_size", "bptt"] },
+  { flags: "--batch <B>", field: "batch", parse: int(), help: "streams, at evenly spread offsets of the text", commands: ["diagnose"], familiar: ["batch_size"] },
+  { flags: "--svg <file>", field: "svg", help: "where to write the plot", default: "diagnose.svg beside the first model", commands: ["diagnose"] },
+  { flags: "--no-svg", field: "svg", help: "write no plot", commands: ["diagnose"] },
+  { flags: "--every <n>", field: "every", parse: int(), help: "table rows every n steps", default: "about 20 rows", commands: ["diagnose"] },
+  { flags: "--json", field: "json", help: "print the numbers as one JSON object", commands: ["diagnose"] },
+  // ---- rnn bench
+  { flags: "--only <ids>", field: "only", help: "comma-separated workloads: P1,P2,P3,P4,S1,S2", default: "all", commands: ["bench"] },
+  { flags: "--threads <n>", field: "threads", parse: int(), help: "training threads", default: "every core", commands: ["bench"] },
+  { flags: "--seconds <s>", field: "seconds", parse: positive, help: "timed seconds per workload", commands: ["bench"] },
+  { flags: "--json", field: "json", help: "one JSON object per workload", commands: ["bench"] },
+  // ---- every command that computes with the fast kernels: force a backend (tests, debugging)
+  { flags: "--kernels <kind>", field: "kernels", parse: choice(KERNELS), help: "auto | wasm | ref", default: "auto", hidden: true, commands: ["train", "sample", "eval", "bench"] },
+] as const satisfies readonly OptionDecl[];
+
+// ---- the flag types of each command, derived from the table -------------------------------------------------
+
+type Decl = (typeof OPTIONS)[number];
+type DeclOf<E, C> = E extends { commands: readonly (infer X)[] } ? (C extends X ? E : never) : never;
+type ValueOf<E> = E extends { parse: (...a: never[]) => infer V } ? V
+  : E extends { flags: `${string}<${string}>` } ? string
+  : E extends { flags: `--no-${string}` } ? false
+  : boolean;
+
+/** What commander hands the action of command C: one field per declared option; required ones always set. */
+export type FlagsOf<C extends CommandName> =
+  & { -readonly [E in DeclOf<Decl, C> as E extends { required: true } ? never : E["field"]]?: ValueOf<E> }
+  & { -readonly [E in DeclOf<Decl, C> as E extends { required: true } ? E["field"] : never]: ValueOf<E> };
+
+// ---- commander ---------------------------------------------------------------------------------------------
+
+export const optionsOf = (command: CommandName): OptionDecl[] => (OPTIONS as readonly OptionDecl[]).filter((d) => d.commands.includes(command));
+
+/** 2e-3 as "2e-3", 0.05 as "0.05". */
+export function formatDefault(v: unknown): string {
+  return typeof v === "number" && v !== 0 && Math.abs(v) < 1e-2 ? v.toExponential() : String(v);
+}
+
+/** The help line of an option: its text and the default, from config.ts unless it declares its own. */
+export function helpOf(d: OptionDecl, command: CommandName): string {
+  if (d.default === false) return d.help;
+  if (typeof d.default === "string") return `${d.help} (default: ${d.default})`;
+  if (!/<.*>/.test(d.flags) || d.required) return d.help; // a switch (off unless given), or a value always given
+  const v = configDefault(command, d.field);
+  if (v === undefined || v === null) throw new Error(`rnn ${command} ${d.flags}: no default for '${d.field}' in config.ts; declare default: "…" or false`);
+  return `${d.help} (default ${formatDefault(v)})`;
+}
+
+/** Adds command C's declared options to its commander Command. */
+export function addOptions(cmd: Command, command: CommandName): Command {
+  for (const d of optionsOf(command)) {
+    const o = new Option(d.flags, helpOf(d, command));
+    const parse = d.parse as ((flag: string, raw: string, previous: unknown) => unknown) | undefined;
+    if (parse) o.argParser((raw: string, previous: unknown) => parse(o.long!, raw, previous));
+    if (d.required) o.makeOptionMandatory();
+    if (d.hidden) o.hideHelp();
+    if (o.attributeName() !== d.field) throw new Error(`${d.flags}: commander stores it as '${o.attributeName()}', the table says '${d.field}'`);
+    cmd.addOption(o);
+  }
+  return cmd;
+}
+
+// ---- "did you mean" --------------------------------------------------------------------------------------------
+
+/**
+ * The hint for an option command C does not have, but that another tool spells so (`--rnn_size`, `-primetext`,
+ * `--max_new_tokens`), or that is one of C's flags with underscores or one dash (`--top_k`, `-length`):
+ * "did you mean --hidden?", or null. Looks at the arguments after the command name, up to `--`, skipping the
+ * values of C's options.
+ */
+export function familiarHint(args: string[]): { option: string; suggestion: string } | null {
+  const at = args.findIndex((a) => !a.startsWith("-"));
+  const command = COMMAND_NAMES.find((c) => c === args[at]);
+  if (!command) return null;
+  const decls = optionsOf(command).map((d) => {
+    const [, short, long] = /^(?:(-\w), )?(--[\w-]+)/.exec(d.flags)!;
+    return { d, short, long, takesValue: /<.*>/.test(d.flags) };
+  });
+  const name = (x: { short?: string; long: string }) => (x.short ? `${x.short}/${x.long}` : x.long);
+  for (let i = at + 1; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") break;
+    if (!a.startsWith("-") || a === "-") continue;
+    const own = decls.find((x) => x.short === a || x.long === a || a.startsWith(`${x.long}=`));
+    if (own) {
+      if (own.takesValue && !a.includes("=")) i++;
+      continue;
+    }
+    const word = a.replace(/^--?/, "").replace(/=[^]*$/, "");
+    const lower = word.toLowerCase();
+    const hit = decls.find((x) => !x.d.hidden && (x.d.familiar?.includes(lower) || x.long === `--${lower.replace(/_/g, "-")}`));
+    if (hit) return { option: a.replace(/=[^]*$/, ""), suggestion: name(hit) };
+  }
+  return null;
+}
