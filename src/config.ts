@@ -136,6 +136,9 @@ export const SAMPLE_DEFAULTS: SampleConfig = {
   count: 1,
 };
 
+/** `rnn predict`: how many of the most likely next characters to list (0 = all), at which temperature. */
+export const PREDICT_DEFAULTS = { topK: 10, temperature: 1 };
+
 /** `rnn diagnose`: streams of the chunk (its length defaults to the model's --seq). */
 export const DIAGNOSE_DEFAULTS = { batch: 16 };
 

@@ -3,7 +3,7 @@
 // them get one line naming rnn's flag. README's flag tables list every option, with config's defaults.
 import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { BENCH_DEFAULTS, DIAGNOSE_DEFAULTS, MODEL_DEFAULTS, SAMPLE_DEFAULTS, TRAIN_DEFAULTS } from "../src/config.ts";
+import { BENCH_DEFAULTS, DIAGNOSE_DEFAULTS, MODEL_DEFAULTS, PREDICT_DEFAULTS, SAMPLE_DEFAULTS, TRAIN_DEFAULTS } from "../src/config.ts";
 import { buildProgram, COMMANDS } from "../src/cli/main.ts";
 import { COMMAND_NAMES, type CommandName, familiarHint, OPTIONS, optionsOf } from "../src/cli/options.ts";
 import { errLines, rnn, runMain } from "./helpers/cli.ts";
@@ -34,6 +34,9 @@ const DEFAULTS: Record<CommandName, Record<string, unknown>> = {
   train: { ...MODEL_DEFAULTS, ...TRAIN_DEFAULTS },
   sample: { ...SAMPLE_DEFAULTS },
   eval: {},
+  predict: { ...PREDICT_DEFAULTS },
+  score: {},
+  info: {},
   diagnose: { ...DIAGNOSE_DEFAULTS },
   bench: { ...BENCH_DEFAULTS },
 };

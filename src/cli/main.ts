@@ -6,7 +6,10 @@ import { diagnoseCommand } from "./diagnose.ts";
 import { benchCommand } from "./bench.ts";
 import { evalCommand } from "./eval.ts";
 import { addOptions, type CommandName, familiarHint } from "./options.ts";
+import { infoCommand } from "./info.ts";
+import { predictCommand } from "./predict.ts";
 import { sampleCommand } from "./sample.ts";
+import { scoreCommand } from "./score.ts";
 import { trainCommand } from "./train.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
@@ -51,6 +54,33 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       "rnn eval -m runs/longrange-lstm/best.safetensors held-out.txt --json",
     ],
     action: evalCommand,
+  },
+  predict: {
+    description: "the distribution of the next character after TEXT: the most likely ones as bars, the rest's mass",
+    args: [["<text>", "text to continue (\"\" = the start of a line)"]],
+    examples: [
+      "rnn predict -m runs/abc-lstm ABCABCAB",
+      "rnn predict -m runs/longrange-lstm \"She speaks \" -k 5 --json",
+    ],
+    action: predictCommand,
+  },
+  score: {
+    description: "the surprisal of every character of a text: the text coloured by it (a heat map), then nats, bits per character, perplexity",
+    args: [["[file]", "UTF-8 text to score (or --text)"]],
+    examples: [
+      "rnn score -m runs/longrange-lstm notes.txt",
+      "rnn score -m runs/longrange-lstm --text \"Marie lives in Lyon, France.\" --json",
+    ],
+    action: scoreCommand,
+  },
+  info: {
+    description: "what a run directory or checkpoint holds: cell, sizes, vocabulary, step, losses, corpus, flags, files",
+    args: [["<run>", "run directory or .safetensors file"]],
+    examples: [
+      "rnn info runs/longrange-lstm",
+      "rnn info runs/longrange-lstm/best.safetensors --json",
+    ],
+    action: infoCommand,
   },
   diagnose: {
     description: "vanishing / exploding gradients: decay of the last step's gradient back through a chunk, singular values of the recurrent matrices, saturated gates (table + SVG plot)",

@@ -5,11 +5,11 @@
 import { type Command, Option } from "commander";
 import {
   ACTIVATIONS, BENCH_DEFAULTS, CELLS, DEFAULT_STEPS, DIAGNOSE_DEFAULTS, INITS, MODEL_DEFAULTS, OPTIMIZERS, parseChoice, parseDuration,
-  parseFloatFlag, parseIntFlag, SAMPLE_DEFAULTS, TRAIN_DEFAULTS,
+  parseFloatFlag, parseIntFlag, PREDICT_DEFAULTS, SAMPLE_DEFAULTS, TRAIN_DEFAULTS,
 } from "../config.ts";
 import type { KernelChoice } from "../kernels/index.ts";
 
-export const COMMAND_NAMES = ["train", "sample", "eval", "diagnose", "bench"] as const;
+export const COMMAND_NAMES = ["train", "sample", "eval", "predict", "score", "info", "diagnose", "bench"] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 export interface OptionDecl {
@@ -39,6 +39,9 @@ export const CONFIG_DEFAULTS: Record<CommandName, readonly object[]> = {
   train: [MODEL_DEFAULTS, TRAIN_DEFAULTS],
   sample: [SAMPLE_DEFAULTS],
   eval: [],
+  predict: [PREDICT_DEFAULTS],
+  score: [],
+  info: [],
   diagnose: [DIAGNOSE_DEFAULTS],
   bench: [BENCH_DEFAULTS],
 };
@@ -101,13 +104,24 @@ export const OPTIONS = [
   { flags: "--json", field: "json", help: "one JSON event per line on stdout", commands: ["train"] },
   { flags: "-q, --quiet", field: "quiet", help: "print nothing but errors", commands: ["train"] },
   // ---- rnn sample (--model and --seed are shared)
-  { flags: "-m, --model <path>", field: "model", help: "run directory (its latest checkpoint) or .safetensors file", required: true, commands: ["sample", "eval"], familiar: ["checkpoint"] },
+  { flags: "-m, --model <path>", field: "model", help: "run directory (its latest checkpoint) or .safetensors file", required: true, commands: ["sample", "eval", "predict", "score"], familiar: ["checkpoint", "init_from"] },
   { flags: "--length <n>", field: "length", parse: int(), help: "characters to generate", commands: ["sample"], familiar: ["max_new_tokens"] },
-  { flags: "-t, --temperature <T>", field: "temperature", parse: positive, help: "softmax temperature > 0", commands: ["sample"] },
+  { flags: "-t, --temperature <T>", field: "temperature", parse: positive, help: "softmax temperature > 0", commands: ["sample", "predict"] },
   { flags: "--prime <text>", field: "prime", help: "text fed first (and echoed)", default: false, commands: ["sample"], familiar: ["primetext", "start_text", "start"] },
+  { flags: "--prime-file <file>", field: "primeFile", help: "like --prime, with the text of a UTF-8 file", default: false, commands: ["sample"], familiar: ["prime_file"] },
   { flags: "--argmax", field: "argmax", help: "always pick the most likely character", commands: ["sample"] },
   { flags: "--top-k <k>", field: "topK", parse: int(), help: "sample among the k most likely characters", default: false, commands: ["sample"] },
+  { flags: "--top-p <p>", field: "topP", parse: num({ min: 0, exclusiveMin: true, max: 1 }), help: "nucleus sampling: among the most likely characters whose mass reaches p", default: "off", commands: ["sample"], familiar: ["top_p"] },
   { flags: "-n, --count <n>", field: "count", parse: int(), help: "generate n samples in parallel", commands: ["sample"], familiar: ["num_samples"] },
+  { flags: "--json", field: "json", help: 'one {"text","logprob","modelLogprob"} line per sample', commands: ["sample"] },
+  // ---- rnn predict (--model and --temperature are shared)
+  { flags: "-k, --top-k <k>", field: "topK", parse: int(0), help: "how many of the most likely characters to list, 0 = all", commands: ["predict"] },
+  { flags: "--json", field: "json", help: "print the distribution as one JSON object", commands: ["predict"] },
+  // ---- rnn score (--model is shared)
+  { flags: "--text <text>", field: "text", help: "score this text instead of a FILE", default: false, commands: ["score"] },
+  { flags: "--json", field: "json", help: "one JSON line per character, then one with the totals", commands: ["score"] },
+  // ---- rnn info
+  { flags: "--json", field: "json", help: "print everything as one JSON object (usable as a --config file)", commands: ["info"] },
   // ---- rnn eval
   { flags: "--json", field: "json", help: 'print {"loss","bpc","perplexity","chars","skipped"}', commands: ["eval"] },
   // ---- rnn diagnose
@@ -124,7 +138,7 @@ export const OPTIONS = [
   { flags: "--seconds <s>", field: "seconds", parse: positive, help: "timed seconds per workload", commands: ["bench"] },
   { flags: "--json", field: "json", help: "one JSON object per workload", commands: ["bench"] },
   // ---- every command that computes with the fast kernels: force a backend (tests, debugging)
-  { flags: "--kernels <kind>", field: "kernels", parse: choice(KERNELS), help: "auto | wasm | ref", default: "auto", hidden: true, commands: ["train", "sample", "eval", "bench"] },
+  { flags: "--kernels <kind>", field: "kernels", parse: choice(KERNELS), help: "auto | wasm | ref", default: "auto", hidden: true, commands: ["train", "sample", "eval", "predict", "score", "bench"] },
 ] as const satisfies readonly OptionDecl[];
 
 // ---- the flag types of each command, derived from the table -------------------------------------------------

@@ -1,11 +1,11 @@
 // `rnn score --model M FILE` / `--text TEXT`: every character's surprisal, as the text coloured by it (a heat
 // map) with the totals, or --json: one JSON line per character, then one line with the totals.
 import chalk, { type ChalkInstance } from "chalk";
-import { decodeIds, readCorpus } from "../corpus/corpus.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { selectKernels, type KernelChoice } from "../kernels/index.ts";
 import { loadModel } from "../checkpoint/checkpoint.ts";
 import { type CharScore, scoreText, type ScoreResult } from "../ask/score.ts";
+import { readCorpusText } from "./read.ts";
 import { chalkFor, ioOf, type Io, showChar } from "./show.ts";
 
 export interface ScoreFlags {
@@ -26,7 +26,7 @@ export async function scoreCommand(file: string | undefined, flags: ScoreFlags, 
   if (file !== undefined && flags.text !== undefined) throw new UsageError("give a FILE or --text TEXT, not both");
   if (file === undefined && flags.text === undefined) throw new UsageError("give a FILE to score, or --text TEXT: rnn score --model RUN notes.txt");
   // a file is read as eval reads it (strict UTF-8, a BOM dropped), so both score the same characters
-  const text = file !== undefined ? readText(file) : flags.text!;
+  const text = file !== undefined ? readCorpusText(file) : flags.text!;
   const what = file ?? "text";
   const ops = await selectKernels(flags.kernels);
   const { model, meta } = loadModel(flags.model, ops);
@@ -46,10 +46,6 @@ export async function scoreCommand(file: string | undefined, flags: ScoreFlags, 
   io.out(renderScore(what, r, io));
 }
 
-function readText(file: string): string {
-  const c = readCorpus([file]);
-  return decodeIds(c.ids, c.vocab);
-}
 
 /** Heat-map step of a surprisal in nats. */
 export function heatLevel(nats: number): number {
