@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { refF32 } from "../src/kernels/ref.ts";
 import type { Kernels } from "../src/kernels/types.ts";
+import { CLAIM_SHIFT, CTL, CTL_WORDS, GEN_MASK } from "../src/kernels/helper-protocol.mjs";
 import { createWasmKernels, relaxedSimdSupported, type WasmKernels } from "../src/kernels/wasm.ts";
 import { makeRng } from "../src/rng.ts";
 
@@ -249,6 +250,13 @@ for (const relaxed of builds) {
 }
 
 describe("helper thread for large single-row GEMMs", () => {
+  it("has one control word per name, all inside the control block, and a claim word that holds a generation", () => {
+    const words = Object.values(CTL);
+    expect(new Set(words).size).toBe(words.length);
+    for (const w of words) expect(w >= 0 && w < CTL_WORDS).toBe(true);
+    expect(Math.log2(GEN_MASK + 1) + CLAIM_SHIFT).toBeLessThanOrEqual(32);
+  });
+
   it("gives the same bits as one thread, for =, += and bias, and can be switched off", async () => {
     const ops: WasmKernels = createWasmKernels();
     const N = 1030, Kd = 300; // N·K above the helper's threshold, N not a multiple of the chunk rows

@@ -41,7 +41,7 @@ function gemmScale(op: "gemmNN" | "gemmNT" | "gemmTNAcc", C0: Float32Array | nul
   return S.reduce((m, x) => Math.max(m, x), 0);
 }
 
-/** an array of n from K's memory, filled U(−s, s); `skew` starts it one float past an aligned block */
+/** an array of n from ops' memory, filled U(−s, s); `skew` starts it one float past an aligned block */
 function rand(ops: Kernels, n: number, s = 1, skew = false): Float32Array {
   const a = (skew ? ops.alloc(n + 1).subarray(1) : ops.alloc(n)) as Float32Array;
   for (let i = 0; i < n; i++) a[i] = rng.uniform(-s, s);
@@ -251,7 +251,7 @@ describe("wasm allocator and memory", () => {
     const a = ops.alloc(3) as Float32Array;
     a.set([1, 2, 3]);
     const big = ops.alloc(3 << 20) as Float32Array; // 12 MiB: the memory must grow
-    expect(ops.memory.buffer.byteLength).toBeGreaterThanOrEqual(big.byteOffset + big.byteLength);
+    expect(ops.shared.memory.buffer.byteLength).toBeGreaterThanOrEqual(big.byteOffset + big.byteLength);
     expect(big.every((x) => x === 0)).toBe(true);
     const b = ops.alloc(5) as Float32Array;
     for (const v of [a, big, b]) expect(v.byteOffset % 64).toBe(0);
@@ -263,18 +263,30 @@ describe("wasm allocator and memory", () => {
   });
 
   it("shares one allocator, and the build, between instances over the same memory", () => {
-    const K1 = createWasmKernels({ relaxed: false });
-    const K2 = createWasmKernels({ memory: K1.memory });
-    expect(K2.name).toBe(K1.name);
-    const x = K1.alloc(10) as Float32Array, y = K2.alloc(10) as Float32Array, z = K1.alloc(10) as Float32Array;
+    const ops1 = createWasmKernels({ relaxed: false });
+    const ops2 = createWasmKernels({ memory: ops1.shared.memory });
+    expect(ops2.name).toBe(ops1.name);
+    const x = ops1.alloc(10) as Float32Array, y = ops2.alloc(10) as Float32Array, z = ops1.alloc(10) as Float32Array;
     const spans = [x, y, z].map((v) => [v.byteOffset, v.byteOffset + v.byteLength]).sort((p, q) => p[0] - q[0]);
     for (let i = 1; i < spans.length; i++) expect(spans[i][0]).toBeGreaterThanOrEqual(spans[i - 1][1]);
-    // K2 grows the memory; a view K1 never handed out, made on the grown buffer, is still accepted by K1
-    const big = K2.alloc(8 << 20) as Float32Array;
-    const again = new Float32Array(K1.memory.buffer, big.byteOffset, 4);
+    // ops2 grows the memory; a view ops1 never handed out, made on the grown buffer, is still accepted by ops1
+    const big = ops2.alloc(8 << 20) as Float32Array;
+    const again = new Float32Array(ops1.shared.memory.buffer, big.byteOffset, 4);
     again.set([1, 2, 3, 4]);
-    K1.addBias(again, x.subarray(0, 4).fill(1), 1, 4, true);
+    ops1.addBias(again, x.subarray(0, 4).fill(1), 1, 4, true);
     expect([...big.subarray(0, 4)]).toEqual([2, 3, 4, 5]);
+  });
+
+  it("declares its shared memory on the Kernels interface, which the reference backend does not have", () => {
+    const ops = createWasmKernels({ relaxed: false });
+    const a = ops.alloc(4) as Float32Array;
+    expect(ops.shared.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+    // what another thread sees of an array: the shared memory at the array's byte offset
+    new Float32Array(ops.shared.memory.buffer, a.byteOffset, 4).set([1, 2, 3, 4]);
+    expect([...a]).toEqual([1, 2, 3, 4]);
+    const generic: Kernels = ops;
+    expect(generic.shared?.memory).toBe(ops.shared.memory);
+    expect(refF32.shared).toBeNull();
   });
 });
 

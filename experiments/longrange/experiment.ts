@@ -314,7 +314,7 @@ async function runOne(r: RunSpec): Promise<Result> {
       cfg, vocab: corpus.vocab, ids: corpus.ids, kernels: ops,
       makeEngine: (model, c, batcher) => {
         live = model;
-        return c.threads > 1 && "memory" in ops ? createParallelEngine(model, c, batcher, trainIds, c.threads) : createLocalEngine(model, c, batcher);
+        return c.threads > 1 && ops.shared ? createParallelEngine(model, c, batcher, trainIds, c.threads) : createLocalEngine(model, c, batcher);
       },
       onEvent: (e) => {
         metrics(e);

@@ -110,7 +110,7 @@ export async function runWorkload(w: Workload, opts: BenchOptions): Promise<Benc
   const ids = new Uint16Array(w.batch * w.seq * chunks + 1);
   for (let i = 0; i < ids.length; i++) ids[i] = rng.int(V_BENCH);
   const batcher = makeBatcher(ids, w.batch, w.seq);
-  const engine = opts.threads > 1 && "memory" in ops ? await createParallelEngine(model, cfg, batcher, ids, opts.threads) : createLocalEngine(model, cfg, batcher);
+  const engine = opts.threads > 1 && ops.shared ? await createParallelEngine(model, cfg, batcher, ids, opts.threads) : createLocalEngine(model, cfg, batcher);
   const opt = createOptimizerState(cfg, model.spec.size, (n) => ops.alloc(n));
   const step = makeStepper(model, cfg, engine, opt);
   try {

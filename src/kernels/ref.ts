@@ -48,35 +48,35 @@ export function gemmTNAcc(C: Arr, A: Arr, B: Arr, M: number, N: number, K: numbe
   }
 }
 
-export function gatherRows(out: Arr, table: Arr, idx: Int32Array, N: number, C: number, acc: boolean): void {
-  for (let n = 0; n < N; n++) {
-    const src = idx[n] * C;
-    const dst = n * C;
-    if (acc) for (let j = 0; j < C; j++) out[dst + j] += table[src + j];
-    else for (let j = 0; j < C; j++) out[dst + j] = table[src + j];
+export function gatherRows(out: Arr, table: Arr, idx: Int32Array, M: number, N: number, acc: boolean): void {
+  for (let i = 0; i < M; i++) {
+    const src = idx[i] * N;
+    const dst = i * N;
+    if (acc) for (let j = 0; j < N; j++) out[dst + j] += table[src + j];
+    else for (let j = 0; j < N; j++) out[dst + j] = table[src + j];
   }
 }
 
-export function scatterAddRows(dTable: Arr, dOut: Arr, idx: Int32Array, N: number, C: number): void {
-  for (let n = 0; n < N; n++) {
-    const dst = idx[n] * C;
-    const src = n * C;
-    for (let j = 0; j < C; j++) dTable[dst + j] += dOut[src + j];
+export function scatterAddRows(dTable: Arr, dOut: Arr, idx: Int32Array, M: number, N: number): void {
+  for (let i = 0; i < M; i++) {
+    const dst = idx[i] * N;
+    const src = i * N;
+    for (let j = 0; j < N; j++) dTable[dst + j] += dOut[src + j];
   }
 }
 
-export function addBias(out: Arr, b: Arr, N: number, C: number, acc: boolean): void {
-  for (let n = 0; n < N; n++) {
-    const o = n * C;
-    if (acc) for (let j = 0; j < C; j++) out[o + j] += b[j];
-    else for (let j = 0; j < C; j++) out[o + j] = b[j];
+export function addBias(out: Arr, bias: Arr, M: number, N: number, acc: boolean): void {
+  for (let i = 0; i < M; i++) {
+    const o = i * N;
+    if (acc) for (let j = 0; j < N; j++) out[o + j] += bias[j];
+    else for (let j = 0; j < N; j++) out[o + j] = bias[j];
   }
 }
 
-export function biasBackward(db: Arr, d: Arr, N: number, C: number): void {
-  for (let n = 0; n < N; n++) {
-    const o = n * C;
-    for (let j = 0; j < C; j++) db[j] += d[o + j];
+export function biasBackward(dBias: Arr, dOut: Arr, M: number, N: number): void {
+  for (let i = 0; i < M; i++) {
+    const o = i * N;
+    for (let j = 0; j < N; j++) dBias[j] += dOut[o + j];
   }
 }
 
@@ -171,11 +171,11 @@ export function gruCellBackward(dgx: Arr, dgh: Arr, dhPrev: Arr, dh: Arr, gates:
   }
 }
 
-export function softmaxXent(dLogits: Arr | null, logits: Arr, targets: Int32Array, N: number, V: number, scale: number): number {
+export function softmaxXent(dLogits: Arr | null, logits: Arr, targets: Int32Array, M: number, V: number, scale: number): number {
   let loss = 0;
-  for (let n = 0; n < N; n++) {
-    const o = n * V;
-    const t = targets[n];
+  for (let i = 0; i < M; i++) {
+    const o = i * V;
+    const t = targets[i];
     if (t < 0) {
       if (dLogits) dLogits.fill(0, o, o + V);
       continue;
@@ -206,9 +206,9 @@ export function gemmNNPacked(C: Arr, A: Arr, Bp: Arr, M: number, N: number, K: n
   gemmNN(C, A, Bp, M, N, K, acc);
 }
 
-export function transpose(dst: Arr, src: Arr, R: number, C: number, acc: boolean): void {
-  for (let r = 0; r < R; r++) {
-    for (let c = 0; c < C; c++) dst[c * R + r] = acc ? dst[c * R + r] + src[r * C + c] : src[r * C + c];
+export function transpose(dst: Arr, src: Arr, M: number, N: number, acc: boolean): void {
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) dst[j * M + i] = acc ? dst[j * M + i] + src[i * N + j] : src[i * N + j];
   }
 }
 
@@ -237,7 +237,11 @@ export function adam(p: Arr, m: Arr, v: Arr, g: Arr, n: number, stepSize: number
 
 function make(name: string, alloc: (n: number) => Arr): Kernels {
   return {
-    name, alloc, gemmNN, gemmNT, gemmNTBias, gemmTNAcc, packedSize, packB, gemmNNPacked, gatherRows, scatterAddRows, addBias, biasBackward,
+    name, alloc,
+    shared: null, // plain JS arrays: nothing another thread could share
+    startHelper: async () => {}, // no helper thread
+    setHelper: () => {},
+    gemmNN, gemmNT, gemmNTBias, gemmTNAcc, packedSize, packB, gemmNNPacked, gatherRows, scatterAddRows, addBias, biasBackward,
     transpose, addTo, scale, sumSquares, adam,
     rnnCellForward, rnnCellBackward, lstmCellForward, lstmCellBackward, gruCellForward, gruCellBackward, softmaxXent,
   };

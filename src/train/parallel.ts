@@ -13,7 +13,6 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "
 import type { TrainConfig } from "../config.ts";
 import type { Batcher } from "../corpus/batches.ts";
 import type { Arr } from "../kernels/types.ts";
-import type { WasmKernels } from "../kernels/wasm.ts";
 import type { Model } from "../model/model.ts";
 import type { Rng } from "../rng.ts";
 import { createLocalEngine, type Engine, packState, unpackState } from "./engine.ts";
@@ -76,8 +75,8 @@ export function splitStreams(B: number, n: number): { b0: number; nb: number }[]
 const span = (a: Arr) => ({ offset: a.byteOffset, length: a.length });
 
 export async function createParallelEngine(model: Model, cfg: TrainConfig, batcher: Batcher, train: Uint16Array | Uint32Array, threads: number): Promise<Engine> {
-  const ops = model.ops as WasmKernels;
-  if (!ops.memory) throw new Error("parallel training needs the WebAssembly kernels (shared memory)");
+  const ops = model.ops, memory = ops.shared?.memory;
+  if (!memory) throw new Error("parallel training needs the WebAssembly kernels (shared memory)");
   const n = Math.max(1, Math.min(threads, cfg.batch));
   const parts = splitStreams(cfg.batch, n);
   const local = createLocalEngine(model, cfg, batcher, parts[0]);
@@ -104,7 +103,7 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
     const { port1, port2 } = new MessageChannel();
     errorPorts.push(port1);
     const init: WorkerInit = {
-      memory: ops.memory, cfg, ctrl, results, sumsq, slabs, hyper, index: w, b0, nb, ids, errors: port2,
+      memory, cfg, ctrl, results, sumsq, slabs, hyper, index: w, b0, nb, ids, errors: port2,
       params: span(model.params.data),
       bsum: model.layers.map((l) => span(l.bsum)),
       whhP: model.layers.map((l) => span(l.whhP)),
@@ -121,7 +120,7 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
   const info = await Promise.all(ready);
   for (const wk of workers) wk.removeAllListeners("exit");
   // views of the workers' buffers, made after every worker has allocated (the memory may have grown)
-  const buf = ops.memory.buffer;
+  const buf = memory.buffer;
   const wGrads = info.map((r) => new Float32Array(buf, r.grads.offset, r.grads.length));
   slabs[0] = local.grads.data.byteOffset;
   info.forEach((r, w) => { slabs[w + 1] = r.grads.offset; });

@@ -98,7 +98,7 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
   }
   const engine = inp.makeEngine
     ? await inp.makeEngine(model, cfg, batcher)
-    : cfg.threads > 1 && "memory" in ops
+    : cfg.threads > 1 && ops.shared
       ? await createParallelEngine(model, cfg, batcher, trainIds, cfg.threads)
       : createLocalEngine(model, cfg, batcher);
   if (resumed) engine.loadState(resumed);
