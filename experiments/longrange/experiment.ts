@@ -37,6 +37,7 @@ import { selectKernels } from "../../src/kernels/index.ts";
 import { paramCount } from "../../src/model/params.ts";
 import { linePlot, type Series } from "../../src/plot/svg.ts";
 import { loadModel } from "../../src/checkpoint/checkpoint.ts";
+import { isRunFile } from "../../src/run/dir.ts";
 import { createLocalEngine } from "../../src/train/engine.ts";
 import { createEvaluator } from "../../src/eval/evaluate.ts";
 import { metricsWriter, readMetrics } from "../../src/train/metrics.ts";
@@ -287,8 +288,8 @@ async function runOne(r: RunSpec): Promise<Result> {
     }
   }
   // start afresh: remove this script's and rnn's files of an earlier run here (never anything else)
-  const ours = /^(latest|best|step-\d+|latest\.state|next\.state)\.safetensors$|^metrics\.jsonl$|^loss\.svg$|^longrange\.jsonl$|^experiment\.json$/;
-  if (fs.existsSync(dir)) for (const f of fs.readdirSync(dir)) if (ours.test(f)) fs.rmSync(path.join(dir, f), { force: true });
+  const ours = (f: string) => isRunFile(f) || f === "longrange.jsonl" || f === "experiment.json";
+  if (fs.existsSync(dir)) for (const f of fs.readdirSync(dir)) if (ours(f)) fs.rmSync(path.join(dir, f), { force: true });
   const cfg = resolveTrainConfig(
     {
       model: modelOf(r.cell, hidden, r), corpus: [CORPUS], batch: BATCH, seq: SEQ, valFrac: VAL_FRAC, lr: r.lr ?? LR, clip: 5,

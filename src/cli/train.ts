@@ -1,5 +1,4 @@
 // `rnn train`: flags → config, corpus → ids, events → presenter, signals → a clean stop.
-import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import chalk from "chalk";
@@ -7,7 +6,8 @@ import { type ModelConfig, resolveTrainConfig, type TrainConfig } from "../confi
 import { readCorpus } from "../corpus/corpus.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { selectKernels, type KernelChoice } from "../kernels/index.ts";
-import { describeModel, LATEST, loadModel } from "../checkpoint/checkpoint.ts";
+import { describeModel, loadModel } from "../checkpoint/checkpoint.ts";
+import { checkRunDir, defaultOut, LATEST, prepareOutDir } from "../run/dir.ts";
 import { metricsWriter } from "../train/metrics.ts";
 import { train, type TrainEvent } from "../train/train.ts";
 import { EXIT } from "./common.ts";
@@ -56,7 +56,6 @@ export interface TrainFlags {
 const MODEL_FLAGS = ["cell", "layers", "hidden", "embed", "activation", "residual"] as const;
 /** Flags that may change when a run is resumed; every other flag must agree with the run's config. */
 export const RESUMABLE_FLAGS = ["steps", "epochs", "time", "lr", "clip", "evalEvery", "checkpointEvery", "keep", "patience", "threads"] as const;
-const RUN_FILES = /^(latest|best|step-\d+|latest\.state|next\.state)\.safetensors$|^metrics\.jsonl$|^loss\.svg$/;
 
 const kebab = (s: string) => "--" + s.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 
@@ -152,43 +151,4 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
-}
-
-/** --resume must name a run directory: one line saying what it is instead. */
-function checkRunDir(dir: string): void {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(dir);
-  } catch {
-    throw new UsageError(`--resume '${dir}' does not exist: give the run directory of an earlier rnn train (its --out)`);
-  }
-  if (!st.isDirectory()) throw new UsageError(`--resume '${dir}' is a file: give the run directory that holds it (its --out)`);
-  if (!fs.existsSync(path.join(dir, LATEST))) {
-    throw new UsageError(`--resume '${dir}' is not a run directory: it has no ${LATEST} (start a new run with --out ${dir})`);
-  }
-}
-
-/** runs/<corpus name>-<cell>, with -2, -3… appended when that run exists already. */
-function defaultOut(corpus: string, cell: string): string {
-  const base = path.join("runs", `${path.basename(corpus).replace(/\.[^.]*$/, "").replace(/[^\w.-]+/g, "_") || "run"}-${cell}`);
-  let out = base;
-  for (let i = 2; isRun(out); i++) out = `${base}-${i}`;
-  return out;
-}
-
-function isRun(dir: string): boolean {
-  try {
-    return fs.readdirSync(dir).some((f) => RUN_FILES.test(f));
-  } catch {
-    return false;
-  }
-}
-
-function prepareOutDir(dir: string, force: boolean): void {
-  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new UsageError(`--out ${dir} is a file, not a directory`);
-  if (!isRun(dir)) return;
-  if (!force) {
-    throw new UsageError(`${dir} already holds a run: continue it with --resume ${dir}, overwrite it with --force, or choose another --out`);
-  }
-  for (const f of fs.readdirSync(dir)) if (RUN_FILES.test(f)) fs.rmSync(path.join(dir, f), { force: true });
 }

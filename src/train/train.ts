@@ -1,20 +1,18 @@
 // The training loop: truncated BPTT over B parallel streams, chunks of T steps, state carried between chunks
 // and reset at each epoch start. It never prints: it emits events, and presenters (src/cli/) render them.
-import fs from "node:fs";
 import path from "node:path";
 import type { TrainConfig } from "../config.ts";
 import { RnnError, UsageError } from "../errors.ts";
-import { cleanStaleTemps, describeFsError } from "../io/atomic.ts";
 import { type Batcher, checkFits, makeBatcher, splitTrainVal } from "../corpus/batches.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { initParams } from "../model/init.ts";
 import { createModel, type Model } from "../model/model.ts";
 import { makeRng } from "../rng.ts";
-import { BEST, loadModel, loadRunState, type ModelMeta, type RunState, saveModel, saveRun } from "../checkpoint/checkpoint.ts";
+import { bestFileLoss, loadModel, loadRunState, type ModelMeta, type RunState, saveModel, saveRun } from "../checkpoint/checkpoint.ts";
+import { BEST, LATEST, openRunDir, pruneStepCheckpoints, stepFile } from "../run/dir.ts";
 import { createLocalEngine, type Engine } from "./engine.ts";
 import { createParallelEngine } from "./parallel.ts";
 import { createEvaluator } from "../eval/evaluate.ts";
-import { readCheckpointFile } from "../io/safetensors.ts";
 import { createOptimizerState } from "./optim.ts";
 import { makeStepper } from "./step.ts";
 
@@ -65,12 +63,7 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
   }
   const batcher = makeBatcher(trainIds, cfg.batch, cfg.seq);
   const rng = makeRng(cfg.seed);
-  try {
-    fs.mkdirSync(cfg.out, { recursive: true });
-  } catch (e) {
-    throw new RnnError(`cannot create the run directory ${cfg.out}: ${describeFsError(e)}; choose another --out`);
-  }
-  cleanStaleTemps(cfg.out); // temp files of saves that were killed midway (kill -9, power cut)
+  openRunDir(cfg.out);
 
   let model: Model;
   let step = 0, epoch = 0, chunk = 0, bestVal: number | null = null, evalsSinceBest = 0, lastVal: number | null = null;
@@ -124,9 +117,9 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
       lastValLoss: lastVal, optimizer: opt.slab, h: hBuf, c: cBuf,
     });
     lastSaved = step;
-    onEvent({ type: "checkpoint", step, path: path.join(cfg.out, "latest.safetensors"), kind: "latest" });
+    onEvent({ type: "checkpoint", step, path: path.join(cfg.out, LATEST), kind: "latest" });
     if (cfg.keep > 0) {
-      const f = path.join(cfg.out, `step-${String(step).padStart(6, "0")}.safetensors`);
+      const f = path.join(cfg.out, stepFile(step));
       saveModel(f, model, meta());
       onEvent({ type: "checkpoint", step, path: f, kind: "step" });
       pruneStepCheckpoints(cfg.out, cfg.keep);
@@ -191,7 +184,7 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
       // a finite gradient can still overflow the weights: check them before anything is saved
       if (!finite || !allFinite(model.params.data)) {
         const what = !Number.isFinite(loss) ? `the loss is ${loss}` : !finite ? `the gradient norm is ${gradNorm}` : "the weights overflowed to Inf/NaN";
-        const kept = lastSaved !== null ? `the last good checkpoint (step ${lastSaved}) is ${path.join(cfg.out, "latest.safetensors")}` : "no checkpoint was saved before it";
+        const kept = lastSaved !== null ? `the last good checkpoint (step ${lastSaved}) is ${path.join(cfg.out, LATEST)}` : "no checkpoint was saved before it";
         throw new RnnError(
           `training diverged at step ${step + 1}: ${what}; ${kept}. Lower --lr (now ${cfg.lr}) or use --clip (now ${cfg.clip || "off"}); both may change on --resume`,
         );
@@ -239,20 +232,4 @@ function allFinite(a: ArrayLike<number>): boolean {
   let z = 0;
   for (let i = 0; i < a.length; i++) z += a[i] * 0;
   return z === 0;
-}
-
-/** The validation loss recorded in DIR/best.safetensors, if there is a readable one. */
-function bestFileLoss(dir: string): number | null {
-  try {
-    const v = readCheckpointFile(path.join(dir, BEST)).metadata.best_val_loss;
-    return v === undefined || v === "null" ? null : Number(v);
-  } catch {
-    return null;
-  }
-}
-
-/** Keeps the `keep` newest DIR/step-NNNNNN.safetensors. */
-export function pruneStepCheckpoints(dir: string, keep: number): void {
-  const files = fs.readdirSync(dir).filter((f) => /^step-\d+\.safetensors$/.test(f)).sort();
-  for (const f of files.slice(0, Math.max(0, files.length - keep))) fs.rmSync(path.join(dir, f), { force: true });
 }
