@@ -83,10 +83,10 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
   const P = model.spec.size;
   const opt = createOptimizerState(cfg, P, (n) => ops.alloc(n));
   if (resumed) {
-    if (resumed.optimizer.length !== opt.slab.length) {
+    if (resumed.optimizer.length !== opt.slab.data.length) {
       throw new RnnError(`${cfg.out}: the saved optimizer state does not fit --optimizer ${cfg.optimizer}; resume with the run's optimizer`);
     }
-    opt.slab.set(resumed.optimizer);
+    opt.slab.data.set(resumed.optimizer);
     opt.step = resumed.optStep;
   }
   const engine = inp.makeEngine
@@ -114,7 +114,7 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
     engine.saveState({ h: hBuf, c: cBuf });
     saveRun(cfg.out, model, meta(), {
       step, epoch, chunk, rng: rng.getState(), optStep: opt.step, bestValLoss: bestVal, evalsSinceBest,
-      lastValLoss: lastVal, optimizer: opt.slab, h: hBuf, c: cBuf,
+      lastValLoss: lastVal, optimizer: opt.slab.data, h: hBuf, c: cBuf,
     });
     lastSaved = step;
     onEvent({ type: "checkpoint", step, path: path.join(cfg.out, LATEST), kind: "latest" });
