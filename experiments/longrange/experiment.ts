@@ -38,12 +38,9 @@ import { paramCount } from "../../src/model/params.ts";
 import { linePlot, type Series } from "../../src/plot/svg.ts";
 import { loadModel } from "../../src/checkpoint/checkpoint.ts";
 import { isRunFile } from "../../src/run/dir.ts";
-import { createLocalEngine } from "../../src/train/engine.ts";
 import { createEvaluator } from "../../src/eval/evaluate.ts";
 import { metricsWriter, readMetrics } from "../../src/train/metrics.ts";
-import { createParallelEngine } from "../../src/train/parallel.ts";
 import { train, type TrainEvent } from "../../src/train/train.ts";
-import type { Model } from "../../src/model/model.ts";
 import { type DependentSpan, markLongRange, type SpanKind, spanDistances } from "./corpus.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -300,28 +297,22 @@ async function runOne(r: RunSpec): Promise<Result> {
   const ops = await selectKernels();
   log(`${r.name}: ${command}`);
   const metrics = metricsWriter(dir);
-  // the long-range losses at every evaluation, measured on the model being trained (captured from the engine
-  // factory; the evaluation events come between steps, when the workers are idle)
-  let live: Model | null = null;
+  // the long-range losses at every evaluation, measured on the model being trained (handed to every event;
+  // the evaluation events come between steps, when the workers are idle)
   let liveEval: ReturnType<typeof createEvaluator> | null = null;
   let measureSec = 0; // time spent in those measurements: not part of the training time
   const curveFile = path.join(dir, "longrange.jsonl");
-  const trainIds = splitTrainVal(corpus.ids, VAL_FRAC).train;
   const t0 = performance.now();
   let end: (TrainEvent & { type: "end" }) | null = null;
   let diverged: string | null = null;
   try {
     end = await train({
       cfg, vocab: corpus.vocab, ids: corpus.ids, kernels: ops,
-      makeEngine: (model, c, batcher) => {
-        live = model;
-        return c.threads > 1 && "memory" in ops ? createParallelEngine(model, c, batcher, trainIds, c.threads) : createLocalEngine(model, c, batcher);
-      },
-      onEvent: (e) => {
+      onEvent: (e, live) => {
         metrics(e);
         if (e.type === "eval") {
           let lr = "";
-          if (live && Number.isFinite(e.valLoss)) {
+          if (Number.isFinite(e.valLoss)) {
             const m0 = performance.now();
             liveEval ??= createEvaluator(live);
             const byKind = measureKinds(liveEval); // the overall loss is the event's

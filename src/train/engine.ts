@@ -22,6 +22,8 @@ export interface Engine {
   /** restores what saveState wrote (resume) */
   loadState(from: { h: ArrayLike<number>; c: ArrayLike<number> | null }): void;
   resetState(): void;
+  /** chunks of T steps in an epoch of the training text */
+  chunksPerEpoch: number;
   /**
    * Optional (engines with several threads): the tail of an Adam step spread over all threads. After
    * run(chunk, rng, true), which leaves each thread's gradient in its own slab, reduceGrads() sums them into
@@ -58,6 +60,7 @@ export function createLocalEngine(model: Model, cfg: TrainConfig, batcher: Batch
       return r;
     },
     resetState: () => resetState(state),
+    chunksPerEpoch: batcher.chunksPerEpoch,
     dispose: async () => {},
   };
 }

@@ -170,6 +170,7 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
   const grads = local.grads;
   return {
     grads,
+    chunksPerEpoch: batcher.chunksPerEpoch,
     run(chunk: number, rng: Rng, deferReduce = false) {
       // workers draw their dropout masks from a seed the main RNG hands out (so resume stays exact)
       const seed = cfg.dropout > 0 ? Math.floor(rng.next() * 2 ** 31) : 0;
