@@ -43,7 +43,7 @@ import { metricsWriter, readMetrics } from "../../src/train/metrics.ts";
 import { train, type TrainEvent } from "../../src/train/train.ts";
 import { type DependentSpan, markLongRange, type SpanKind, spanDistances } from "./corpus.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 const KINDS: SpanKind[] = ["language", "pronoun", "name", "bracket"];
 
