@@ -13,8 +13,7 @@ import { readCheckpointFile } from "../src/io/safetensors.ts";
 import { refF32 } from "../src/kernels/ref.ts";
 import { makeRng } from "../src/rng.ts";
 import { loadModel, loadRunState } from "../src/checkpoint/checkpoint.ts";
-import { createLocalEngine } from "../src/train/engine.ts";
-import { train } from "../src/train/train.ts";
+import { createEngine, train } from "../src/train/train.ts";
 import { errLines, events, isEvent, makeCorpus, rnn, SMALL, sleep, snapshot, startRnn, tempDir } from "./helpers/cli.ts";
 
 const tmp = tempDir("crash");
@@ -204,8 +203,8 @@ describe.concurrent("divergence and failing saves", () => {
     const attempt = train({
       cfg, vocab, ids, kernels: refF32, onEvent: () => {},
       // from the 3rd step on, every gradient element is 1e10: finite, but lr · 1e10 overflows float32
-      makeEngine: (model, c, batcher) => {
-        const e = createLocalEngine(model, c, batcher);
+      makeEngine: async (model, c, trainIds) => {
+        const e = await createEngine(model, c, trainIds);
         return { ...e, run: (chunk, rng) => { const r = e.run(chunk, rng); if (++runs >= 3) e.grads.data.fill(1e10); return r; } };
       },
     });

@@ -7,7 +7,8 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { main } from "../src/cli/main.ts";
 import { resolveTrainConfig } from "../src/config.ts";
-import { LOSS_SVG, METRICS, metricsWriter, readMetrics } from "../src/train/metrics.ts";
+import { LOSS_SVG, METRICS } from "../src/run/dir.ts";
+import { metricsWriter, readMetrics } from "../src/train/metrics.ts";
 import type { TrainEvent } from "../src/train/train.ts";
 
 let dir: string;

@@ -8,7 +8,7 @@ import { resolveTrainConfig } from "../src/config.ts";
 import { createWasmKernels } from "../src/kernels/wasm.ts";
 import { splitStreams } from "../src/train/parallel.ts";
 import { train, type TrainEvent } from "../src/train/train.ts";
-import { LATEST } from "../src/checkpoint/checkpoint.ts";
+import { LATEST } from "../src/run/dir.ts";
 
 const text = fs.readFileSync(path.resolve(__dirname, "../data/longrange.txt"), "utf8").slice(0, 40_000);
 const vocab = [...new Set(text)].sort();

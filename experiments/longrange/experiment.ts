@@ -37,15 +37,13 @@ import { selectKernels } from "../../src/kernels/index.ts";
 import { paramCount } from "../../src/model/params.ts";
 import { linePlot, type Series } from "../../src/plot/svg.ts";
 import { loadModel } from "../../src/checkpoint/checkpoint.ts";
-import { createLocalEngine } from "../../src/train/engine.ts";
+import { isRunFile } from "../../src/run/dir.ts";
 import { createEvaluator } from "../../src/eval/evaluate.ts";
 import { metricsWriter, readMetrics } from "../../src/train/metrics.ts";
-import { createParallelEngine } from "../../src/train/parallel.ts";
 import { train, type TrainEvent } from "../../src/train/train.ts";
-import type { Model } from "../../src/model/model.ts";
 import { type DependentSpan, markLongRange, type SpanKind, spanDistances } from "./corpus.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 const KINDS: SpanKind[] = ["language", "pronoun", "name", "bracket"];
 
@@ -287,8 +285,8 @@ async function runOne(r: RunSpec): Promise<Result> {
     }
   }
   // start afresh: remove this script's and rnn's files of an earlier run here (never anything else)
-  const ours = /^(latest|best|step-\d+|latest\.state|next\.state)\.safetensors$|^metrics\.jsonl$|^loss\.svg$|^longrange\.jsonl$|^experiment\.json$/;
-  if (fs.existsSync(dir)) for (const f of fs.readdirSync(dir)) if (ours.test(f)) fs.rmSync(path.join(dir, f), { force: true });
+  const ours = (f: string) => isRunFile(f) || f === "longrange.jsonl" || f === "experiment.json";
+  if (fs.existsSync(dir)) for (const f of fs.readdirSync(dir)) if (ours(f)) fs.rmSync(path.join(dir, f), { force: true });
   const cfg = resolveTrainConfig(
     {
       model: modelOf(r.cell, hidden, r), corpus: [CORPUS], batch: BATCH, seq: SEQ, valFrac: VAL_FRAC, lr: r.lr ?? LR, clip: 5,
@@ -299,28 +297,22 @@ async function runOne(r: RunSpec): Promise<Result> {
   const ops = await selectKernels();
   log(`${r.name}: ${command}`);
   const metrics = metricsWriter(dir);
-  // the long-range losses at every evaluation, measured on the model being trained (captured from the engine
-  // factory; the evaluation events come between steps, when the workers are idle)
-  let live: Model | null = null;
+  // the long-range losses at every evaluation, measured on the model being trained (handed to every event;
+  // the evaluation events come between steps, when the workers are idle)
   let liveEval: ReturnType<typeof createEvaluator> | null = null;
   let measureSec = 0; // time spent in those measurements: not part of the training time
   const curveFile = path.join(dir, "longrange.jsonl");
-  const trainIds = splitTrainVal(corpus.ids, VAL_FRAC).train;
   const t0 = performance.now();
   let end: (TrainEvent & { type: "end" }) | null = null;
   let diverged: string | null = null;
   try {
     end = await train({
       cfg, vocab: corpus.vocab, ids: corpus.ids, kernels: ops,
-      makeEngine: (model, c, batcher) => {
-        live = model;
-        return c.threads > 1 && ops.shared ? createParallelEngine(model, c, batcher, trainIds, c.threads) : createLocalEngine(model, c, batcher);
-      },
-      onEvent: (e) => {
+      onEvent: (e, live) => {
         metrics(e);
         if (e.type === "eval") {
           let lr = "";
-          if (live && Number.isFinite(e.valLoss)) {
+          if (Number.isFinite(e.valLoss)) {
             const m0 = performance.now();
             liveEval ??= createEvaluator(live);
             const byKind = measureKinds(liveEval); // the overall loss is the event's

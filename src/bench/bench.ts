@@ -1,16 +1,14 @@
 // `rnn bench`: the standard workloads on synthetic data (V = 65, one-hot input, Adam, clip 5), timed through
 // the same code paths as `rnn train` and `rnn sample`. Returns numbers; src/cli/bench.ts prints them.
 import { resolveTrainConfig, gateCount, type CellKind, type ModelConfig, type TrainConfig } from "../config.ts";
-import { makeBatcher } from "../corpus/batches.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { initParams } from "../model/init.ts";
 import { createModel } from "../model/model.ts";
 import { makeRng } from "../rng.ts";
 import { sample } from "../sample/sample.ts";
-import { createLocalEngine } from "../train/engine.ts";
 import { createOptimizerState } from "../train/optim.ts";
-import { createParallelEngine } from "../train/parallel.ts";
 import { makeStepper } from "../train/step.ts";
+import { createEngine } from "../train/train.ts";
 
 export interface Workload {
   id: string;
@@ -109,8 +107,7 @@ export async function runWorkload(w: Workload, opts: BenchOptions): Promise<Benc
   const chunks = 8;
   const ids = new Uint16Array(w.batch * w.seq * chunks + 1);
   for (let i = 0; i < ids.length; i++) ids[i] = rng.int(V_BENCH);
-  const batcher = makeBatcher(ids, w.batch, w.seq);
-  const engine = opts.threads > 1 && ops.shared ? await createParallelEngine(model, cfg, batcher, ids, opts.threads) : createLocalEngine(model, cfg, batcher);
+  const engine = await createEngine(model, cfg, ids);
   const opt = createOptimizerState(cfg, model.spec.size, (n) => ops.alloc(n));
   const step = makeStepper(model, cfg, engine, opt);
   try {

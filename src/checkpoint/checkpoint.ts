@@ -1,11 +1,7 @@
-// Run directories and checkpoints.
-//
-//   DIR/latest.safetensors        the model: PyTorch CharRNN state_dict names, F32, plus __metadata__
-//                                 {format_version, config, vocab, step, best_val_loss, checksum}
-//   DIR/best.safetensors          the model at the best validation loss so far
-//   DIR/step-000123.safetensors   step checkpoints, the newest --keep of them
-//   DIR/latest.state.safetensors  everything else resume needs: optimizer slab, carried hidden state, and in
-//                                 its metadata the step, epoch, chunk, RNG state, counters
+// Checkpoint files: the model (PyTorch CharRNN state_dict names, F32, plus __metadata__ {format_version, config,
+// vocab, step, best_val_loss, checksum}) and the training state resume needs (optimizer slab, carried hidden
+// state, and in its metadata the step, epoch, chunk, RNG state, counters). Which files a run directory holds
+// is src/run/dir.ts's business.
 //
 // Every file is written atomically (temp file, fsync, rename, fsync dir). The state file of step S is first
 // written as next.state.safetensors, then the model (the commit point), then renamed to latest.state: a
@@ -19,11 +15,7 @@ import { checkFormatVersion, decodeSafetensors, encodeSafetensors, FORMAT_VERSIO
 import type { Kernels } from "../kernels/types.ts";
 import { createModel, type Model, pack } from "../model/model.ts";
 import type { Slab } from "../model/params.ts";
-
-export const LATEST = "latest.safetensors";
-export const BEST = "best.safetensors";
-export const STATE = "latest.state.safetensors";
-export const NEXT_STATE = "next.state.safetensors";
+import { BEST, LATEST, NEXT_STATE, STATE } from "../run/dir.ts";
 
 export interface ModelMeta {
   config: TrainConfig;
@@ -48,6 +40,16 @@ export function encodeModel(model: Model, meta: ModelMeta): Buffer {
 
 export function saveModel(file: string, model: Model, meta: ModelMeta): void {
   writeFileAtomic(file, encodeModel(model, meta), { what: "checkpoint" });
+}
+
+/** The validation loss recorded in DIR/best.safetensors, if there is a readable one. */
+export function bestFileLoss(dir: string): number | null {
+  try {
+    const v = readCheckpointFile(path.join(dir, BEST)).metadata.best_val_loss;
+    return v === undefined || v === "null" ? null : Number(v);
+  } catch {
+    return null;
+  }
 }
 
 /** `--model` accepts a run directory (its latest checkpoint) or a checkpoint file. */

@@ -1,12 +1,12 @@
 // `rnn train`: flags → config, corpus → ids, events → presenter, signals → a clean stop.
-import fs from "node:fs";
 import path from "node:path";
 import chalk from "chalk";
 import { configFromSettings, mergeResume, MODEL_DEFAULTS, type TrainConfig, type TrainSettings } from "../config.ts";
 import { readCorpus } from "../corpus/corpus.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { selectKernels } from "../kernels/index.ts";
-import { describeModel, LATEST, loadModel } from "../checkpoint/checkpoint.ts";
+import { describeModel, loadModel } from "../checkpoint/checkpoint.ts";
+import { checkRunDir, defaultOut, LATEST, prepareOutDir } from "../run/dir.ts";
 import { metricsWriter } from "../train/metrics.ts";
 import { train, type TrainEvent } from "../train/train.ts";
 import { everyCore, EXIT } from "./common.ts";
@@ -21,7 +21,6 @@ type InvocationFlags = "out" | "resume" | "force" | "kernels" | "json" | "quiet"
 const everyFlagIsASetting: Exclude<keyof TrainFlags, InvocationFlags | keyof TrainSettings> extends never ? true : never = true;
 void everyFlagIsASetting;
 
-const RUN_FILES = /^(latest|best|step-\d+|latest\.state|next\.state)\.safetensors$|^metrics\.jsonl$|^loss\.svg$/;
 
 export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Promise<void> {
   const { out, resume: resumeDir, force, kernels: _k, json: _j, quiet: _q, ...settings } = flags;
@@ -93,43 +92,4 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
-}
-
-/** --resume must name a run directory: one line saying what it is instead. */
-function checkRunDir(dir: string): void {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(dir);
-  } catch {
-    throw new UsageError(`--resume '${dir}' does not exist: give the run directory of an earlier rnn train (its --out)`);
-  }
-  if (!st.isDirectory()) throw new UsageError(`--resume '${dir}' is a file: give the run directory that holds it (its --out)`);
-  if (!fs.existsSync(path.join(dir, LATEST))) {
-    throw new UsageError(`--resume '${dir}' is not a run directory: it has no ${LATEST} (start a new run with --out ${dir})`);
-  }
-}
-
-/** runs/<corpus name>-<cell>, with -2, -3… appended when that run exists already. */
-function defaultOut(corpus: string, cell: string): string {
-  const base = path.join("runs", `${path.basename(corpus).replace(/\.[^.]*$/, "").replace(/[^\w.-]+/g, "_") || "run"}-${cell}`);
-  let out = base;
-  for (let i = 2; isRun(out); i++) out = `${base}-${i}`;
-  return out;
-}
-
-function isRun(dir: string): boolean {
-  try {
-    return fs.readdirSync(dir).some((f) => RUN_FILES.test(f));
-  } catch {
-    return false;
-  }
-}
-
-function prepareOutDir(dir: string, force: boolean): void {
-  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new UsageError(`--out ${dir} is a file, not a directory`);
-  if (!isRun(dir)) return;
-  if (!force) {
-    throw new UsageError(`${dir} already holds a run: continue it with --resume ${dir}, overwrite it with --force, or choose another --out`);
-  }
-  for (const f of fs.readdirSync(dir)) if (RUN_FILES.test(f)) fs.rmSync(path.join(dir, f), { force: true });
 }

@@ -22,13 +22,14 @@ export interface Engine {
   /** restores what saveState wrote (resume) */
   loadState(from: { h: ArrayLike<number>; c: ArrayLike<number> | null }): void;
   resetState(): void;
-  /** call after parameters change (the engine may keep derived copies) */
-  paramsChanged(): void;
+  /** chunks of T steps in an epoch of the training text */
+  chunksPerEpoch: number;
   /**
    * Optional (engines with several threads): the tail of an Adam step spread over all threads. After
    * run(chunk, rng, true), which leaves each thread's gradient in its own slab, reduceGrads() sums them into
    * grads (each thread one slice of the slab) and returns Σ g²; adamUpdate() then scales the gradient by
-   * coef (clipping; 1 = none) and applies one Adam update (optim.ts adamScalars), again slice by slice.
+   * coef (clipping; 1 = none) and applies one Adam update (optim.ts adam) with the scalars of the step, again
+   * slice by slice.
    */
   reduceGrads?(): number;
   adamUpdate?(opt: OptimizerState, coef: number, a: AdamScalars): void;
@@ -59,7 +60,7 @@ export function createLocalEngine(model: Model, cfg: TrainConfig, batcher: Batch
       return r;
     },
     resetState: () => resetState(state),
-    paramsChanged: () => {},
+    chunksPerEpoch: batcher.chunksPerEpoch,
     dispose: async () => {},
   };
 }

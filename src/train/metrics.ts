@@ -13,10 +13,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { linePlot } from "../plot/svg.ts";
+import { LOSS_SVG, METRICS } from "../run/dir.ts";
 import type { TrainEvent } from "./train.ts";
-
-export const METRICS = "metrics.jsonl";
-export const LOSS_SVG = "loss.svg";
 
 export interface MetricsLine {
   step: number;

@@ -1,11 +1,14 @@
-// Optimizers and gradient clipping as flat loops over one slab, with exactly PyTorch's update rules
-// (torch.optim.Adam / RMSprop / Adagrad / SGD, torch.nn.utils.clip_grad_norm_ / clip_grad_value_), so a
-// run compares with PyTorch step for step.
+// Optimizers and gradient clipping over one slab, with exactly PyTorch's update rules (torch.optim.Adam /
+// RMSprop / Adagrad / SGD, torch.nn.utils.clip_grad_norm_ / clip_grad_value_), so a run compares with
+// PyTorch step for step. Adam, the sum of squares and the clipping scale run as kernels (the memory of `ops`
+// holds params, grads and the state slab); RMSprop, Adagrad and SGD are loops here.
 //
-// Optimizer state is one slab of `slots × P` elements (Adam: exp_avg then exp_avg_sq) plus a step count;
-// both go into the run's state checkpoint.
+// Optimizer state is one slab with a named [P] view per slot, as PyTorch names them in the optimizer's
+// state_dict (Adam: exp_avg then exp_avg_sq), plus a step count; the run's state checkpoint saves the whole
+// slab as one tensor.
 import type { OptimizerKind } from "../config.ts";
 import type { Arr, Kernels } from "../kernels/types.ts";
+import { makeSlab, type ParamSpec, type Slab } from "../model/params.ts";
 
 export interface OptimizerConfig {
   optimizer: OptimizerKind;
@@ -16,10 +19,20 @@ export interface OptimizerConfig {
   weightDecay: number; // L2, added to the gradient as PyTorch does
 }
 
+/** The state each optimizer keeps per parameter, in slab order (SGD without momentum keeps none). */
+export const OPTIMIZER_SLOTS = {
+  adam: ["exp_avg", "exp_avg_sq"],
+  rmsprop: ["square_avg"],
+  adagrad: ["sum"],
+  sgd: ["momentum_buffer"],
+} as const satisfies Record<OptimizerKind, readonly string[]>;
+
+export type OptimizerSlot = (typeof OPTIMIZER_SLOTS)[OptimizerKind][number];
+
 export interface OptimizerState {
   kind: OptimizerKind;
-  /** [slots × P]: adam: exp_avg, exp_avg_sq; rmsprop: square_avg; adagrad: sum; sgd: momentum_buffer */
-  slab: Arr;
+  /** [slots × P], one view per slot (optimizerSpec) */
+  slab: Slab;
   /** completed steps */
   step: number;
 }
@@ -29,41 +42,34 @@ export const RMSPROP_ALPHA = 0.99;
 /** Adagrad's epsilon (PyTorch's default). */
 export const ADAGRAD_EPS = 1e-10;
 
-export function optimizerSlots(kind: OptimizerKind, momentum: number): number {
-  return kind === "adam" ? 2 : kind === "sgd" ? (momentum > 0 ? 1 : 0) : 1;
+/** The layout of the state slab for P parameters: one [P] tensor per slot. */
+export function optimizerSpec(cfg: Pick<OptimizerConfig, "optimizer" | "momentum">, P: number): ParamSpec {
+  const slots: readonly OptimizerSlot[] = cfg.optimizer === "sgd" && !(cfg.momentum > 0) ? [] : OPTIMIZER_SLOTS[cfg.optimizer];
+  return { tensors: slots.map((name, i) => ({ name, shape: [P], offset: i * P, size: P })), size: slots.length * P };
 }
 
 export function createOptimizerState(cfg: OptimizerConfig, P: number, alloc: (n: number) => Arr): OptimizerState {
-  return { kind: cfg.optimizer, slab: alloc(optimizerSlots(cfg.optimizer, cfg.momentum) * P), step: 0 };
+  return { kind: cfg.optimizer, slab: makeSlab(optimizerSpec(cfg, P), alloc), step: 0 };
 }
 
-/**
- * One update of params[P] from grads[P] at learning rate lr. grads are read, not changed. With ops (whose
- * memory holds params, grads and the state slab), Adam runs as the kernel ops.adam (SIMD, float32 like
- * torch); without, as the loop below (float64 arithmetic, rounded on store).
- */
-export function optimizerStep(cfg: OptimizerConfig, st: OptimizerState, params: Arr, grads: Arr, lr: number, ops?: Kernels): void {
+/** The view of one slot of the state slab. */
+export function slot(st: OptimizerState, name: OptimizerSlot): Arr {
+  const v = st.slab.views[name];
+  if (!v) throw new Error(`the ${st.kind} optimizer keeps no ${name}`);
+  return v;
+}
+
+/** One update of params[P] from grads[P] at learning rate lr. grads are read, not changed. */
+export function optimizerStep(cfg: OptimizerConfig, st: OptimizerState, params: Arr, grads: Arr, lr: number, ops: Kernels): void {
   const P = params.length;
   const wd = cfg.weightDecay;
   st.step++;
-  const s = st.slab;
   switch (cfg.optimizer) {
-    case "adam": {
-      const { b1, b2, eps, stepSize, bc2Sqrt } = adamScalars(cfg, st.step, lr);
-      if (ops) {
-        ops.adam(params, s.subarray(0, P), s.subarray(P, 2 * P), grads, P, stepSize, b1, b2, bc2Sqrt, eps, wd);
-        break;
-      }
-      for (let i = 0; i < P; i++) {
-        const g = wd ? grads[i] + wd * params[i] : grads[i];
-        const m = (s[i] = s[i] * b1 + (1 - b1) * g);
-        const v = (s[P + i] = s[P + i] * b2 + (1 - b2) * g * g);
-        params[i] -= (stepSize * m) / (Math.sqrt(v) / bc2Sqrt + eps);
-      }
+    case "adam":
+      adam(ops, params, slot(st, "exp_avg"), slot(st, "exp_avg_sq"), grads, adamScalars(cfg, st.step, lr));
       break;
-    }
     case "rmsprop": {
-      const a = RMSPROP_ALPHA, eps = cfg.eps;
+      const a = RMSPROP_ALPHA, eps = cfg.eps, s = slot(st, "square_avg");
       for (let i = 0; i < P; i++) {
         const g = wd ? grads[i] + wd * params[i] : grads[i];
         const v = (s[i] = s[i] * a + (1 - a) * g * g);
@@ -72,6 +78,7 @@ export function optimizerStep(cfg: OptimizerConfig, st: OptimizerState, params: 
       break;
     }
     case "adagrad": {
+      const s = slot(st, "sum");
       for (let i = 0; i < P; i++) {
         const g = wd ? grads[i] + wd * params[i] : grads[i];
         const v = (s[i] += g * g);
@@ -80,10 +87,10 @@ export function optimizerStep(cfg: OptimizerConfig, st: OptimizerState, params: 
       break;
     }
     case "sgd": {
-      const mu = cfg.momentum;
+      const mu = cfg.momentum, s = mu > 0 ? slot(st, "momentum_buffer") : null;
       for (let i = 0; i < P; i++) {
         let g = wd ? grads[i] + wd * params[i] : grads[i];
-        if (mu > 0) g = s[i] = st.step === 1 ? g : mu * s[i] + g;
+        if (s) g = s[i] = st.step === 1 ? g : mu * s[i] + g;
         params[i] -= lr * g;
       }
       break;
@@ -108,33 +115,32 @@ export function adamScalars(cfg: OptimizerConfig, step: number, lr: number): Ada
   return { b1, b2, eps: cfg.eps, wd: cfg.weightDecay, stepSize: lr / (1 - Math.pow(b1, step)), bc2Sqrt: Math.sqrt(1 - Math.pow(b2, step)) };
 }
 
-/** Sum of squares of grads, accumulated in float64. */
-export function sumSquares(g: Arr): number {
-  let s = 0;
-  for (let i = 0; i < g.length; i++) s += g[i] * g[i];
-  return s;
+/**
+ * The one Adam update: params p from gradient g with the state m (exp_avg) and v (exp_avg_sq), all of
+ * g.length elements. optimizerStep runs it over the whole slab; the data-parallel engine runs it on every
+ * thread over that thread's slice.
+ */
+export function adam(ops: Kernels, p: Arr, m: Arr, v: Arr, g: Arr, a: AdamScalars): void {
+  ops.adam(p, m, v, g, g.length, a.stepSize, a.b1, a.b2, a.bc2Sqrt, a.eps, a.wd);
 }
 
 /**
- * Global-norm clipping, torch.nn.utils.clip_grad_norm_: scales grads by maxNorm / (‖g‖ + 1e-6) when that is
- * below 1. Returns the norm before clipping (NaN/Inf are returned as they are, so the caller can stop).
- * With ops (whose memory holds g), the sum of squares and the scaling run as kernels.
+ * Global-norm clipping's coefficient, as torch.nn.utils.clip_grad_norm_ computes it: maxNorm / (‖g‖ + 1e-6)
+ * when that is below 1, else 1 (also with clipping off, maxNorm 0, and for a norm that is NaN/Inf).
  */
-export function clipGradNorm(g: Arr, maxNorm: number, ops?: Kernels): number {
-  const norm = Math.sqrt(ops ? ops.sumSquares(g, g.length) : sumSquares(g));
-  clipByNorm(g, norm, maxNorm, ops);
-  return norm;
+export function clipCoef(norm: number, maxNorm: number): number {
+  return maxNorm > 0 && Number.isFinite(norm) ? Math.min(1, maxNorm / (norm + 1e-6)) : 1;
 }
 
-/** The scaling half of clipGradNorm, for a norm computed elsewhere (e.g. from per-thread partial sums). */
-export function clipByNorm(g: Arr, norm: number, maxNorm: number, ops?: Kernels): void {
-  if (maxNorm > 0 && Number.isFinite(norm)) {
-    const coef = maxNorm / (norm + 1e-6);
-    if (coef < 1) {
-      if (ops) ops.scale(g, coef, g.length);
-      else for (let i = 0; i < g.length; i++) g[i] *= coef;
-    }
-  }
+/**
+ * Global-norm clipping, torch.nn.utils.clip_grad_norm_: scales grads by clipCoef. Returns the norm before
+ * clipping (NaN/Inf are returned as they are, so the caller can stop).
+ */
+export function clipGradNorm(g: Arr, maxNorm: number, ops: Kernels): number {
+  const norm = Math.sqrt(ops.sumSquares(g, g.length));
+  const coef = clipCoef(norm, maxNorm);
+  if (coef < 1) ops.scale(g, coef, g.length);
+  return norm;
 }
 
 /** Per-element clipping to [−v, v], torch.nn.utils.clip_grad_value_. */

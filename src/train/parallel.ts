@@ -12,10 +12,11 @@
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
 import type { TrainConfig } from "../config.ts";
 import type { Batcher } from "../corpus/batches.ts";
-import type { Arr } from "../kernels/types.ts";
+import type { Arr, Kernels } from "../kernels/types.ts";
 import type { Model } from "../model/model.ts";
 import type { Rng } from "../rng.ts";
 import { createLocalEngine, type Engine, packState, unpackState } from "./engine.ts";
+import { adam, type AdamScalars, slot } from "./optim.ts";
 
 /** Control words (Int32Array over a SharedArrayBuffer; optSlab is a byte offset, read back as unsigned). */
 export const CTRL = { gen: 0, cmd: 1, chunk: 2, done: 3, seed: 4, error: 5, optSlab: 6, size: 8 } as const;
@@ -25,6 +26,15 @@ export const CMD = { run: 1, reset: 2, exit: 3, reduce: 4, adam: 5 } as const;
 export function slabSlice(P: number, n: number, i: number): [number, number] {
   const at = (k: number) => (k >= n ? P : Math.min(P, Math.round((k * P) / n / 16) * 16));
   return [at(i), at(i + 1)];
+}
+
+/**
+ * One thread's share of a spread Adam step: its slice g of the summed gradient scaled by coef (clipping;
+ * 1 = none), then Adam on the matching slices of the parameters p and the state m, v.
+ */
+export function updateSlice(ops: Kernels, s: { p: Arr; m: Arr; v: Arr; g: Arr }, coef: number, a: AdamScalars): void {
+  if (coef < 1) ops.scale(s.g, coef, s.g.length);
+  adam(ops, s.p, s.m, s.v, s.g, a);
 }
 
 /** What a worker needs to see the model and its part of the data (sent once, at start). */
@@ -129,7 +139,7 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
   const [lo, hi] = slabSlice(P, n, 0);
   const gMine = local.grads.data.subarray(lo, hi), wMine = wGrads.map((g) => g.subarray(lo, hi));
   const pMine = model.params.data.subarray(lo, hi);
-  let optViews: { slab: Arr; m: Arr; v: Arr } | null = null;
+  let mine: { slab: Arr; p: Arr; m: Arr; v: Arr; g: Arr } | null = null;
   const wState = info.map((r, w) => ({
     h: r.h.map((o) => new Float32Array(buf, o, parts[w + 1].nb * H)),
     c: r.c.map((o) => new Float32Array(buf, o, parts[w + 1].nb * H)),
@@ -159,6 +169,7 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
   const grads = local.grads;
   return {
     grads,
+    chunksPerEpoch: batcher.chunksPerEpoch,
     run(chunk: number, rng: Rng, deferReduce = false) {
       // workers draw their dropout masks from a seed the main RNG hands out (so resume stays exact)
       const seed = cfg.dropout > 0 ? Math.floor(rng.next() * 2 ** 31) : 0;
@@ -184,15 +195,15 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
       return s;
     },
     adamUpdate(opt, coef, a) {
-      if (!optViews || optViews.slab !== opt.slab) {
-        ops.scale(opt.slab, 1, 0); // throws here, before any worker reads it, unless the slab is in this memory
-        optViews = { slab: opt.slab, m: opt.slab.subarray(lo, hi), v: opt.slab.subarray(P + lo, P + hi) };
+      const slab = opt.slab.data;
+      if (!mine || mine.slab !== slab) {
+        ops.scale(slab, 1, 0); // throws here, before any worker reads it, unless the slab is in this memory
+        mine = { slab, p: pMine, m: slot(opt, "exp_avg").subarray(lo, hi), v: slot(opt, "exp_avg_sq").subarray(lo, hi), g: gMine };
       }
       hyper.set([coef, a.stepSize, a.b1, a.b2, a.bc2Sqrt, a.eps, a.wd]);
-      Atomics.store(ctrl, CTRL.optSlab, opt.slab.byteOffset);
+      Atomics.store(ctrl, CTRL.optSlab, slab.byteOffset);
       command(CMD.adam);
-      if (coef < 1) ops.scale(gMine, coef, gMine.length);
-      ops.adam(pMine, optViews.m, optViews.v, gMine, gMine.length, a.stepSize, a.b1, a.b2, a.bc2Sqrt, a.eps, a.wd);
+      updateSlice(ops, mine, coef, a);
       wait();
     },
     saveState(out) {
@@ -208,7 +219,6 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
       command(CMD.reset);
       wait();
     },
-    paramsChanged() {},
     async dispose() {
       ops.setHelper(true);
       command(CMD.exit);

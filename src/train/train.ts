@@ -1,22 +1,25 @@
 // The training loop: truncated BPTT over B parallel streams, chunks of T steps, state carried between chunks
 // and reset at each epoch start. It never prints: it emits events, and presenters (src/cli/) render them.
-import fs from "node:fs";
+//
+// train() reads top to bottom: split the text, open the run directory, build (or load) the model, the
+// optimizer and the gradient engine, then step until the budget is spent, validating and checkpointing on
+// their cadences. Its bookkeeping (validation results, patience, averages since the last evaluation) is one
+// Tally, changed only by the tally* functions; validate() and saveLatest() work on the Run that train() sets up.
 import path from "node:path";
 import type { TrainConfig } from "../config.ts";
 import { RnnError, UsageError } from "../errors.ts";
-import { cleanStaleTemps, describeFsError } from "../io/atomic.ts";
-import { type Batcher, checkFits, makeBatcher, splitTrainVal } from "../corpus/batches.ts";
+import { checkFits, type Ids, makeBatcher, splitTrainVal } from "../corpus/batches.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { initParams } from "../model/init.ts";
 import { createModel, type Model } from "../model/model.ts";
-import { makeRng } from "../rng.ts";
-import { BEST, loadModel, loadRunState, type ModelMeta, type RunState, saveModel, saveRun } from "../checkpoint/checkpoint.ts";
+import { makeRng, type Rng } from "../rng.ts";
+import { bestFileLoss, loadModel, loadRunState, type ModelMeta, type RunState, saveModel, saveRun } from "../checkpoint/checkpoint.ts";
+import { BEST, LATEST, openRunDir, pruneStepCheckpoints, stepFile } from "../run/dir.ts";
 import { createLocalEngine, type Engine } from "./engine.ts";
 import { createParallelEngine } from "./parallel.ts";
 import { createEvaluator } from "../eval/evaluate.ts";
-import { readCheckpointFile } from "../io/safetensors.ts";
-import { createOptimizerState } from "./optim.ts";
-import { makeStepper } from "./step.ts";
+import { createOptimizerState, type OptimizerState } from "./optim.ts";
+import { makeStepper, type StepResult } from "./step.ts";
 
 export type TrainEvent =
   | { type: "start"; config: TrainConfig; params: number; vocab: number; trainChars: number; valChars: number; chunksPerEpoch: number; totalSteps: number | null; startStep: number; kernels: string; resumed: boolean }
@@ -25,20 +28,37 @@ export type TrainEvent =
   | { type: "checkpoint"; step: number; path: string; kind: "latest" | "best" | "step" }
   | { type: "end"; step: number; reason: "steps" | "epochs" | "time" | "patience" | "interrupted"; trainLoss: number; valLoss: number | null; bestValLoss: number | null; elapsed: number; charsPerSec: number; out: string };
 
+type EndEvent = TrainEvent & { type: "end" };
+
 export interface TrainInput {
   cfg: TrainConfig;
   vocab: string[];
-  ids: Uint16Array | Uint32Array;
+  ids: Ids;
   kernels: Kernels;
-  onEvent: (e: TrainEvent) => void;
+  /**
+   * every event, with the model being trained (for observers that measure it: events come between steps,
+   * when the engine's threads are idle)
+   */
+  onEvent: (e: TrainEvent, model: Model) => void;
   /** resume from cfg.out's latest checkpoint */
   resume?: boolean;
   /** polled after every step: true → save and stop (SIGINT / SIGTERM) */
   shouldStop?: () => boolean;
-  /** builds the gradient engine (default: data-parallel over cfg.threads with the WASM kernels, else this thread) */
-  makeEngine?: (model: Model, cfg: TrainConfig, batcher: Batcher) => Engine | Promise<Engine>;
+  /** builds the gradient engine from the training split (default: createEngine; tests wrap it) */
+  makeEngine?: (model: Model, cfg: TrainConfig, trainIds: Ids) => Engine | Promise<Engine>;
   /** injectable clock, seconds */
   now?: () => number;
+}
+
+/**
+ * The gradient engine for `model` on the training text: data-parallel over cfg.threads threads when the
+ * kernels keep the model in memory that threads can share (the WebAssembly kernels), else this thread alone.
+ */
+export async function createEngine(model: Model, cfg: TrainConfig, trainIds: Ids): Promise<Engine> {
+  const batcher = makeBatcher(trainIds, cfg.batch, cfg.seq);
+  return cfg.threads > 1 && model.ops.shared
+    ? await createParallelEngine(model, cfg, batcher, trainIds, cfg.threads)
+    : createLocalEngine(model, cfg, batcher);
 }
 
 /** Learning rate at a step: warmup ramp, then step decay. */
@@ -49,9 +69,95 @@ export function lrAt(cfg: TrainConfig, step: number): number {
   return lr;
 }
 
-export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end" }> {
-  const { cfg, vocab, ids, kernels: ops, onEvent } = inp;
+export async function train(inp: TrainInput): Promise<EndEvent> {
+  const { cfg, vocab, ids, kernels: ops } = inp;
   const now = inp.now ?? (() => performance.now() / 1000);
+  const { trainIds, valIds } = splitCorpus(ids, cfg);
+  const rng = makeRng(cfg.seed);
+  openRunDir(cfg.out);
+
+  // model, optimizer and engine: new, or as the run directory's latest checkpoint left them
+  const { model, resumed } = inp.resume ? resumeModel(cfg.out, ops, rng) : { model: newModel(cfg, ops, rng), resumed: null };
+  const opt = createOptimizer(cfg, model, resumed);
+  const engine = await (inp.makeEngine ?? createEngine)(model, cfg, trainIds);
+  if (resumed) engine.loadState(resumed);
+  const stepOnce = makeStepper(model, cfg, engine, opt);
+
+  const epochSteps = engine.chunksPerEpoch;
+  const totalSteps = stepBudget(cfg, epochSteps);
+  const emit = (e: TrainEvent) => inp.onEvent(e, model);
+  const hBuf = new Float32Array(cfg.model.layers * cfg.batch * cfg.model.hidden);
+  const cBuf = cfg.model.cell === "lstm" ? new Float32Array(hBuf.length) : null;
+  const run: Run = {
+    cfg, vocab, model, engine, opt, rng, emit, h: hBuf, c: cBuf,
+    step: resumed?.step ?? 0, epoch: resumed?.epoch ?? 0, chunk: resumed?.chunk ?? 0,
+    lastSaved: resumed ? resumed.step : null,
+    tally: newTally(resumed, resumed ? bestFileLoss(cfg.out) : null),
+  };
+  const startStep = run.step;
+  emit({
+    type: "start", config: cfg, params: model.spec.size, vocab: vocab.length, trainChars: trainIds.length, valChars: valIds.length,
+    chunksPerEpoch: epochSteps, totalSteps, startStep, kernels: ops.name, resumed: !!inp.resume,
+  });
+  const val: Validation = { ids: valIds, evaluate: createEvaluator(model, 256) };
+
+  const t0 = now();
+  let reason: EndEvent["reason"] = "steps";
+  let endVal: number | undefined;
+  let lastYield = performance.now();
+  try {
+    for (;;) {
+      if (totalSteps !== null && run.step >= totalSteps) { reason = cfg.steps > 0 && run.step >= cfg.steps ? "steps" : "epochs"; break; }
+      if (cfg.time > 0 && now() - t0 >= cfg.time) { reason = "time"; break; }
+      if (run.chunk >= epochSteps) {
+        run.epoch++;
+        run.chunk = 0;
+        engine.resetState();
+      }
+      const lr = lrAt(cfg, run.step);
+      const r = stepOnce(run.chunk, rng, lr);
+      // a finite gradient can still overflow the weights: check them before anything is saved
+      if (!r.finite || !allFinite(model.params.data)) throw diverged(run, r);
+      run.step++;
+      run.chunk++;
+      const clipped = cfg.clip > 0 && r.gradNorm > cfg.clip;
+      tallyStep(run.tally, r, clipped);
+      const elapsed = now() - t0, step = run.step;
+      const cps = ((step - startStep) * cfg.batch * cfg.seq) / Math.max(elapsed, 1e-9);
+      const eta = totalSteps !== null ? ((totalSteps - step) * elapsed) / (step - startStep) : cfg.time > 0 ? Math.max(0, cfg.time - elapsed) : null;
+      emit({ type: "step", step, totalSteps, epoch: run.epoch, loss: r.loss, penalty: r.penalty, lr, gradNorm: r.gradNorm, clipped, charsPerSec: cps, elapsed, eta });
+      const last = (totalSteps !== null && step >= totalSteps) || (cfg.time > 0 && elapsed >= cfg.time);
+      if (step % cfg.evalEvery === 0 && !last) {
+        validate(run, val, lr, r.gradNorm, true);
+        if (patienceSpent(run.tally, cfg.patience)) { reason = "patience"; break; }
+      }
+      if (step % cfg.checkpointEvery === 0 && !last) saveLatest(run);
+      // the loop is synchronous: give signal handlers (Ctrl-C, SIGTERM) a turn every 50 ms
+      if (performance.now() - lastYield >= 50) {
+        await new Promise((res) => setImmediate(res));
+        lastYield = performance.now();
+      }
+      if (inp.shouldStop?.()) { reason = "interrupted"; break; }
+    }
+    // final validation (not when interrupted: Ctrl-C must be quick) and checkpoint
+    if (reason !== "interrupted" && (run.tally.n > 0 || run.tally.lastVal === null)) {
+      endVal = validate(run, val, lrAt(cfg, Math.max(0, run.step - 1)), NaN, run.step % cfg.evalEvery === 0);
+    }
+    saveLatest(run);
+  } finally {
+    await engine.dispose();
+  }
+  const elapsed = now() - t0;
+  const end = {
+    type: "end" as const, step: run.step, reason, trainLoss: run.tally.lastLoss, valLoss: endVal ?? run.tally.lastVal, bestValLoss: run.tally.bestFileVal,
+    elapsed, charsPerSec: ((run.step - startStep) * cfg.batch * cfg.seq) / Math.max(elapsed, 1e-9), out: cfg.out,
+  };
+  emit(end);
+  return end;
+}
+
+/** The training and validation splits of the corpus, refused (UsageError) when they cannot serve. */
+function splitCorpus(ids: Ids, cfg: TrainConfig): { trainIds: Ids; valIds: Ids } {
   const { train: trainIds, val: valIds } = splitTrainVal(ids, cfg.valFrac);
   const need = cfg.batch * cfg.seq + 1;
   if (trainIds.length < need && ids.length >= need) {
@@ -63,175 +169,204 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
   if (cfg.valFrac > 0 && valIds.length < 2) {
     throw new UsageError(`--val-frac ${cfg.valFrac} leaves ${valIds.length} validation characters (at least 2 needed); raise it, or use --val-frac 0 for no validation`);
   }
-  const batcher = makeBatcher(trainIds, cfg.batch, cfg.seq);
-  const rng = makeRng(cfg.seed);
-  try {
-    fs.mkdirSync(cfg.out, { recursive: true });
-  } catch (e) {
-    throw new RnnError(`cannot create the run directory ${cfg.out}: ${describeFsError(e)}; choose another --out`);
-  }
-  cleanStaleTemps(cfg.out); // temp files of saves that were killed midway (kill -9, power cut)
+  return { trainIds, valIds };
+}
 
-  let model: Model;
-  let step = 0, epoch = 0, chunk = 0, bestVal: number | null = null, evalsSinceBest = 0, lastVal: number | null = null;
-  let resumed: RunState | null = null;
-  if (inp.resume) {
-    const loaded = loadModel(cfg.out, ops);
-    model = loaded.model;
-    resumed = loadRunState(cfg.out, loaded.meta.step);
-    ({ step, epoch, chunk, evalsSinceBest } = resumed);
-    bestVal = resumed.bestValLoss;
-    lastVal = resumed.lastValLoss;
-    rng.setState(resumed.rng);
-  } else {
-    model = createModel(cfg.model, ops);
-    initParams(model, cfg, rng);
-  }
-  const P = model.spec.size;
-  const opt = createOptimizerState(cfg, P, (n) => ops.alloc(n));
+function newModel(cfg: TrainConfig, ops: Kernels, rng: Rng): Model {
+  const model = createModel(cfg.model, ops);
+  initParams(model, cfg, rng);
+  return model;
+}
+
+/** DIR's latest model and the state saved with it; rng continues where the run left it. */
+function resumeModel(dir: string, ops: Kernels, rng: Rng): { model: Model; resumed: RunState } {
+  const loaded = loadModel(dir, ops);
+  const resumed = loadRunState(dir, loaded.meta.step);
+  rng.setState(resumed.rng);
+  return { model: loaded.model, resumed };
+}
+
+/** The optimizer state: zero, or the resumed run's. */
+function createOptimizer(cfg: TrainConfig, model: Model, resumed: RunState | null): OptimizerState {
+  const opt = createOptimizerState(cfg, model.spec.size, (n) => model.ops.alloc(n));
   if (resumed) {
-    if (resumed.optimizer.length !== opt.slab.length) {
+    if (resumed.optimizer.length !== opt.slab.data.length) {
       throw new RnnError(`${cfg.out}: the saved optimizer state does not fit --optimizer ${cfg.optimizer}; resume with the run's optimizer`);
     }
-    opt.slab.set(resumed.optimizer);
+    opt.slab.data.set(resumed.optimizer);
     opt.step = resumed.optStep;
   }
-  const engine = inp.makeEngine
-    ? await inp.makeEngine(model, cfg, batcher)
-    : cfg.threads > 1 && ops.shared
-      ? await createParallelEngine(model, cfg, batcher, trainIds, cfg.threads)
-      : createLocalEngine(model, cfg, batcher);
-  if (resumed) engine.loadState(resumed);
-  const stepOnce = makeStepper(model, cfg, engine, opt);
+  return opt;
+}
 
-  const epochSteps = batcher.chunksPerEpoch;
-  const stepBudget = cfg.steps > 0 ? cfg.steps : cfg.epochs > 0 ? cfg.epochs * epochSteps : 0;
-  const totalSteps = stepBudget > 0 ? (cfg.steps > 0 && cfg.epochs > 0 ? Math.min(cfg.steps, cfg.epochs * epochSteps) : stepBudget) : null;
-  const startStep = step;
-  onEvent({
-    type: "start", config: cfg, params: P, vocab: vocab.length, trainChars: trainIds.length, valChars: valIds.length,
-    chunksPerEpoch: epochSteps, totalSteps, startStep, kernels: ops.name, resumed: !!inp.resume,
-  });
+/** Steps the run may take in all: --steps, --epochs (the smaller when both), or null for --time alone. */
+function stepBudget(cfg: TrainConfig, epochSteps: number): number | null {
+  const budget = cfg.steps > 0 ? cfg.steps : cfg.epochs > 0 ? cfg.epochs * epochSteps : 0;
+  return budget > 0 ? (cfg.steps > 0 && cfg.epochs > 0 ? Math.min(cfg.steps, cfg.epochs * epochSteps) : budget) : null;
+}
 
-  const meta = (): ModelMeta => ({ config: cfg, vocab, step, bestValLoss: bestVal });
-  const hBuf = new Float32Array(cfg.model.layers * cfg.batch * cfg.model.hidden);
-  const cBuf = cfg.model.cell === "lstm" ? new Float32Array(hBuf.length) : null;
-  let lastSaved: number | null = resumed ? step : null; // step of the newest latest.safetensors
-  const saveLatest = () => {
-    engine.saveState({ h: hBuf, c: cBuf });
-    saveRun(cfg.out, model, meta(), {
-      step, epoch, chunk, rng: rng.getState(), optStep: opt.step, bestValLoss: bestVal, evalsSinceBest,
-      lastValLoss: lastVal, optimizer: opt.slab, h: hBuf, c: cBuf,
-    });
-    lastSaved = step;
-    onEvent({ type: "checkpoint", step, path: path.join(cfg.out, "latest.safetensors"), kind: "latest" });
-    if (cfg.keep > 0) {
-      const f = path.join(cfg.out, `step-${String(step).padStart(6, "0")}.safetensors`);
-      saveModel(f, model, meta());
-      onEvent({ type: "checkpoint", step, path: f, kind: "step" });
-      pruneStepCheckpoints(cfg.out, cfg.keep);
-    }
+// ---- bookkeeping ------------------------------------------------------------------------------------------
+
+/**
+ * What training keeps track of besides the weights and its position. Evaluations on the --eval-every
+ * cadence drive bestVal, patience and the metadata of latest.safetensors; the extra evaluation at the end of
+ * a run only reports and may refresh best.safetensors. That keeps "N steps, then resume for M"
+ * byte-identical to "N+M steps" (the end-of-run eval of the first half changes nothing the second half
+ * reads). best.safetensors records its own loss (bestFileVal), read back on resume.
+ */
+interface Tally {
+  /** best and latest validation loss on the cadence, and the cadence evaluations since bestVal (patience) */
+  bestVal: number | null;
+  lastVal: number | null;
+  evalsSinceBest: number;
+  /** the validation loss in best.safetensors */
+  bestFileVal: number | null;
+  /** the last step's loss and orthogonal-regularisation penalty */
+  lastLoss: number;
+  penalty: number;
+  /** since the last evaluation: steps, Σ loss, Σ gradient norm, steps clipped */
+  n: number;
+  lossSum: number;
+  normSum: number;
+  clipped: number;
+}
+
+function newTally(resumed: RunState | null, bestFileVal: number | null): Tally {
+  return {
+    bestVal: resumed?.bestValLoss ?? null, lastVal: resumed?.lastValLoss ?? null, evalsSinceBest: resumed?.evalsSinceBest ?? 0, bestFileVal,
+    lastLoss: NaN, penalty: 0, n: 0, lossSum: 0, normSum: 0, clipped: 0,
   };
+}
 
-  const t0 = now();
-  let lastTrainLoss = NaN, lossAcc = 0, lossN = 0, normAcc = 0, clippedN = 0, penaltyLast = 0;
-  let reason: (TrainEvent & { type: "end" })["reason"] = "steps";
-  // Validation. Evaluations on the --eval-every cadence drive bestVal, patience and the metadata of
-  // latest.safetensors; the extra evaluation at the end of a run only reports and may refresh best.safetensors.
-  // That keeps "N steps, then resume for M" byte-identical to "N+M steps" (the end-of-run eval of the first
-  // half changes nothing the second half reads). best.safetensors records its own loss, read back on resume.
-  let bestFileVal = resumed ? bestFileLoss(cfg.out) : null;
-  const evaluate = createEvaluator(model, 256);
-  const validate = (lr: number, gradNorm: number, onCadence: boolean): number | undefined => {
-    const report = (valLoss: number | null, improved: boolean) => {
-      onEvent({
-        type: "eval", step, trainLoss: lossN ? lossAcc / lossN : lastTrainLoss, valLoss, bestValLoss: bestFileVal, improved, lr,
-        gradNorm: lossN ? normAcc / lossN : gradNorm, clippedFrac: lossN ? clippedN / lossN : 0, penalty: penaltyLast,
-      });
-      lossAcc = 0; lossN = 0; normAcc = 0; clippedN = 0;
-    };
-    if (valIds.length < 2) {
-      // --val-frac 0: still report the training side (metrics.jsonl, loss.svg)
-      report(null, false);
-      return undefined;
-    }
-    const r = evaluate(valIds);
-    const v = r.lossSum / r.count;
-    let improved = false;
-    if (onCadence) {
-      lastVal = v;
-      improved = bestVal === null || v < bestVal;
-      if (improved) { bestVal = v; evalsSinceBest = 0; } else evalsSinceBest++;
-    }
-    if (bestFileVal === null || v < bestFileVal) {
-      bestFileVal = v;
-      const f = path.join(cfg.out, BEST);
-      saveModel(f, model, { ...meta(), bestValLoss: v });
-      onEvent({ type: "checkpoint", step, path: f, kind: "best" });
-      improved = true;
-    }
-    report(v, improved);
-    return v;
-  };
+function tallyStep(t: Tally, r: StepResult, clipped: boolean): void {
+  t.lastLoss = r.loss;
+  t.penalty = r.penalty;
+  t.n++;
+  t.lossSum += r.loss;
+  t.normSum += r.gradNorm;
+  if (clipped) t.clipped++;
+}
 
-  let endVal: number | undefined;
-  let lastYield = performance.now();
-  try {
-    for (;;) {
-      if (totalSteps !== null && step >= totalSteps) { reason = cfg.steps > 0 && step >= cfg.steps ? "steps" : "epochs"; break; }
-      if (cfg.time > 0 && now() - t0 >= cfg.time) { reason = "time"; break; }
-      if (chunk >= epochSteps) {
-        epoch++;
-        chunk = 0;
-        engine.resetState();
-      }
-      const lr = lrAt(cfg, step);
-      const { loss, penalty, gradNorm, finite } = stepOnce(chunk, rng, lr);
-      penaltyLast = penalty;
-      // a finite gradient can still overflow the weights: check them before anything is saved
-      if (!finite || !allFinite(model.params.data)) {
-        const what = !Number.isFinite(loss) ? `the loss is ${loss}` : !finite ? `the gradient norm is ${gradNorm}` : "the weights overflowed to Inf/NaN";
-        const kept = lastSaved !== null ? `the last good checkpoint (step ${lastSaved}) is ${path.join(cfg.out, "latest.safetensors")}` : "no checkpoint was saved before it";
-        throw new RnnError(
-          `training diverged at step ${step + 1}: ${what}; ${kept}. Lower --lr (now ${cfg.lr}) or use --clip (now ${cfg.clip || "off"}); both may change on --resume`,
-        );
-      }
-      step++;
-      chunk++;
-      lastTrainLoss = loss;
-      lossAcc += loss; lossN++; normAcc += gradNorm;
-      const clipped = cfg.clip > 0 && gradNorm > cfg.clip;
-      if (clipped) clippedN++;
-      const elapsed = now() - t0;
-      const cps = ((step - startStep) * cfg.batch * cfg.seq) / Math.max(elapsed, 1e-9);
-      const eta = totalSteps !== null ? ((totalSteps - step) * elapsed) / (step - startStep) : cfg.time > 0 ? Math.max(0, cfg.time - elapsed) : null;
-      onEvent({ type: "step", step, totalSteps, epoch, loss, penalty, lr, gradNorm, clipped, charsPerSec: cps, elapsed, eta });
-      const last = (totalSteps !== null && step >= totalSteps) || (cfg.time > 0 && elapsed >= cfg.time);
-      if (step % cfg.evalEvery === 0 && !last) {
-        validate(lr, gradNorm, true);
-        if (cfg.patience > 0 && evalsSinceBest >= cfg.patience) { reason = "patience"; break; }
-      }
-      if (step % cfg.checkpointEvery === 0 && !last) saveLatest();
-      // the loop is synchronous: give signal handlers (Ctrl-C, SIGTERM) a turn every 50 ms
-      if (performance.now() - lastYield >= 50) {
-        await new Promise((r) => setImmediate(r));
-        lastYield = performance.now();
-      }
-      if (inp.shouldStop?.()) { reason = "interrupted"; break; }
-    }
-    // final validation (not when interrupted: Ctrl-C must be quick) and checkpoint
-    if (reason !== "interrupted" && (lossN > 0 || lastVal === null)) endVal = validate(lrAt(cfg, Math.max(0, step - 1)), NaN, step % cfg.evalEvery === 0);
-    saveLatest();
-  } finally {
-    await engine.dispose();
+/** A validation loss on the cadence: true when it is the best so far (patience restarts), else patience counts it. */
+function tallyCadenceEval(t: Tally, v: number): boolean {
+  t.lastVal = v;
+  const improved = t.bestVal === null || v < t.bestVal;
+  if (improved) {
+    t.bestVal = v;
+    t.evalsSinceBest = 0;
+  } else t.evalsSinceBest++;
+  return improved;
+}
+
+/** True, and recorded, when the validation loss v beats the one in best.safetensors. */
+function tallyBestFile(t: Tally, v: number): boolean {
+  if (t.bestFileVal === null || v < t.bestFileVal) {
+    t.bestFileVal = v;
+    return true;
   }
-  const elapsed = now() - t0;
-  const end = {
-    type: "end" as const, step, reason, trainLoss: lastTrainLoss, valLoss: endVal ?? lastVal, bestValLoss: bestFileVal, elapsed,
-    charsPerSec: ((step - startStep) * cfg.batch * cfg.seq) / Math.max(elapsed, 1e-9), out: cfg.out,
+  return false;
+}
+
+/** The averages since the last evaluation (the last step's loss, and gradNorm, when there was no step); restarts them. */
+function takeAverages(t: Tally, gradNorm: number): { trainLoss: number; gradNorm: number; clippedFrac: number } {
+  const a = t.n ? { trainLoss: t.lossSum / t.n, gradNorm: t.normSum / t.n, clippedFrac: t.clipped / t.n } : { trainLoss: t.lastLoss, gradNorm, clippedFrac: 0 };
+  t.n = 0; t.lossSum = 0; t.normSum = 0; t.clipped = 0;
+  return a;
+}
+
+function patienceSpent(t: Tally, patience: number): boolean {
+  return patience > 0 && t.evalsSinceBest >= patience;
+}
+
+// ---- the run's actions ------------------------------------------------------------------------------------
+
+/** What validate and saveLatest work on: set up once by train(). */
+interface Run {
+  cfg: TrainConfig;
+  vocab: string[];
+  model: Model;
+  engine: Engine;
+  opt: OptimizerState;
+  rng: Rng;
+  emit: (e: TrainEvent) => void;
+  /** steps done, the epoch, and the next chunk of the epoch */
+  step: number;
+  epoch: number;
+  chunk: number;
+  /** step of the newest latest.safetensors */
+  lastSaved: number | null;
+  tally: Tally;
+  /** the carried state of every stream, [L × B × H], filled from the engine at each save */
+  h: Float32Array;
+  c: Float32Array | null;
+}
+
+/** The validation split and the evaluator that scores it. */
+interface Validation {
+  ids: Ids;
+  evaluate: ReturnType<typeof createEvaluator>;
+}
+
+const metaOf = (run: Run): ModelMeta => ({ config: run.cfg, vocab: run.vocab, step: run.step, bestValLoss: run.tally.bestVal });
+
+/**
+ * Evaluates the validation split, records the result (onCadence: an --eval-every evaluation), refreshes
+ * best.safetensors when it beats it, and reports an "eval" event with the averages since the last one. With
+ * no validation split (--val-frac 0) it reports the training side alone. Returns the loss.
+ */
+function validate(run: Run, val: Validation, lr: number, gradNorm: number, onCadence: boolean): number | undefined {
+  const { cfg, tally } = run;
+  const report = (valLoss: number | null, improved: boolean) => {
+    const a = takeAverages(tally, gradNorm);
+    run.emit({
+      type: "eval", step: run.step, trainLoss: a.trainLoss, valLoss, bestValLoss: tally.bestFileVal, improved, lr,
+      gradNorm: a.gradNorm, clippedFrac: a.clippedFrac, penalty: tally.penalty,
+    });
   };
-  onEvent(end);
-  return end;
+  if (val.ids.length < 2) {
+    // --val-frac 0: still report the training side (metrics.jsonl, loss.svg)
+    report(null, false);
+    return undefined;
+  }
+  const r = val.evaluate(val.ids);
+  const v = r.lossSum / r.count;
+  let improved = onCadence ? tallyCadenceEval(tally, v) : false;
+  if (tallyBestFile(tally, v)) {
+    const f = path.join(cfg.out, BEST);
+    saveModel(f, run.model, { ...metaOf(run), bestValLoss: v });
+    run.emit({ type: "checkpoint", step: run.step, path: f, kind: "best" });
+    improved = true;
+  }
+  report(v, improved);
+  return v;
+}
+
+/** Saves latest.safetensors with the state to resume from, and a step checkpoint when --keep asks for them. */
+function saveLatest(run: Run): void {
+  const { cfg, model, tally, step } = run;
+  run.engine.saveState({ h: run.h, c: run.c });
+  saveRun(cfg.out, model, metaOf(run), {
+    step, epoch: run.epoch, chunk: run.chunk, rng: run.rng.getState(), optStep: run.opt.step, bestValLoss: tally.bestVal,
+    evalsSinceBest: tally.evalsSinceBest, lastValLoss: tally.lastVal, optimizer: run.opt.slab.data, h: run.h, c: run.c,
+  });
+  run.lastSaved = step;
+  run.emit({ type: "checkpoint", step, path: path.join(cfg.out, LATEST), kind: "latest" });
+  if (cfg.keep > 0) {
+    const f = path.join(cfg.out, stepFile(step));
+    saveModel(f, model, metaOf(run));
+    run.emit({ type: "checkpoint", step, path: f, kind: "step" });
+    pruneStepCheckpoints(cfg.out, cfg.keep);
+  }
+}
+
+/** The error that stops a run whose step r came out NaN/Inf (loss, gradient, or weights). */
+function diverged(run: Run, r: StepResult): RnnError {
+  const { cfg } = run;
+  const what = !Number.isFinite(r.loss) ? `the loss is ${r.loss}` : !r.finite ? `the gradient norm is ${r.gradNorm}` : "the weights overflowed to Inf/NaN";
+  const kept = run.lastSaved !== null ? `the last good checkpoint (step ${run.lastSaved}) is ${path.join(cfg.out, LATEST)}` : "no checkpoint was saved before it";
+  return new RnnError(
+    `training diverged at step ${run.step + 1}: ${what}; ${kept}. Lower --lr (now ${cfg.lr}) or use --clip (now ${cfg.clip || "off"}); both may change on --resume`,
+  );
 }
 
 /** True when no element is NaN or ±Inf (x·0 is 0 for every finite x, NaN otherwise). */
@@ -239,20 +374,4 @@ function allFinite(a: ArrayLike<number>): boolean {
   let z = 0;
   for (let i = 0; i < a.length; i++) z += a[i] * 0;
   return z === 0;
-}
-
-/** The validation loss recorded in DIR/best.safetensors, if there is a readable one. */
-function bestFileLoss(dir: string): number | null {
-  try {
-    const v = readCheckpointFile(path.join(dir, BEST)).metadata.best_val_loss;
-    return v === undefined || v === "null" ? null : Number(v);
-  } catch {
-    return null;
-  }
-}
-
-/** Keeps the `keep` newest DIR/step-NNNNNN.safetensors. */
-export function pruneStepCheckpoints(dir: string, keep: number): void {
-  const files = fs.readdirSync(dir).filter((f) => /^step-\d+\.safetensors$/.test(f)).sort();
-  for (const f of files.slice(0, Math.max(0, files.length - keep))) fs.rmSync(path.join(dir, f), { force: true });
 }

@@ -4,9 +4,10 @@ import { parentPort, workerData } from "node:worker_threads";
 import { makeBatcher } from "../corpus/batches.ts";
 import { createWasmKernels } from "../kernels/wasm.ts";
 import { attachModel, backward, createState, createWorkspace, forward, resetState } from "../model/model.ts";
-import { makeSlab } from "../model/params.ts";
+import { makeSlab, viewsOf } from "../model/params.ts";
 import { makeRng } from "../rng.ts";
-import { CMD, CTRL, slabSlice, type WorkerInit, type WorkerReady } from "./parallel.ts";
+import { optimizerSpec } from "./optim.ts";
+import { CMD, CTRL, slabSlice, updateSlice, type WorkerInit, type WorkerReady } from "./parallel.ts";
 
 const init = workerData as WorkerInit;
 const { cfg, ctrl, results, sumsq, slabs, hyper, index, nb } = init;
@@ -66,10 +67,10 @@ for (;;) {
     } else if (cmd === CMD.adam) {
       const s = slice();
       const P = grads.data.length, [lo, hi] = slabSlice(P, slabs.length, index);
-      const opt = new Float32Array(init.memory.buffer, Atomics.load(ctrl, CTRL.optSlab) >>> 0, 2 * P);
+      const spec = optimizerSpec(cfg, P);
+      const opt = viewsOf(spec, new Float32Array(init.memory.buffer, Atomics.load(ctrl, CTRL.optSlab) >>> 0, spec.size));
       const [coef, stepSize, b1, b2, bc2Sqrt, eps, wd] = hyper;
-      if (coef < 1) ops.scale(s.g, coef, s.g.length);
-      ops.adam(s.p, opt.subarray(lo, hi), opt.subarray(P + lo, P + hi), s.g, s.g.length, stepSize, b1, b2, bc2Sqrt, eps, wd);
+      updateSlice(ops, { p: s.p, m: opt.exp_avg.subarray(lo, hi), v: opt.exp_avg_sq.subarray(lo, hi), g: s.g }, coef, { stepSize, b1, b2, bc2Sqrt, eps, wd });
     }
   } catch (e) {
     // the main thread is blocked in Atomics.wait and cannot see an 'error' event: flag it, and leave the

@@ -1,0 +1,94 @@
+// The run directory: what `rnn train` writes into --out, and the rules about it, in one place.
+//
+//   DIR/latest.safetensors        the model at the newest checkpoint (src/checkpoint/checkpoint.ts)
+//   DIR/latest.state.safetensors  everything else resume needs: optimizer slab, carried hidden state, counters
+//   DIR/next.state.safetensors    the state of a save in progress (see saveRun: a crash leaves a usable pair)
+//   DIR/best.safetensors          the model at the best validation loss so far
+//   DIR/step-000123.safetensors   step checkpoints, the newest --keep of them
+//   DIR/metrics.jsonl, loss.svg   one line per evaluation, and its plot (src/train/metrics.ts)
+//
+// A directory "holds a run" when it has any of these files. Nothing else in it is ever touched.
+import fs from "node:fs";
+import path from "node:path";
+import { RnnError, UsageError } from "../errors.ts";
+import { cleanStaleTemps, describeFsError } from "../io/atomic.ts";
+
+export const LATEST = "latest.safetensors";
+export const BEST = "best.safetensors";
+export const STATE = "latest.state.safetensors";
+export const NEXT_STATE = "next.state.safetensors";
+export const METRICS = "metrics.jsonl";
+export const LOSS_SVG = "loss.svg";
+
+/** The name of the step checkpoint of step `step`: step-000123.safetensors. */
+export function stepFile(step: number): string {
+  return `step-${String(step).padStart(6, "0")}.safetensors`;
+}
+
+const STEP_FILE = /^step-\d+\.safetensors$/;
+const RUN_FILES = /^(latest|best|step-\d+|latest\.state|next\.state)\.safetensors$|^metrics\.jsonl$|^loss\.svg$/;
+
+/** True for the names of the files a run writes (the list above). */
+export function isRunFile(name: string): boolean {
+  return RUN_FILES.test(name);
+}
+
+/** True when DIR exists and holds any file of a run. */
+export function isRun(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).some(isRunFile);
+  } catch {
+    return false;
+  }
+}
+
+/** The default --out: runs/<corpus name>-<cell>, with -2, -3… appended when that run exists already. */
+export function defaultOut(corpus: string, cell: string): string {
+  const base = path.join("runs", `${path.basename(corpus).replace(/\.[^.]*$/, "").replace(/[^\w.-]+/g, "_") || "run"}-${cell}`);
+  let out = base;
+  for (let i = 2; isRun(out); i++) out = `${base}-${i}`;
+  return out;
+}
+
+/** --out of a new run: refuses a file, and a directory that holds a run unless `force` (then removes the run's files). */
+export function prepareOutDir(dir: string, force: boolean): void {
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new UsageError(`--out ${dir} is a file, not a directory`);
+  if (!isRun(dir)) return;
+  if (!force) {
+    throw new UsageError(`${dir} already holds a run: continue it with --resume ${dir}, overwrite it with --force, or choose another --out`);
+  }
+  for (const f of fs.readdirSync(dir)) if (isRunFile(f)) fs.rmSync(path.join(dir, f), { force: true });
+}
+
+/** --resume must name a run directory: one line saying what it is instead. */
+export function checkRunDir(dir: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    throw new UsageError(`--resume '${dir}' does not exist: give the run directory of an earlier rnn train (its --out)`);
+  }
+  if (!st.isDirectory()) throw new UsageError(`--resume '${dir}' is a file: give the run directory that holds it (its --out)`);
+  if (!fs.existsSync(path.join(dir, LATEST))) {
+    throw new UsageError(`--resume '${dir}' is not a run directory: it has no ${LATEST} (start a new run with --out ${dir})`);
+  }
+}
+
+/**
+ * Makes DIR (and its parents) for training, and removes the temp files of saves that were killed midway
+ * (kill -9, power cut).
+ */
+export function openRunDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new RnnError(`cannot create the run directory ${dir}: ${describeFsError(e)}; choose another --out`);
+  }
+  cleanStaleTemps(dir);
+}
+
+/** Keeps the `keep` newest DIR/step-NNNNNN.safetensors. */
+export function pruneStepCheckpoints(dir: string, keep: number): void {
+  const files = fs.readdirSync(dir).filter((f) => STEP_FILE.test(f)).sort();
+  for (const f of files.slice(0, Math.max(0, files.length - keep))) fs.rmSync(path.join(dir, f), { force: true });
+}
