@@ -27,6 +27,7 @@ import type { Arr } from "../kernels/types.ts";
 import { gruLayerBackward } from "../model/gru.ts";
 import { lstmLayerBackward } from "../model/lstm.ts";
 import { createState, createWorkspace, forward, type ForwardResult, type Model, type State, type Workspace } from "../model/model.ts";
+import { tensorNames } from "../model/params.ts";
 import { rnnLayerBackward } from "../model/rnn.ts";
 
 export interface DiagnoseOptions {
@@ -140,7 +141,7 @@ export function probeBackward(
   const r = forward(m, ws, state, { grad: true });
   afterForward?.();
   let dOut = ws.dA, dIn = ws.dB;
-  ops.gemmNN(dOut, ws.dLogits, m.params.views["decoder.weight"], N, H, V, false); // dTop[N×H] = dLogits · W_dec
+  ops.gemmNN(dOut, ws.dLogits, m.params.views[tensorNames.decoderWeight], N, H, V, false); // dTop[N×H] = dLogits · W_dec
   for (let l = m.layers.length - 1; l >= 0; l--) {
     const W = m.layers[l], Lb = ws.layers[l];
     const probe = (s: number, dh: Arr) => onGrad(l, s, dh);

@@ -23,6 +23,7 @@ import type { Arr } from "../kernels/types.ts";
 import type { Rng } from "../rng.ts";
 import type { Model } from "./model.ts";
 import { pack } from "./model.ts";
+import { layerTensorOf, tensorNames } from "./params.ts";
 
 export function initParams(m: Model, cfg: Pick<TrainConfig, "init" | "forgetBias">, rng: Rng): void {
   const H = m.cfg.hidden, G = gateCount(m.cfg.cell);
@@ -30,20 +31,20 @@ export function initParams(m: Model, cfg: Pick<TrainConfig, "init" | "forgetBias
     const k = 1 / Math.sqrt(H);
     for (const t of m.spec.tensors) {
       const w = m.params.views[t.name];
-      if (t.name === "embedding.weight") for (let i = 0; i < w.length; i++) w[i] = rng.normal();
+      if (t.name === tensorNames.embedding) for (let i = 0; i < w.length; i++) w[i] = rng.normal();
       else for (let i = 0; i < w.length; i++) w[i] = rng.uniform(-k, k);
     }
   } else {
     for (const t of m.spec.tensors) {
-      const w = m.params.views[t.name];
-      if (t.name === "embedding.weight") for (let i = 0; i < w.length; i++) w[i] = rng.normal();
-      else if (t.name.startsWith("rnn.weight_hh") && cfg.init === "orthogonal") {
+      const w = m.params.views[t.name], lt = layerTensorOf(t.name);
+      if (t.name === tensorNames.embedding) for (let i = 0; i < w.length; i++) w[i] = rng.normal();
+      else if (lt === "whh" && cfg.init === "orthogonal") {
         for (let g = 0; g < G; g++) randomOrthogonal(w.subarray(g * H * H, (g + 1) * H * H), H, rng);
-      } else if (t.name.startsWith("rnn.weight_")) {
+      } else if (lt === "wih" || lt === "whh") {
         // [G·H × In]: G blocks of H rows, each with fan_in In, fan_out H
         const In = t.shape[1];
         xavierUniform(w, In, H, rng);
-      } else if (t.name === "decoder.weight") {
+      } else if (t.name === tensorNames.decoderWeight) {
         xavierUniform(w, H, m.cfg.vocabSize, rng);
       } else w.fill(0); // biases
     }

@@ -13,7 +13,7 @@ import type { Rng } from "../rng.ts";
 import { gruLayerBackward, gruLayerForward } from "./gru.ts";
 import { type LayerBuffers, type LayerWeights, layerBuffers } from "./layer.ts";
 import { lstmLayerBackward, lstmLayerForward } from "./lstm.ts";
-import { makeSlab, paramSpec, type ParamSpec, type Slab, viewsOf } from "./params.ts";
+import { type LayerTensor, layerViews, makeSlab, paramSpec, type ParamSpec, type Slab, tensorNames, viewsOf } from "./params.ts";
 import { rnnLayerBackward, rnnLayerForward } from "./rnn.ts";
 
 export interface Model {
@@ -57,14 +57,7 @@ export interface Derived {
 export function attachModel(cfg: ModelConfig, ops: Kernels, params: Arr, derived: Derived): Model {
   const spec = paramSpec(cfg);
   const slab: Slab = { spec, data: params, views: viewsOf(spec, params) };
-  const layers: LayerWeights[] = derived.bsum.map((bsum, k) => ({
-    wih: slab.views[`rnn.weight_ih_l${k}`],
-    whh: slab.views[`rnn.weight_hh_l${k}`],
-    bih: slab.views[`rnn.bias_ih_l${k}`],
-    bhh: slab.views[`rnn.bias_hh_l${k}`],
-    bsum,
-    whhP: derived.whhP[k],
-  }));
+  const layers: LayerWeights[] = derived.bsum.map((bsum, k) => ({ ...layerViews(slab, k), bsum, whhP: derived.whhP[k] }));
   return { cfg, ops, spec, params: slab, layers, wihT: derived.wihT };
 }
 
@@ -85,13 +78,8 @@ export function pack(m: Model): void {
 }
 
 /** Gradient views with the same names as the parameters. */
-export function gradLayers(m: Model, grads: Slab): { wih: Arr; whh: Arr; bih: Arr; bhh: Arr }[] {
-  return m.layers.map((_, k) => ({
-    wih: grads.views[`rnn.weight_ih_l${k}`],
-    whh: grads.views[`rnn.weight_hh_l${k}`],
-    bih: grads.views[`rnn.bias_ih_l${k}`],
-    bhh: grads.views[`rnn.bias_hh_l${k}`],
-  }));
+export function gradLayers(m: Model, grads: Slab): Record<LayerTensor, Arr>[] {
+  return m.layers.map((_, k) => layerViews(grads, k));
 }
 
 export interface Workspace {
@@ -193,7 +181,7 @@ export function forward(m: Model, ws: Workspace, state: State, opts: ForwardOpti
   const B = ws.B, T = ws.T, N = B * T, G = gateCount(cell), GH = G * H;
   const p = opts.dropout ?? 0;
   ws.dropped = p > 0 && ws.masks[0] !== null;
-  if (ws.X0) ops.gatherRows(ws.X0, m.params.views["embedding.weight"], ws.idx, N, E, false);
+  if (ws.X0) ops.gatherRows(ws.X0, m.params.views[tensorNames.embedding], ws.idx, N, E, false);
   let input: Arr | null = ws.X0; // [N × In]
   for (let l = 0; l < m.layers.length; l++) {
     const W = m.layers[l], Lb = ws.layers[l];
@@ -230,7 +218,7 @@ export function forward(m: Model, ws: Workspace, state: State, opts: ForwardOpti
     input = out;
   }
   // decoder: logits[N × V] = top[N × H] · W_decᵀ + b_dec
-  ops.gemmNTBias(ws.logits, input!, m.params.views["decoder.weight"], m.params.views["decoder.bias"], N, V, H);
+  ops.gemmNTBias(ws.logits, input!, m.params.views[tensorNames.decoderWeight], m.params.views[tensorNames.decoderBias], N, V, H);
   let count = 0;
   for (let i = 0; i < N; i++) if (ws.targets[i] >= 0) count++;
   const scale = opts.scale ?? (count > 0 ? 1 / count : 0);
@@ -246,10 +234,10 @@ export function backward(m: Model, ws: Workspace, grads: Slab): void {
   const Lc = m.layers.length;
   const top = ws.outs[Lc - 1];
   // decoder
-  ops.gemmTNAcc(grads.views["decoder.weight"], ws.dLogits, top, V, H, N); // dW_dec[V×H] += dLogitsᵀ · top
-  ops.biasBackward(grads.views["decoder.bias"], ws.dLogits, N, V);
+  ops.gemmTNAcc(grads.views[tensorNames.decoderWeight], ws.dLogits, top, V, H, N); // dW_dec[V×H] += dLogitsᵀ · top
+  ops.biasBackward(grads.views[tensorNames.decoderBias], ws.dLogits, N, V);
   let dOut = ws.dA, dIn = ws.dB;
-  ops.gemmNN(dOut, ws.dLogits, m.params.views["decoder.weight"], N, H, V, false); // dTop[N×H] = dLogits · W_dec
+  ops.gemmNN(dOut, ws.dLogits, m.params.views[tensorNames.decoderWeight], N, H, V, false); // dTop[N×H] = dLogits · W_dec
   for (let l = Lc - 1; l >= 0; l--) {
     const W = m.layers[l], Lb = ws.layers[l], g = gl[l];
     const In = l === 0 ? (E > 0 ? E : V) : H;
@@ -291,7 +279,7 @@ export function backward(m: Model, ws: Workspace, grads: Slab): void {
       // gradient into this layer's input [N × In]
       ops.gemmNN(dIn, dX, W.wih, N, In, GH, false);
       if (residual && l > 0) for (let i = 0; i < N * H; i++) dIn[i] += dOut[i];
-      if (l === 0) ops.scatterAddRows(grads.views["embedding.weight"], dIn, ws.idx, N, E);
+      if (l === 0) ops.scatterAddRows(grads.views[tensorNames.embedding], dIn, ws.idx, N, E);
       const t = dOut;
       dOut = dIn;
       dIn = t;

@@ -5,7 +5,7 @@
 import { gateCount } from "../config.ts";
 import type { Arr } from "../kernels/types.ts";
 import type { Model } from "./model.ts";
-import type { Slab } from "./params.ts";
+import { type Slab, tensorNames } from "./params.ts";
 
 export interface OrthoScratch {
   A: Arr; // [H × H]  W_gᵀ W_g − I
@@ -21,7 +21,7 @@ export function orthoReg(m: Model, lambda: number, scratch: OrthoScratch, grads:
   const A = scratch.A;
   let penalty = 0;
   m.layers.forEach((L, k) => {
-    const gW = grads ? grads.views[`rnn.weight_hh_l${k}`] : null;
+    const gW = grads ? grads.views[tensorNames.layer(k).whh] : null;
     for (let g = 0; g < G; g++) {
       const W = L.whh.subarray(g * HH, (g + 1) * HH); // [H × H]
       A.fill(0);
