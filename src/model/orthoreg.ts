@@ -2,8 +2,8 @@
 // where W_g [H × H] is one gate's block of rows of weight_hh. Its gradient is 4λ · W_g (W_gᵀ W_g − I).
 // Pushes every recurrent map towards an orthogonal one (all singular values 1), so gradients through
 // time neither vanish nor explode as fast.
-import { gateCount } from "../config.ts";
 import type { Arr } from "../kernels/types.ts";
+import { gateCount } from "./cells/index.ts";
 import type { Model } from "./model.ts";
 import { type Slab, tensorNames } from "./params.ts";
 

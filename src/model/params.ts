@@ -8,8 +8,8 @@
 //                                         # rnn.bias_ih_l{k} [G·H], rnn.bias_hh_l{k} [G·H]
 //   decoder = nn.Linear(H, V)             # decoder.weight [V×H], decoder.bias [V]
 import type { ModelConfig } from "../config.ts";
-import { gateCount } from "../config.ts";
 import type { Arr } from "../kernels/types.ts";
+import { gateCount } from "./cells/index.ts";
 
 /** The tensors of one recurrent layer k, as nn.RNN / nn.LSTM / nn.GRU name them (rnn.weight_ih_l{k} …). */
 export type LayerTensor = "wih" | "whh" | "bih" | "bhh";
