@@ -7,6 +7,7 @@ import { RnnError, UsageError } from "../errors.ts";
 import { cleanStaleTemps, describeFsError } from "../io/atomic.ts";
 import { type Batcher, checkFits, makeBatcher, splitTrainVal } from "../corpus/batches.ts";
 import type { Kernels } from "../kernels/types.ts";
+import { cellOf } from "../model/cells/index.ts";
 import { initParams } from "../model/init.ts";
 import { createModel, type Model } from "../model/model.ts";
 import { makeRng } from "../rng.ts";
@@ -115,7 +116,7 @@ export async function train(inp: TrainInput): Promise<TrainEvent & { type: "end"
 
   const meta = (): ModelMeta => ({ config: cfg, vocab, step, bestValLoss: bestVal });
   const hBuf = new Float32Array(cfg.model.layers * cfg.batch * cfg.model.hidden);
-  const cBuf = cfg.model.cell === "lstm" ? new Float32Array(hBuf.length) : null;
+  const cBuf = cellOf(cfg.model.cell).state.includes("c") ? new Float32Array(hBuf.length) : null;
   let lastSaved: number | null = resumed ? step : null; // step of the newest latest.safetensors
   const saveLatest = () => {
     engine.saveState({ h: hBuf, c: cBuf });
