@@ -3,8 +3,9 @@
 // Partial<TrainSettings>; `configFromSettings` / `resolveTrainConfig` fill defaults and validate, `mergeResume`
 // decides what a resumed run may change, and the effective config is stored in every checkpoint's metadata.
 import { UsageError } from "./errors.ts";
+import { CELL_TABLE, type CellKind, forgetGate } from "./model/cells/index.ts";
 
-export type CellKind = "rnn" | "lstm" | "gru";
+export { type CellKind, gateCount } from "./model/cells/index.ts";
 export type Activation = "tanh" | "relu";
 export type OptimizerKind = "adam" | "rmsprop" | "adagrad" | "sgd";
 export type InitKind = "pytorch" | "xavier" | "orthogonal";
@@ -145,15 +146,11 @@ export const DIAGNOSE_DEFAULTS = { batch: 16 };
 /** `rnn bench`: timed seconds per workload. */
 export const BENCH_DEFAULTS = { seconds: 5 };
 
-export const CELLS: readonly CellKind[] = ["rnn", "lstm", "gru"];
+/** --cell choices: the cell table's keys (src/model/cells/index.ts) */
+export const CELLS = Object.keys(CELL_TABLE) as readonly CellKind[];
 export const ACTIVATIONS: readonly Activation[] = ["tanh", "relu"];
 export const OPTIMIZERS: readonly OptimizerKind[] = ["adam", "rmsprop", "adagrad", "sgd"];
 export const INITS: readonly InitKind[] = ["pytorch", "xavier", "orthogonal"];
-
-/** Gate count G of a cell: the weight_ih / weight_hh matrices are [G·H × In] and [G·H × H]. */
-export function gateCount(cell: CellKind): number {
-  return cell === "lstm" ? 4 : cell === "gru" ? 3 : 1;
-}
 
 // ---- flag value parsers (used by the CLI; each throws a one-line UsageError) -----------------------------
 
@@ -217,13 +214,15 @@ export function resolveTrainConfig(partial: Partial<Omit<TrainConfig, "model">> 
     model,
   };
   if (cfg.steps === 0 && cfg.epochs === 0 && cfg.time === 0) cfg.steps = DEFAULT_STEPS;
-  if (cfg.model.activation === "relu" && cfg.model.cell !== "rnn") {
-    throw new UsageError(`--activation applies to --cell rnn only (the ${cfg.model.cell} cell has fixed nonlinearities)`);
+  const cellsWith = (has: (k: CellKind) => boolean) => `--cell ${CELLS.filter(has).join(" or ")} only`;
+  const takesActivation = (k: CellKind) => CELL_TABLE[k].takesActivation, hasForgetGate = (k: CellKind) => forgetGate(k) >= 0;
+  if (cfg.model.activation === "relu" && !takesActivation(cfg.model.cell)) {
+    throw new UsageError(`--activation applies to ${cellsWith(takesActivation)} (the ${cfg.model.cell} cell has fixed nonlinearities)`);
   }
-  if (cfg.forgetBias !== null && cfg.model.cell !== "lstm") {
-    throw new UsageError(`--forget-bias applies to --cell lstm only`);
+  if (cfg.forgetBias !== null && !hasForgetGate(cfg.model.cell)) {
+    throw new UsageError(`--forget-bias applies to ${cellsWith(hasForgetGate)}`);
   }
-  if (cfg.init !== "pytorch" && cfg.forgetBias === null && cfg.model.cell === "lstm") cfg.forgetBias = 1;
+  if (cfg.init !== "pytorch" && cfg.forgetBias === null && hasForgetGate(cfg.model.cell)) cfg.forgetBias = 1;
   if (cfg.model.residual && cfg.model.layers < 2) {
     throw new UsageError(`--residual needs at least 2 layers (it adds each layer's input to its output between stacked layers)`);
   }

@@ -10,11 +10,9 @@ import { type InitKind, type ModelConfig } from "../src/config.ts";
 import { diagnose, fitExponential, probeBackward, singularValues, streamStarts } from "../src/diagnose/diagnose.ts";
 import { refF64 } from "../src/kernels/ref.ts";
 import type { Arr } from "../src/kernels/types.ts";
-import { gruLayerBackward } from "../src/model/gru.ts";
+import { cellOf } from "../src/model/cells/index.ts";
 import { householderQ, initParams } from "../src/model/init.ts";
-import { lstmLayerBackward } from "../src/model/lstm.ts";
 import { createModel, createState, createWorkspace, forward, type Model, pack } from "../src/model/model.ts";
-import { rnnLayerBackward } from "../src/model/rnn.ts";
 import { makeRng } from "../src/rng.ts";
 
 const ops = refF64;
@@ -98,8 +96,8 @@ describe("probed gradients are ∂L_T/∂h_s", () => {
       const { grads, lossFrom, ws } = lastStepChunk(m, B, T, 2);
       expect([...grads[0].keys()].sort()).toEqual([0, 1, 2, 3, 4, 5]);
       for (let s = 1; s < T; s++) {
-        const hs = Float64Array.from(ws.layers[0].Ht[s]);
-        const cs = cell === "lstm" ? [Float64Array.from(ws.layers[0].Ct[s])] : [];
+        const hs = Float64Array.from(ws.layers[0].hAt[s]);
+        const cs = cell === "lstm" ? [Float64Array.from(ws.layers[0].cAt[s])] : [];
         const num = numericGrad(hs, () => lossFrom(s, { h: [hs], c: cs }));
         expect(num.length).toBe(B * H);
         expect(maxRel(grads[0].get(s)!, num), `s=${s}`).toBeLessThan(1e-6);
@@ -114,15 +112,13 @@ describe("probed gradients are ∂L_T/∂h_s", () => {
       for (let i = 0; i < N; i++) { ws.idx[i] = rng.int(7); ws.targets[i] = rng.int(7); }
       forward(m, ws, createState(m, B), { grad: true });
       const Lb = ws.layers[0];
-      const P0 = Float64Array.from(Lb.P), GH0 = Lb.GH ? Float64Array.from(Lb.GH) : null;
+      const gates0 = Float64Array.from(Lb.gates), hh0 = Float64Array.from(Lb.hh);
       const dOut = Float64Array.from({ length: N * H }, () => rng.uniform(-1, 1));
       const run = (probe?: (t: number, dh: Arr) => void) => {
-        Lb.P.set(P0);
-        if (GH0) Lb.GH!.set(GH0);
-        if (cell === "lstm") lstmLayerBackward(ops, Lb, m.layers[0], dOut, B, T, H, probe);
-        else if (cell === "gru") gruLayerBackward(ops, Lb, m.layers[0], dOut, B, T, H, probe);
-        else rnnLayerBackward(ops, Lb, m.layers[0], dOut, B, T, H, false, probe);
-        return [Array.from(Lb.P), GH0 ? Array.from(Lb.GH!) : []];
+        Lb.gates.set(gates0);
+        Lb.hh.set(hh0);
+        cellOf(cell).backward(ops, Lb, m.layers[0], dOut, B, T, H, m.cfg, probe);
+        return [Array.from(Lb.gates), Array.from(Lb.hh)];
       };
       const calls: number[] = [];
       const plain = run();

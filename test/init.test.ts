@@ -127,7 +127,7 @@ describe("--init xavier", () => {
     check(m.layers[1].wih, H, H);
     for (const L of m.layers) check(L.whh, H, H);
     check(m.params.views["decoder.weight"], H, V);
-    for (const name of ["decoder.bias", "rnn.bias_ih_l0", "rnn.bias_hh_l0", "rnn.bias_ih_l1", "rnn.bias_hh_l1"]) {
+    for (const name of ["decoder.bias", "rnn.bias_ih_l0", "rnn.bias_hh_l0", "rnn.bias_ih_l1", "rnn.bias_hh_l1"] as const) {
       expect(stats(m.params.views[name]).maxAbs).toBe(0);
     }
     const e = stats(m.params.views["embedding.weight"]);

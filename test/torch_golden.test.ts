@@ -18,7 +18,7 @@ import type { ModelConfig } from "../src/config.ts";
 import { refF32 } from "../src/kernels/ref.ts";
 import type { Kernels } from "../src/kernels/types.ts";
 import { backward, createModel, createState, createWorkspace, forward, type Model, pack } from "../src/model/model.ts";
-import { makeSlab } from "../src/model/params.ts";
+import { makeSlab, type Slab } from "../src/model/params.ts";
 import { clipGradNorm, createOptimizerState, type OptimizerConfig, optimizerStep } from "../src/train/optim.ts";
 
 interface Fixture {
@@ -72,7 +72,7 @@ interface Setup {
   m: Model;
   ws: ReturnType<typeof createWorkspace>;
   st: ReturnType<typeof createState>;
-  grads: ReturnType<typeof makeSlab>;
+  grads: Slab;
   /** set the carried state back to the fixture's h0 / c0 */
   resetState(): void;
 }

@@ -13,6 +13,7 @@ import { RnnError, UsageError } from "../errors.ts";
 import { describeFsError, writeFileAtomic } from "../io/atomic.ts";
 import { checkFormatVersion, decodeSafetensors, encodeSafetensors, FORMAT_VERSION, readCheckpointFile } from "../io/safetensors.ts";
 import type { Kernels } from "../kernels/types.ts";
+import { cellLabel } from "../model/cells/index.ts";
 import { createModel, type Model, pack } from "../model/model.ts";
 import type { Slab } from "../model/params.ts";
 import { BEST, LATEST, NEXT_STATE, STATE } from "../run/dir.ts";
@@ -107,8 +108,7 @@ export function loadModel(p: string, ops: Kernels): LoadedModel {
 }
 
 export function describeModel(m: ModelConfig): string {
-  const cell = m.cell === "rnn" ? `rnn-${m.activation}` : m.cell;
-  return `${cell} ${m.layers}×${m.hidden}${m.embed ? `, embedding ${m.embed}` : ", one-hot"}, V=${m.vocabSize}${m.residual ? ", residual" : ""}`;
+  return `${cellLabel(m)} ${m.layers}×${m.hidden}${m.embed ? `, embedding ${m.embed}` : ", one-hot"}, V=${m.vocabSize}${m.residual ? ", residual" : ""}`;
 }
 
 // ---- training state (resume) ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import { type Diagnosis, diagnose } from "../diagnose/diagnose.ts";
 import { RnnError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { refF64 } from "../kernels/ref.ts";
+import { cellLabel, forgetGate } from "../model/cells/index.ts";
 import { linePlot, type Series } from "../plot/svg.ts";
 import { describeModel, loadModel } from "../checkpoint/checkpoint.ts";
 import { textIds } from "./eval.ts";
@@ -62,9 +63,8 @@ function runText(cfg: TrainConfig, vocab: string[]): { ids: Int32Array; what: st
 
 function labelOf(p: string, cfg: TrainConfig): string {
   const m = cfg.model;
-  const cell = m.cell === "rnn" ? `rnn-${m.activation}` : m.cell;
-  const fb = m.cell === "lstm" && cfg.forgetBias !== null ? `, forget bias ${cfg.forgetBias}` : "";
-  return `${path.basename(path.resolve(p))}: ${cell} ${m.layers}×${m.hidden}, init ${cfg.init}${fb}${cfg.orthoReg ? `, ortho-reg ${cfg.orthoReg}` : ""}`;
+  const fb = forgetGate(m.cell) >= 0 && cfg.forgetBias !== null ? `, forget bias ${cfg.forgetBias}` : "";
+  return `${path.basename(path.resolve(p))}: ${cellLabel(m)} ${m.layers}×${m.hidden}, init ${cfg.init}${fb}${cfg.orthoReg ? `, ortho-reg ${cfg.orthoReg}` : ""}`;
 }
 
 function defaultSvgPath(modelFile: string): string {

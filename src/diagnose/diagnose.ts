@@ -16,18 +16,17 @@
 // of its H × H gate blocks, from the eigenvalues of WᵀW in float64. An orthogonal block has all
 // singular values 1.
 //
-// Saturation: over the chunk's T·B·H units, the share of each gate's activations where its derivative
-// nearly vanishes:
+// Saturation: over the chunk's T·B·H units, the share of each activation the cell exposes (Cell.watched:
+// its gates, and for the LSTM tanh c) where its derivative nearly vanishes:
 //   σ gates (lstm i, f, o; gru r, z):  σ < 0.01 ("low") or σ > 0.99 ("high"), i.e. |σ − ½| > 0.49
 //   tanh (rnn h, lstm g and tanh c, gru n):  tanh < −0.98 or > 0.98  (derivative < 0.04)
 //   relu (rnn-relu h):  h = 0 ("low": a dead unit passes no gradient)
-import { gateCount } from "../config.ts";
 import { RnnError } from "../errors.ts";
 import type { Arr } from "../kernels/types.ts";
-import { gruLayerBackward } from "../model/gru.ts";
-import { lstmLayerBackward } from "../model/lstm.ts";
+import type { Nonlinearity } from "../model/cells/cell.ts";
+import { type CellKind, cellOf } from "../model/cells/index.ts";
 import { createState, createWorkspace, forward, type ForwardResult, type Model, type State, type Workspace } from "../model/model.ts";
-import { rnnLayerBackward } from "../model/rnn.ts";
+import { tensorNames } from "../model/params.ts";
 
 export interface DiagnoseOptions {
   /** steps in the chunk */
@@ -74,9 +73,9 @@ export interface Diagnosis {
   layers: LayerDiagnosis[];
 }
 
-/** Gate names of a cell, in the row order of weight_hh (see lstm.ts, gru.ts). */
-export function gateNames(cell: Model["cfg"]["cell"]): string[] {
-  return cell === "lstm" ? ["i", "f", "g", "o"] : cell === "gru" ? ["r", "z", "n"] : ["h"];
+/** Gate names of a cell, in the row order of weight_hh (its table entry, src/model/cells/). */
+export function gateNames(cell: CellKind): readonly string[] {
+  return cellOf(cell).gates;
 }
 
 /** Offsets of B streams of T+1 characters spread evenly over n characters (they overlap when n is short). */
@@ -110,7 +109,7 @@ export function diagnose(m: Model, ids: ArrayLike<number>, opts: DiagnoseOptions
   const layers = m.layers.map((L, l): LayerDiagnosis => {
     const { factor, r2 } = fitExponential(gradNorms[l], 1);
     const spectral: Spectral[] = [];
-    const G = gateCount(cell);
+    const G = gateNames(cell).length;
     const full = singularValues(L.whh, G * H, H);
     spectral.push({ name: "W_hh", max: full[0], min: full[H - 1] });
     if (G > 1) {
@@ -135,21 +134,18 @@ export function probeBackward(
   onGrad: (layer: number, s: number, dh: Arr) => void,
   afterForward?: () => void,
 ): ForwardResult {
-  const ops = m.ops, { cell, hidden: H, vocabSize: V, activation, residual } = m.cfg;
-  const B = ws.B, T = ws.T, N = B * T, GH = gateCount(cell) * H;
+  const ops = m.ops, cell = cellOf(m.cfg.cell), { hidden: H, vocabSize: V, residual } = m.cfg;
+  const B = ws.B, T = ws.T, N = B * T, GH = cell.gates.length * H;
   const r = forward(m, ws, state, { grad: true });
   afterForward?.();
   let dOut = ws.dA, dIn = ws.dB;
-  ops.gemmNN(dOut, ws.dLogits, m.params.views["decoder.weight"], N, H, V, false); // dTop[N×H] = dLogits · W_dec
+  ops.gemmNN(dOut, ws.dLogits, m.params.views[tensorNames.decoderWeight], N, H, V, false); // dTop[N×H] = dLogits · W_dec
   for (let l = m.layers.length - 1; l >= 0; l--) {
     const W = m.layers[l], Lb = ws.layers[l];
-    const probe = (s: number, dh: Arr) => onGrad(l, s, dh);
-    if (cell === "lstm") lstmLayerBackward(ops, Lb, W, dOut, B, T, H, probe);
-    else if (cell === "gru") gruLayerBackward(ops, Lb, W, dOut, B, T, H, probe);
-    else rnnLayerBackward(ops, Lb, W, dOut, B, T, H, activation === "relu", probe);
+    cell.backward(ops, Lb, W, dOut, B, T, H, m.cfg, (s, dh) => onGrad(l, s, dh));
     if (l > 0) {
       // into the layer below: dIn[N×H] = dX[N×GH] · W_ih[GH×H] (+ the residual path)
-      ops.gemmNN(dIn, Lb.P, W.wih, N, H, GH, false);
+      ops.gemmNN(dIn, Lb.gates, W.wih, N, H, GH, false);
       if (residual) for (let i = 0; i < N * H; i++) dIn[i] += dOut[i];
       const t = dOut;
       dOut = dIn;
@@ -159,46 +155,27 @@ export function probeBackward(
   return r;
 }
 
+/** How each nonlinearity saturates (see the header): the rule shown, and the low and high ends. */
+const RULES: Record<Nonlinearity, { rule: string; low: (v: number) => boolean; high: (v: number) => boolean }> = {
+  sigmoid: { rule: "|σ−0.5|>0.49", low: (v) => v < 0.01, high: (v) => v > 0.99 },
+  tanh: { rule: "|tanh|>0.98", low: (v) => v < -0.98, high: (v) => v > 0.98 },
+  relu: { rule: "relu h=0", low: (v) => v <= 0, high: () => false },
+};
+
 /** Saturation shares of layer l's activations after a forward pass (see the header for the rules). */
 export function layerSaturation(m: Model, ws: Workspace, l: number): Saturation[] {
-  const { cell, hidden: H, activation } = m.cfg;
-  const B = ws.B, T = ws.T, N = B * T, Lb = ws.layers[l];
-  const SIG = "|σ−0.5|>0.49", TANH = "|tanh|>0.98";
-  const count = (name: string, rule: string, get: (n: number, j: number) => number, lowT: (v: number) => boolean, highT: (v: number) => boolean): Saturation => {
+  const H = m.cfg.hidden, B = ws.B, N = B * ws.T;
+  return cellOf(m.cfg.cell).watched(ws.layers[l], B, H, m.cfg).map(({ name, fn, at }) => {
+    const { rule, low, high } = RULES[fn];
     let lo = 0, hi = 0;
     for (let n = 0; n < N; n++) for (let j = 0; j < H; j++) {
-      const v = get(n, j);
-      if (lowT(v)) lo++;
-      else if (highT(v)) hi++;
+      const v = at(n, j);
+      if (low(v)) lo++;
+      else if (high(v)) hi++;
     }
     const tot = N * H;
     return { name, rule, low: lo / tot, high: hi / tot, share: (lo + hi) / tot };
-  };
-  const sigLow = (v: number) => v < 0.01, sigHigh = (v: number) => v > 0.99;
-  const tanhLow = (v: number) => v < -0.98, tanhHigh = (v: number) => v > 0.98;
-  const hs = Lb.Hs.subarray(B * H); // h_1..h_T [N × H]
-  if (cell === "rnn") {
-    return activation === "relu"
-      ? [count("h", "relu h=0", (n, j) => hs[n * H + j], (v) => v <= 0, () => false)]
-      : [count("h", TANH, (n, j) => hs[n * H + j], tanhLow, tanhHigh)];
-  }
-  const G = gateCount(cell), P = Lb.P; // activations [N × G·H]
-  const gate = (g: number) => (n: number, j: number) => P[n * G * H + g * H + j];
-  if (cell === "lstm") {
-    const cs = Lb.Cs!.subarray(B * H); // c_1..c_T [N × H]
-    return [
-      count("i", SIG, gate(0), sigLow, sigHigh),
-      count("f", SIG, gate(1), sigLow, sigHigh),
-      count("g", TANH, gate(2), tanhLow, tanhHigh),
-      count("o", SIG, gate(3), sigLow, sigHigh),
-      count("tanh c", TANH, (n, j) => Math.tanh(cs[n * H + j]), tanhLow, tanhHigh),
-    ];
-  }
-  return [
-    count("r", SIG, gate(0), sigLow, sigHigh),
-    count("z", SIG, gate(1), sigLow, sigHigh),
-    count("n", TANH, gate(2), tanhLow, tanhHigh),
-  ];
+  });
 }
 
 /** Least-squares fit of ln y[k] = a + k·ln(factor) over k ≥ from (non-positive or non-finite y skipped). */

@@ -11,18 +11,20 @@
 // --init orthogonal (the default, as Keras's recurrent layers): as xavier, except each H × H gate block of weight_hh is a random orthogonal matrix
 //   (W_gᵀ W_g = I): the Q of a Householder QR, in float64, of a matrix of N(0, 1) draws, with the signs of
 //   R's diagonal moved into Q so Q is uniformly (Haar) distributed — torch.nn.init.orthogonal_.
-// --forget-bias B (LSTM): after the draws, the forget-gate block of bias_ih is set to B and that of bias_hh to
-//   0, so the forget gate's total bias b_ih + b_hh is B (torch-rnn's single bias). It defaults to 1 with xavier
-//   and orthogonal (resolveTrainConfig); with pytorch init the drawn biases stay unless the flag is given.
+// --forget-bias B (cells with a forget gate "f": the LSTM): after the draws, the forget-gate block of bias_ih is
+//   set to B and that of bias_hh to 0, so the forget gate's total bias b_ih + b_hh is B (torch-rnn's single
+//   bias). It defaults to 1 with xavier and orthogonal (resolveTrainConfig); with pytorch init the drawn
+//   biases stay unless the flag is given.
 //
 // The pytorch path draws exactly what it always drew (checkpoints are deterministic by seed); the forget bias
 // is written after all draws, so it never shifts the stream.
 import type { TrainConfig } from "../config.ts";
-import { gateCount } from "../config.ts";
 import type { Arr } from "../kernels/types.ts";
 import type { Rng } from "../rng.ts";
+import { forgetGate, gateCount } from "./cells/index.ts";
 import type { Model } from "./model.ts";
 import { pack } from "./model.ts";
+import { layerTensorOf, tensorNames } from "./params.ts";
 
 export function initParams(m: Model, cfg: Pick<TrainConfig, "init" | "forgetBias">, rng: Rng): void {
   const H = m.cfg.hidden, G = gateCount(m.cfg.cell);
@@ -30,29 +32,30 @@ export function initParams(m: Model, cfg: Pick<TrainConfig, "init" | "forgetBias
     const k = 1 / Math.sqrt(H);
     for (const t of m.spec.tensors) {
       const w = m.params.views[t.name];
-      if (t.name === "embedding.weight") for (let i = 0; i < w.length; i++) w[i] = rng.normal();
+      if (t.name === tensorNames.embedding) for (let i = 0; i < w.length; i++) w[i] = rng.normal();
       else for (let i = 0; i < w.length; i++) w[i] = rng.uniform(-k, k);
     }
   } else {
     for (const t of m.spec.tensors) {
-      const w = m.params.views[t.name];
-      if (t.name === "embedding.weight") for (let i = 0; i < w.length; i++) w[i] = rng.normal();
-      else if (t.name.startsWith("rnn.weight_hh") && cfg.init === "orthogonal") {
+      const w = m.params.views[t.name], lt = layerTensorOf(t.name);
+      if (t.name === tensorNames.embedding) for (let i = 0; i < w.length; i++) w[i] = rng.normal();
+      else if (lt === "whh" && cfg.init === "orthogonal") {
         for (let g = 0; g < G; g++) randomOrthogonal(w.subarray(g * H * H, (g + 1) * H * H), H, rng);
-      } else if (t.name.startsWith("rnn.weight_")) {
+      } else if (lt === "wih" || lt === "whh") {
         // [G·H × In]: G blocks of H rows, each with fan_in In, fan_out H
         const In = t.shape[1];
         xavierUniform(w, In, H, rng);
-      } else if (t.name === "decoder.weight") {
+      } else if (t.name === tensorNames.decoderWeight) {
         xavierUniform(w, H, m.cfg.vocabSize, rng);
       } else w.fill(0); // biases
     }
   }
-  if (cfg.forgetBias !== null && m.cfg.cell === "lstm") {
-    // forget gate = rows [H, 2H) of the LSTM's gate layout (lstm.ts)
+  const f = forgetGate(m.cfg.cell);
+  if (cfg.forgetBias !== null && f >= 0) {
+    // the forget gate's block of rows [f·H, (f+1)·H) in the cell's gate layout
     for (const L of m.layers) {
-      L.bih.fill(cfg.forgetBias, H, 2 * H);
-      L.bhh.fill(0, H, 2 * H);
+      L.bih.fill(cfg.forgetBias, f * H, (f + 1) * H);
+      L.bhh.fill(0, f * H, (f + 1) * H);
     }
   }
   pack(m);

@@ -1,37 +1,45 @@
-// Buffers and weights of one recurrent layer, shared by the three cell files (rnn.ts, lstm.ts, gru.ts).
-// N = T·B rows, time-major: row t·B + b is stream b at step t. G = gates (rnn 1, gru 3, lstm 4).
+// Buffers and weights of one recurrent layer, shared by the cells (src/model/cells/). Which buffers a layer
+// gets follows from its cell's declaration: a history for each carried state, and the hidden projection
+// either in a hot per-step scratch or kept for every step (Cell.hidden).
+// N = T·B rows, time-major: row t·B + b is stream b at step t. G = the cell's gate count.
 import type { Arr } from "../kernels/types.ts";
+import type { Cell, StateName } from "./cells/cell.ts";
 
 export interface LayerWeights {
   wih: Arr; // [G·H × In]
   whh: Arr; // [G·H × H]
   bih: Arr; // [G·H]
   bhh: Arr; // [G·H]
-  /** b_ih + b_hh [G·H], refreshed by pack() (rnn and lstm add both biases up front) */
+  /** b_ih + b_hh [G·H], refreshed by pack() (the bias of cells whose hidden projection is summed) */
   bsum: Arr;
   /** W_hh [G·H × H] packed as the right-hand side of dGates[B×G·H] · W_hh (ops.packB), refreshed by pack() */
   whhP: Arr;
 }
 
+/** A buffer a cell does not use is empty (length 0), and so is its list of step views. */
 export interface LayerBuffers {
-  /** pre-activations then activations (forward), then ∂L/∂pre-activations (backward, in place) [N × G·H] */
-  P: Arr;
-  /** hidden states, block 0 = h0 carried in, block t+1 = h_t  [(T+1)·B × H] */
-  Hs: Arr;
-  /** lstm: cell states, same layout as Hs [(T+1)·B × H] */
-  Cs: Arr | null;
-  /** gru: h_{t-1}·W_hhᵀ + b_hh per step, then its gradient in place [N × 3H] */
-  GH: Arr | null;
+  /** the gates of every step [N × G·H]: the input projection x·W_ihᵀ + bias (model.forward), then what the
+   *  cell's forward leaves there (activations; rnn: pre-activations), then ∂L/∂(pre-activations) (backward,
+   *  in place) */
+  gates: Arr;
+  /** hidden states [(T+1)·B × H]: block 0 = h0 carried in, block t+1 = h_t */
+  hs: Arr;
+  /** cell states, same layout as hs [(T+1)·B × H] (cells that carry c) */
+  cs: Arr;
+  /** h_{t−1}·W_hhᵀ + b_hh of every step, then its gradient in place [N × G·H] (Cell.hidden "kept") */
+  hh: Arr;
+  /** hot forward scratch [B × G·H]: h_{t−1}·W_hhᵀ of one step, added to the gates by the cell kernel
+   *  (Cell.hidden "summed") */
+  hhStep: Arr;
   // per-step views into the above, made once
-  Pt: Arr[]; // T × [B × G·H]
-  Ht: Arr[]; // (T+1) × [B × H]
-  Ct: Arr[]; // (T+1) × [B × H]   (lstm)
-  GHt: Arr[]; // T × [B × 3H]      (gru)
-  /** forward scratch [B × G·H]: h_{t-1}·W_hhᵀ of one step (rnn, lstm), added to P by the cell kernel */
-  G: Arr;
-  /** backward scratch [B × H]: total ∂L/∂h_t, carried ∂L/∂h_{t-1}, carried ∂L/∂c_t (lstm) */
+  gatesAt: Arr[]; // T × [B × G·H]
+  hAt: Arr[]; // (T+1) × [B × H]
+  cAt: Arr[]; // (T+1) × [B × H]
+  hhAt: Arr[]; // T × [B × G·H]
+  /** backward scratch [B × H]: total ∂L/∂h_t (probe), carried ∂L/∂h_{t−1} */
   dh: Arr;
   dhNext: Arr;
+  /** carried ∂L/∂c_t [B × H] (cells that carry c) */
   dc: Arr;
 }
 
@@ -53,23 +61,29 @@ export function stepViews(a: Arr, T: number, size: number): Arr[] {
   return views;
 }
 
-export function layerBuffers(alloc: (n: number) => Arr, G: number, B: number, T: number, H: number, cell: "rnn" | "lstm" | "gru"): LayerBuffers {
-  const N = T * B;
-  const P = alloc(N * G * H);
-  const Hs = alloc((T + 1) * B * H);
-  const Cs = cell === "lstm" ? alloc((T + 1) * B * H) : null;
-  const GH = cell === "gru" ? alloc(N * 3 * H) : null;
+export function layerBuffers(alloc: (n: number) => Arr, cell: Cell, B: number, T: number, H: number): LayerBuffers {
+  const N = T * B, GH = cell.gates.length * H;
+  const carriesC = cell.state.includes("c"), kept = cell.hidden === "kept";
+  const gates = alloc(N * GH);
+  const hs = alloc((T + 1) * B * H);
+  const cs = alloc(carriesC ? (T + 1) * B * H : 0);
+  const hh = alloc(kept ? N * GH : 0);
   return {
-    P, Hs, Cs, GH,
-    Pt: blocks(P, T, B * G * H),
-    Ht: blocks(Hs, T + 1, B * H),
-    Ct: Cs ? blocks(Cs, T + 1, B * H) : [],
-    GHt: GH ? blocks(GH, T, B * 3 * H) : [],
-    G: alloc(cell === "gru" ? 0 : B * G * H),
+    gates, hs, cs, hh,
+    gatesAt: blocks(gates, T, B * GH),
+    hAt: blocks(hs, T + 1, B * H),
+    cAt: carriesC ? blocks(cs, T + 1, B * H) : [],
+    hhAt: kept ? blocks(hh, T, B * GH) : [],
+    hhStep: alloc(kept ? 0 : B * GH),
     dh: alloc(B * H),
     dhNext: alloc(B * H),
-    dc: alloc(B * H),
+    dc: alloc(carriesC ? B * H : 0),
   };
+}
+
+/** The per-step views of a carried state's history: block 0 = carried in, block t+1 = after step t. */
+export function stateAt(L: LayerBuffers, s: StateName): Arr[] {
+  return s === "h" ? L.hAt : L.cAt;
 }
 
 /** Diagnostics only (the layers' `probe`): total ∂L/∂h_t = dOt + dhNext into L.dh, shown to the probe as step t+1. */

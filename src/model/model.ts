@@ -1,20 +1,19 @@
-// CharRNN: input (one-hot gather or embedding) → L recurrent layers (rnn | lstm | gru) → linear decoder →
-// softmax cross-entropy on the next character. Forward and backward over one chunk of T steps × B streams.
+// CharRNN: input (one-hot gather or embedding) → L recurrent layers of one cell (src/model/cells/) → linear
+// decoder → softmax cross-entropy on the next character. Forward and backward over one chunk of T steps ×
+// B streams. Nothing here depends on which cell: what differs is looked up in its table entry.
 //
 // Dimension letters: B streams, T steps, N = T·B rows (time-major: row t·B + b), V vocab, E embedding,
-// H hidden, G gates per cell (rnn 1, gru 3, lstm 4), In = layer input width (V or E for layer 0, else H).
+// H hidden, G gates per cell (its gate count), In = layer input width (V or E for layer 0, else H).
 //
 // Per chunk, each layer's input projection for all T steps is one GEMM (or one row gather for one-hot
 // input), and each weight gradient is one GEMM over all N rows. Only the h·W_hhᵀ products are per step.
 import type { ModelConfig } from "../config.ts";
-import { gateCount } from "../config.ts";
 import type { Arr, Kernels } from "../kernels/types.ts";
 import type { Rng } from "../rng.ts";
-import { gruLayerBackward, gruLayerForward } from "./gru.ts";
-import { type LayerBuffers, type LayerWeights, layerBuffers } from "./layer.ts";
-import { lstmLayerBackward, lstmLayerForward } from "./lstm.ts";
-import { makeSlab, paramSpec, type ParamSpec, type Slab, viewsOf } from "./params.ts";
-import { rnnLayerBackward, rnnLayerForward } from "./rnn.ts";
+import { hiddenGrad, inputBias, type StateName } from "./cells/cell.ts";
+import { cellOf, gateCount } from "./cells/index.ts";
+import { type LayerBuffers, type LayerWeights, layerBuffers, stateAt } from "./layer.ts";
+import { type LayerTensor, layerViews, makeSlab, paramSpec, type ParamSpec, type Slab, tensorNames, viewsOf } from "./params.ts";
 
 export interface Model {
   cfg: ModelConfig;
@@ -42,7 +41,7 @@ export function createModel(cfg: ModelConfig, ops: Kernels, params?: Slab): Mode
 
 /**
  * What pack() derives from the parameters: per layer b_ih + b_hh [G·H] and W_hh packed for the backward
- * steps' GEMMs (ops.packB), and W_ih_l0ᵀ + bias [V × G·H] (one-hot; bias = b_ih + b_hh, or b_ih for gru).
+ * steps' GEMMs (ops.packB), and W_ih_l0ᵀ + the cell's input-side bias [V × G·H] (one-hot; cells/cell.ts inputBias).
  */
 export interface Derived {
   bsum: Arr[];
@@ -57,14 +56,7 @@ export interface Derived {
 export function attachModel(cfg: ModelConfig, ops: Kernels, params: Arr, derived: Derived): Model {
   const spec = paramSpec(cfg);
   const slab: Slab = { spec, data: params, views: viewsOf(spec, params) };
-  const layers: LayerWeights[] = derived.bsum.map((bsum, k) => ({
-    wih: slab.views[`rnn.weight_ih_l${k}`],
-    whh: slab.views[`rnn.weight_hh_l${k}`],
-    bih: slab.views[`rnn.bias_ih_l${k}`],
-    bhh: slab.views[`rnn.bias_hh_l${k}`],
-    bsum,
-    whhP: derived.whhP[k],
-  }));
+  const layers: LayerWeights[] = derived.bsum.map((bsum, k) => ({ ...layerViews(slab, k), bsum, whhP: derived.whhP[k] }));
   return { cfg, ops, spec, params: slab, layers, wihT: derived.wihT };
 }
 
@@ -80,18 +72,13 @@ export function pack(m: Model): void {
     // (with its bias) is then a plain row gather, bit for bit the gather + addBias it replaces
     const L0 = m.layers[0];
     ops.transpose(m.wihT, L0.wih, GH, V, false);
-    ops.addBias(m.wihT, m.cfg.cell === "gru" ? L0.bih : L0.bsum, V, GH, true);
+    ops.addBias(m.wihT, inputBias(cellOf(m.cfg.cell), L0), V, GH, true);
   }
 }
 
 /** Gradient views with the same names as the parameters. */
-export function gradLayers(m: Model, grads: Slab): { wih: Arr; whh: Arr; bih: Arr; bhh: Arr }[] {
-  return m.layers.map((_, k) => ({
-    wih: grads.views[`rnn.weight_ih_l${k}`],
-    whh: grads.views[`rnn.weight_hh_l${k}`],
-    bih: grads.views[`rnn.bias_ih_l${k}`],
-    bhh: grads.views[`rnn.bias_hh_l${k}`],
-  }));
+export function gradLayers(m: Model, grads: Slab): Record<LayerTensor, Arr>[] {
+  return m.layers.map((_, k) => layerViews(grads, k));
 }
 
 export interface Workspace {
@@ -103,7 +90,7 @@ export interface Workspace {
   /** embedding rows of the inputs [N × E] (embedding only) */
   X0: Arr | null;
   layers: LayerBuffers[];
-  /** each layer's output as the next layer (or the decoder) sees it [N × H]: a view of Hs blocks 1..T, or
+  /** each layer's output as the next layer (or the decoder) sees it [N × H]: a view of hs blocks 1..T, or
    *  its own buffer when residual or dropout changes it */
   outs: Arr[];
   /** inverted-dropout masks [N × H] per layer output (values 0 or 1/(1−p)), when dropout is on */
@@ -114,7 +101,7 @@ export interface Workspace {
   dB: Arr; // [N × max(H, E)]
   /** one-hot: gradient of wihT [V × G·H] */
   dWihT: Arr | null;
-  /** column sums of ∂L/∂(pre-activations) [G·H] (bias gradients) */
+  /** column sums of ∂L/∂(gate pre-activations) [G·H] (bias gradients) */
   dBias: Arr;
   /** set by forward(): was dropout applied (masks valid) */
   dropped: boolean;
@@ -128,10 +115,10 @@ export function createWorkspace(m: Model, B: number, T: number, opts: { dropout?
   const outs: Arr[] = [];
   const masks: (Arr | null)[] = [];
   for (let l = 0; l < Lc; l++) {
-    const lb = layerBuffers((n) => ops.alloc(n), G, B, T, H, cell);
+    const lb = layerBuffers((n) => ops.alloc(n), cellOf(cell), B, T, H);
     layers.push(lb);
     const own = opts.dropout || (residual && l > 0);
-    outs.push(own ? ops.alloc(N * H) : lb.Hs.subarray(B * H));
+    outs.push(own ? ops.alloc(N * H) : lb.hs.subarray(B * H));
     masks.push(opts.dropout ? ops.alloc(N * H) : null);
   }
   const empty = ops.alloc(0);
@@ -151,18 +138,16 @@ export function createWorkspace(m: Model, B: number, T: number, opts: { dropout?
   };
 }
 
-/** The hidden state carried from chunk to chunk: per layer h [B × H] (and c [B × H] for lstm). */
-export interface State {
-  h: Arr[];
-  c: Arr[];
-}
+/**
+ * The state carried from chunk to chunk: per layer, each state the cell carries [B × H] (Cell.state: h, and
+ * c for lstm). A state the cell does not carry is an empty list.
+ */
+export type State = Record<StateName, Arr[]>;
 
 export function createState(m: Model, B: number): State {
-  const n = B * m.cfg.hidden;
-  return {
-    h: m.layers.map(() => m.ops.alloc(n)),
-    c: m.cfg.cell === "lstm" ? m.layers.map(() => m.ops.alloc(n)) : [],
-  };
+  const carried = cellOf(m.cfg.cell).state;
+  const states = (s: StateName) => (carried.includes(s) ? m.layers.map(() => m.ops.alloc(B * m.cfg.hidden)) : []);
+  return { h: states("h"), c: states("c") };
 }
 
 export function resetState(s: State): void {
@@ -189,33 +174,24 @@ export interface ForwardResult {
 
 /** Runs one chunk. Reads ws.idx / ws.targets and the carried state; writes the final state back. */
 export function forward(m: Model, ws: Workspace, state: State, opts: ForwardOptions): ForwardResult {
-  const ops = m.ops, { cell, hidden: H, embed: E, vocabSize: V, activation, residual } = m.cfg;
-  const B = ws.B, T = ws.T, N = B * T, G = gateCount(cell), GH = G * H;
+  const ops = m.ops, cell = cellOf(m.cfg.cell), { hidden: H, embed: E, vocabSize: V, residual } = m.cfg;
+  const B = ws.B, T = ws.T, N = B * T, GH = cell.gates.length * H;
   const p = opts.dropout ?? 0;
   ws.dropped = p > 0 && ws.masks[0] !== null;
-  if (ws.X0) ops.gatherRows(ws.X0, m.params.views["embedding.weight"], ws.idx, N, E, false);
+  if (ws.X0) ops.gatherRows(ws.X0, m.params.views[tensorNames.embedding], ws.idx, N, E, false);
   let input: Arr | null = ws.X0; // [N × In]
   for (let l = 0; l < m.layers.length; l++) {
     const W = m.layers[l], Lb = ws.layers[l];
     const In = l === 0 ? (E > 0 ? E : V) : H;
-    const bias = cell === "gru" ? W.bih : W.bsum;
-    // P[N × GH] = input projection of all T steps + bias
-    if (l === 0 && m.wihT) ops.gatherRows(Lb.P, m.wihT, ws.idx, N, GH, false); // rows of W_ihᵀ + bias (pack())
-    else ops.gemmNTBias(Lb.P, input!, W.wih, bias, N, GH, In); // [N×GH] = X[N×In] · W_ihᵀ + bias
-    Lb.Ht[0].set(state.h[l]);
-    if (cell === "lstm") {
-      Lb.Ct[0].set(state.c[l]);
-      lstmLayerForward(ops, Lb, W, B, T, H);
-      state.c[l].set(Lb.Ct[T]);
-    } else if (cell === "gru") {
-      gruLayerForward(ops, Lb, W, B, T, H);
-    } else {
-      rnnLayerForward(ops, Lb, W, B, T, H, activation === "relu");
-    }
-    state.h[l].set(Lb.Ht[T]);
+    // gates[N × GH] = input projection of all T steps + bias
+    if (l === 0 && m.wihT) ops.gatherRows(Lb.gates, m.wihT, ws.idx, N, GH, false); // rows of W_ihᵀ + bias (pack())
+    else ops.gemmNTBias(Lb.gates, input!, W.wih, inputBias(cell, W), N, GH, In); // [N×GH] = X[N×In] · W_ihᵀ + bias
+    for (const s of cell.state) stateAt(Lb, s)[0].set(state[s][l]); // carried in
+    cell.forward(ops, Lb, W, B, T, H, m.cfg);
+    for (const s of cell.state) state[s][l].set(stateAt(Lb, s)[T]); // carried on to the next chunk
     // the layer's output as seen from above
     const out = ws.outs[l];
-    const hs = Lb.Hs.subarray(B * H);
+    const hs = Lb.hs.subarray(B * H);
     if (out !== hs) {
       if (residual && l > 0) for (let i = 0; i < N * H; i++) out[i] = hs[i] + input![i];
       else out.set(hs);
@@ -230,7 +206,7 @@ export function forward(m: Model, ws: Workspace, state: State, opts: ForwardOpti
     input = out;
   }
   // decoder: logits[N × V] = top[N × H] · W_decᵀ + b_dec
-  ops.gemmNTBias(ws.logits, input!, m.params.views["decoder.weight"], m.params.views["decoder.bias"], N, V, H);
+  ops.gemmNTBias(ws.logits, input!, m.params.views[tensorNames.decoderWeight], m.params.views[tensorNames.decoderBias], N, V, H);
   let count = 0;
   for (let i = 0; i < N; i++) if (ws.targets[i] >= 0) count++;
   const scale = opts.scale ?? (count > 0 ? 1 / count : 0);
@@ -240,16 +216,16 @@ export function forward(m: Model, ws: Workspace, state: State, opts: ForwardOpti
 
 /** Accumulates (+=) the gradient of the last forward(grad: true) into grads. */
 export function backward(m: Model, ws: Workspace, grads: Slab): void {
-  const ops = m.ops, { cell, hidden: H, embed: E, vocabSize: V, activation, residual } = m.cfg;
-  const B = ws.B, T = ws.T, N = B * T, G = gateCount(cell), GH = G * H;
+  const ops = m.ops, cell = cellOf(m.cfg.cell), { hidden: H, embed: E, vocabSize: V, residual } = m.cfg;
+  const B = ws.B, T = ws.T, N = B * T, GH = cell.gates.length * H;
   const gl = gradLayers(m, grads);
   const Lc = m.layers.length;
   const top = ws.outs[Lc - 1];
   // decoder
-  ops.gemmTNAcc(grads.views["decoder.weight"], ws.dLogits, top, V, H, N); // dW_dec[V×H] += dLogitsᵀ · top
-  ops.biasBackward(grads.views["decoder.bias"], ws.dLogits, N, V);
+  ops.gemmTNAcc(grads.views[tensorNames.decoderWeight], ws.dLogits, top, V, H, N); // dW_dec[V×H] += dLogitsᵀ · top
+  ops.biasBackward(grads.views[tensorNames.decoderBias], ws.dLogits, N, V);
   let dOut = ws.dA, dIn = ws.dB;
-  ops.gemmNN(dOut, ws.dLogits, m.params.views["decoder.weight"], N, H, V, false); // dTop[N×H] = dLogits · W_dec
+  ops.gemmNN(dOut, ws.dLogits, m.params.views[tensorNames.decoderWeight], N, H, V, false); // dTop[N×H] = dLogits · W_dec
   for (let l = Lc - 1; l >= 0; l--) {
     const W = m.layers[l], Lb = ws.layers[l], g = gl[l];
     const In = l === 0 ? (E > 0 ? E : V) : H;
@@ -259,17 +235,15 @@ export function backward(m: Model, ws: Workspace, grads: Slab): void {
       for (let i = 0; i < N * H; i++) dOut[i] *= mask[i];
     }
     // through time
-    if (cell === "lstm") lstmLayerBackward(ops, Lb, W, dOut, B, T, H);
-    else if (cell === "gru") gruLayerBackward(ops, Lb, W, dOut, B, T, H);
-    else rnnLayerBackward(ops, Lb, W, dOut, B, T, H, activation === "relu");
+    cell.backward(ops, Lb, W, dOut, B, T, H, m.cfg);
     // weight gradients: one GEMM each over all N rows
-    const dX = Lb.P; // ∂L/∂(input projection) [N × GH]
-    const dHh = cell === "gru" ? Lb.GH! : Lb.P; // ∂L/∂(hidden projection) [N × GH]
-    const hPrev = Lb.Hs.subarray(0, N * H); // h_{t-1} for t = 0..T-1 [N × H]
+    const dX = Lb.gates; // ∂L/∂(input projection) [N × GH]
+    const dHh = hiddenGrad(cell, Lb); // ∂L/∂(hidden projection) [N × GH]
+    const hPrev = Lb.hs.subarray(0, N * H); // h_{t-1} for t = 0..T-1 [N × H]
     ops.gemmTNAcc(g.whh, dHh, hPrev, GH, H, N); // dW_hh[GH×H] += dHhᵀ · hPrev
     if (dHh === dX) {
-      // rnn / lstm: both biases get the same column sums; sum once (from zero, as biasBackward into a zeroed
-      // gradient would) and add to both
+      // a "summed" hidden projection: both biases get the same column sums; sum once (from zero, as
+      // biasBackward into a zeroed gradient would) and add to both
       const db = ws.dBias;
       db.fill(0);
       ops.biasBackward(db, dX, N, GH);
@@ -291,7 +265,7 @@ export function backward(m: Model, ws: Workspace, grads: Slab): void {
       // gradient into this layer's input [N × In]
       ops.gemmNN(dIn, dX, W.wih, N, In, GH, false);
       if (residual && l > 0) for (let i = 0; i < N * H; i++) dIn[i] += dOut[i];
-      if (l === 0) ops.scatterAddRows(grads.views["embedding.weight"], dIn, ws.idx, N, E);
+      if (l === 0) ops.scatterAddRows(grads.views[tensorNames.embedding], dIn, ws.idx, N, E);
       const t = dOut;
       dOut = dIn;
       dIn = t;

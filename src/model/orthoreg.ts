@@ -2,10 +2,10 @@
 // where W_g [H × H] is one gate's block of rows of weight_hh. Its gradient is 4λ · W_g (W_gᵀ W_g − I).
 // Pushes every recurrent map towards an orthogonal one (all singular values 1), so gradients through
 // time neither vanish nor explode as fast.
-import { gateCount } from "../config.ts";
 import type { Arr } from "../kernels/types.ts";
+import { gateCount } from "./cells/index.ts";
 import type { Model } from "./model.ts";
-import type { Slab } from "./params.ts";
+import { type Slab, tensorNames } from "./params.ts";
 
 export interface OrthoScratch {
   A: Arr; // [H × H]  W_gᵀ W_g − I
@@ -21,7 +21,7 @@ export function orthoReg(m: Model, lambda: number, scratch: OrthoScratch, grads:
   const A = scratch.A;
   let penalty = 0;
   m.layers.forEach((L, k) => {
-    const gW = grads ? grads.views[`rnn.weight_hh_l${k}`] : null;
+    const gW = grads ? grads.views[tensorNames.layer(k).whh] : null;
     for (let g = 0; g < G; g++) {
       const W = L.whh.subarray(g * HH, (g + 1) * HH); // [H × H]
       A.fill(0);

@@ -8,11 +8,36 @@
 //                                         # rnn.bias_ih_l{k} [G·H], rnn.bias_hh_l{k} [G·H]
 //   decoder = nn.Linear(H, V)             # decoder.weight [V×H], decoder.bias [V]
 import type { ModelConfig } from "../config.ts";
-import { gateCount } from "../config.ts";
 import type { Arr } from "../kernels/types.ts";
+import { gateCount } from "./cells/index.ts";
 
-export interface TensorSpec {
-  name: string;
+/** The tensors of one recurrent layer k, as nn.RNN / nn.LSTM / nn.GRU name them (rnn.weight_ih_l{k} …). */
+export type LayerTensor = "wih" | "whh" | "bih" | "bhh";
+/** Every parameter tensor's name: a name outside this type (a typo) fails to compile. */
+export type ParamName = "embedding.weight" | "decoder.weight" | "decoder.bias" | `rnn.${"weight" | "bias"}_${"ih" | "hh"}_l${number}`;
+
+/** The one place the parameter names are spelled. */
+export const tensorNames = {
+  embedding: "embedding.weight",
+  decoderWeight: "decoder.weight",
+  decoderBias: "decoder.bias",
+  /** layer k's tensors */
+  layer: (k: number) => ({
+    wih: `rnn.weight_ih_l${k}`,
+    whh: `rnn.weight_hh_l${k}`,
+    bih: `rnn.bias_ih_l${k}`,
+    bhh: `rnn.bias_hh_l${k}`,
+  }) as const satisfies Record<LayerTensor, ParamName>,
+} as const;
+
+/** Which of a layer's four tensors a name is (null for the embedding and the decoder). */
+export function layerTensorOf(name: ParamName): LayerTensor | null {
+  const m = /^rnn\.(weight|bias)_(ih|hh)_l\d+$/.exec(name); // tensorNames.layer's spelling
+  return m ? (`${m[1] === "weight" ? "w" : "b"}${m[2]}` as LayerTensor) : null;
+}
+
+export interface TensorSpec<Name extends string = ParamName> {
+  name: Name;
   shape: number[];
   /** element offset into the slab */
   offset: number;
@@ -20,25 +45,31 @@ export interface TensorSpec {
   size: number;
 }
 
-export interface ParamSpec {
-  tensors: TensorSpec[];
+export interface ParamSpec<Name extends string = ParamName> {
+  tensors: TensorSpec<Name>[];
   /** total element count */
   size: number;
 }
 
 export function paramSpec(m: ModelConfig): ParamSpec {
   const V = m.vocabSize, H = m.hidden, E = m.embed, G = gateCount(m.cell);
-  const shapes: [string, number[]][] = [];
-  if (E > 0) shapes.push(["embedding.weight", [V, E]]);
+  const shapes: [ParamName, number[]][] = [];
+  if (E > 0) shapes.push([tensorNames.embedding, [V, E]]);
   for (let k = 0; k < m.layers; k++) {
     const In = k === 0 ? (E > 0 ? E : V) : H;
-    shapes.push([`rnn.weight_ih_l${k}`, [G * H, In]]);
-    shapes.push([`rnn.weight_hh_l${k}`, [G * H, H]]);
-    shapes.push([`rnn.bias_ih_l${k}`, [G * H]]);
-    shapes.push([`rnn.bias_hh_l${k}`, [G * H]]);
+    const n = tensorNames.layer(k);
+    shapes.push([n.wih, [G * H, In]]);
+    shapes.push([n.whh, [G * H, H]]);
+    shapes.push([n.bih, [G * H]]);
+    shapes.push([n.bhh, [G * H]]);
   }
-  shapes.push(["decoder.weight", [V, H]]);
-  shapes.push(["decoder.bias", [V]]);
+  shapes.push([tensorNames.decoderWeight, [V, H]]);
+  shapes.push([tensorNames.decoderBias, [V]]);
+  return specOf(shapes);
+}
+
+/** Lays the tensors out one after another in the order given. */
+export function specOf<Name extends string>(shapes: [Name, number[]][]): ParamSpec<Name> {
   let offset = 0;
   const tensors = shapes.map(([name, shape]) => {
     const size = shape.reduce((a, b) => a * b, 1);
@@ -49,23 +80,29 @@ export function paramSpec(m: ModelConfig): ParamSpec {
   return { tensors, size: offset };
 }
 
-export interface Slab {
-  spec: ParamSpec;
+export interface Slab<Name extends string = ParamName> {
+  spec: ParamSpec<Name>;
   /** the whole slab */
   data: Arr;
   /** named views into data */
-  views: Record<string, Arr>;
+  views: Record<Name, Arr>;
 }
 
-export function viewsOf(spec: ParamSpec, data: Arr): Record<string, Arr> {
-  const views: Record<string, Arr> = {};
+export function viewsOf<Name extends string>(spec: ParamSpec<Name>, data: Arr): Record<Name, Arr> {
+  const views = {} as Record<Name, Arr>;
   for (const t of spec.tensors) views[t.name] = data.subarray(t.offset, t.offset + t.size);
   return views;
 }
 
-export function makeSlab(spec: ParamSpec, alloc: (n: number) => Arr): Slab {
+export function makeSlab<Name extends string>(spec: ParamSpec<Name>, alloc: (n: number) => Arr): Slab<Name> {
   const data = alloc(spec.size);
   return { spec, data, views: viewsOf(spec, data) };
+}
+
+/** Layer k's four tensors in a slab of parameters (or of their gradients). */
+export function layerViews(slab: Slab, k: number): Record<LayerTensor, Arr> {
+  const n = tensorNames.layer(k);
+  return { wih: slab.views[n.wih], whh: slab.views[n.whh], bih: slab.views[n.bih], bhh: slab.views[n.bhh] };
 }
 
 /** Parameter count of a model (for messages and bench output). */

@@ -12,6 +12,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { writeFileAtomic } from "../io/atomic.ts";
+import { cellLabel } from "../model/cells/index.ts";
 import { linePlot } from "../plot/svg.ts";
 import { LOSS_SVG, METRICS } from "../run/dir.ts";
 import type { TrainEvent } from "./train.ts";
@@ -76,7 +77,7 @@ export function metricsWriter(dir: string): (e: TrainEvent) => void {
   return (e) => {
     if (e.type === "start") {
       const m = e.config.model;
-      title = `${m.cell === "rnn" ? `rnn-${m.activation}` : m.cell} ${m.layers}×${m.hidden} — ${path.basename(path.resolve(dir))}`;
+      title = `${cellLabel(m)} ${m.layers}×${m.hidden} — ${path.basename(path.resolve(dir))}`;
       lines = e.resumed ? readMetrics(dir).filter((l) => l.step <= e.startStep) : [];
       if (e.resumed) write(); // drop the lines after the resumed step now, not only at the next evaluation
     } else if (e.type === "eval") {

@@ -32,7 +32,7 @@ export type OptimizerSlot = (typeof OPTIMIZER_SLOTS)[OptimizerKind][number];
 export interface OptimizerState {
   kind: OptimizerKind;
   /** [slots × P], one view per slot (optimizerSpec) */
-  slab: Slab;
+  slab: Slab<OptimizerSlot>;
   /** completed steps */
   step: number;
 }
@@ -43,7 +43,7 @@ export const RMSPROP_ALPHA = 0.99;
 export const ADAGRAD_EPS = 1e-10;
 
 /** The layout of the state slab for P parameters: one [P] tensor per slot. */
-export function optimizerSpec(cfg: Pick<OptimizerConfig, "optimizer" | "momentum">, P: number): ParamSpec {
+export function optimizerSpec(cfg: Pick<OptimizerConfig, "optimizer" | "momentum">, P: number): ParamSpec<OptimizerSlot> {
   const slots: readonly OptimizerSlot[] = cfg.optimizer === "sgd" && !(cfg.momentum > 0) ? [] : OPTIMIZER_SLOTS[cfg.optimizer];
   return { tensors: slots.map((name, i) => ({ name, shape: [P], offset: i * P, size: P })), size: slots.length * P };
 }

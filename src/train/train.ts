@@ -10,6 +10,7 @@ import type { TrainConfig } from "../config.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { checkFits, type Ids, makeBatcher, splitTrainVal } from "../corpus/batches.ts";
 import type { Kernels } from "../kernels/types.ts";
+import { cellOf } from "../model/cells/index.ts";
 import { initParams } from "../model/init.ts";
 import { createModel, type Model } from "../model/model.ts";
 import { makeRng, type Rng } from "../rng.ts";
@@ -87,7 +88,7 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
   const totalSteps = stepBudget(cfg, epochSteps);
   const emit = (e: TrainEvent) => inp.onEvent(e, model);
   const hBuf = new Float32Array(cfg.model.layers * cfg.batch * cfg.model.hidden);
-  const cBuf = cfg.model.cell === "lstm" ? new Float32Array(hBuf.length) : null;
+  const cBuf = cellOf(cfg.model.cell).state.includes("c") ? new Float32Array(hBuf.length) : null;
   const run: Run = {
     cfg, vocab, model, engine, opt, rng, emit, h: hBuf, c: cBuf,
     step: resumed?.step ?? 0, epoch: resumed?.epoch ?? 0, chunk: resumed?.chunk ?? 0,
