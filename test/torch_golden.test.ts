@@ -186,7 +186,7 @@ function suite(ops: Kernels): void {
 
 describe("against PyTorch: float32 reference kernels", () => suite(refF32));
 
-// The WASM backend is optional here until src/kernels/wasm.ts lands; loaded by URL so typechecking does
+// The WASM backend, loaded by URL so typechecking does
 // not depend on it.
 const wasmUrl = new URL("../src/kernels/wasm.ts", import.meta.url);
 const wasmKernels: Kernels | null = existsSync(wasmUrl)

@@ -65,20 +65,20 @@ const KERNELS = ["auto", "wasm", "ref"] as const satisfies readonly KernelChoice
 
 export const OPTIONS = [
   // ---- rnn train: the model
-  { flags: "--cell <kind>", field: "cell", parse: choice(CELLS), help: "rnn | lstm | gru", commands: ["train"], familiar: ["model_type"] },
+  { flags: "--cell <kind>", field: "cell", parse: choice(CELLS), help: CELLS.join(" | "), commands: ["train"], familiar: ["model_type"] },
   { flags: "--layers <L>", field: "layers", parse: int(), help: "stacked layers", commands: ["train"], familiar: ["num_layers", "n_layer"] },
   { flags: "--hidden <H>", field: "hidden", parse: int(), help: "hidden width", commands: ["train"], familiar: ["rnn_size", "hidden_size"] },
   { flags: "--embed <E>", field: "embed", parse: int(0), help: "embedding width; 0 = one-hot input", commands: ["train"], familiar: ["wordvec_size", "embedding_dim"] },
-  { flags: "--activation <fn>", field: "activation", parse: choice(ACTIVATIONS), help: "tanh | relu, for --cell rnn", commands: ["train"], familiar: ["nonlinearity"] },
+  { flags: "--activation <fn>", field: "activation", parse: choice(ACTIVATIONS), help: `${ACTIVATIONS.join(" | ")}, for --cell rnn`, commands: ["train"], familiar: ["nonlinearity"] },
   { flags: "--residual", field: "residual", help: "y = x + f(x) between stacked layers", commands: ["train"] },
   { flags: "--dropout <p>", field: "dropout", parse: fraction, help: "inverted dropout between layers and before the decoder", commands: ["train"] },
-  { flags: "--init <kind>", field: "init", parse: choice(INITS), help: "orthogonal | xavier | pytorch", commands: ["train"] },
+  { flags: "--init <kind>", field: "init", parse: choice(INITS), help: INITS.join(" | "), commands: ["train"] },
   { flags: "--forget-bias <b>", field: "forgetBias", parse: num(), help: "LSTM forget-gate bias", default: "1 with xavier/orthogonal init", commands: ["train"] },
   // ---- rnn train: data and optimisation
   { flags: "--batch <B>", field: "batch", parse: int(), help: "parallel streams", commands: ["train"], familiar: ["batch_size"] },
   { flags: "--seq <T>", field: "seq", parse: int(), help: "steps per chunk, the truncated-BPTT length", commands: ["train"], familiar: ["seq_length", "block_size", "bptt"] },
   { flags: "--val-frac <f>", field: "valFrac", parse: fraction, help: "tail fraction held out for validation", commands: ["train"] },
-  { flags: "--optimizer <name>", field: "optimizer", parse: choice(OPTIMIZERS), help: "adam | rmsprop | adagrad | sgd", commands: ["train"] },
+  { flags: "--optimizer <name>", field: "optimizer", parse: choice(OPTIMIZERS), help: OPTIMIZERS.join(" | "), commands: ["train"] },
   { flags: "--lr <rate>", field: "lr", parse: positive, help: "learning rate", commands: ["train"], familiar: ["learning_rate"] },
   { flags: "--momentum <m>", field: "momentum", parse: fraction, help: "sgd momentum", commands: ["train"] },
   { flags: "--weight-decay <w>", field: "weightDecay", parse: nonNegative, help: "L2 weight decay", commands: ["train"] },
@@ -138,7 +138,7 @@ export const OPTIONS = [
   { flags: "--seconds <s>", field: "seconds", parse: positive, help: "timed seconds per workload", commands: ["bench"] },
   { flags: "--json", field: "json", help: "one JSON object per workload", commands: ["bench"] },
   // ---- every command that computes with the fast kernels: force a backend (tests, debugging)
-  { flags: "--kernels <kind>", field: "kernels", parse: choice(KERNELS), help: "auto | wasm | ref", default: "auto", hidden: true, commands: ["train", "sample", "eval", "predict", "score", "bench"] },
+  { flags: "--kernels <kind>", field: "kernels", parse: choice(KERNELS), help: KERNELS.join(" | "), default: "auto", hidden: true, commands: ["train", "sample", "eval", "predict", "score", "bench"] },
 ] as const satisfies readonly OptionDecl[];
 
 // ---- the flag types of each command, derived from the table -------------------------------------------------
