@@ -363,8 +363,12 @@ describe("rnn score (command function)", () => {
       expect(err).toBeInstanceOf(UsageError);
       expect(oneLine(err)).toBe(EXIT.usage);
     }
+    // too short a --text is a command-line mistake; too short a FILE a problem with the file, as in rnn eval
     const err = await scoreCommand(undefined, { model: abcRun, text: "A" }, capture()).catch((e) => e);
-    expect(oneLine(err)).toBe(EXIT.runtime);
+    expect(oneLine(err)).toBe(EXIT.usage);
+    fs.writeFileSync(path.join(dir, "one-char.txt"), "A");
+    const short = await scoreCommand(path.join(dir, "one-char.txt"), { model: abcRun }, capture()).catch((e) => e);
+    expect(oneLine(short)).toBe(EXIT.runtime);
     const missing = await scoreCommand(path.join(dir, "nope.txt"), { model: abcRun }, capture()).catch((e) => e);
     expect(oneLine(missing)).toBe(EXIT.runtime);
   });

@@ -26,7 +26,9 @@ export interface RunInfo {
    *  training text it was in (0 = the first) and the next chunk of that pass */
   epoch: number | null;
   chunk: number | null;
-  /** lowest validation loss of the run up to this checkpoint (nats/char), null without validation */
+  /** lowest validation loss of the run up to this checkpoint (nats/char), null without validation: the lower of
+   *  the checkpoint's own (evaluations on the --eval-every cadence) and best.safetensors' when that is no later
+   *  (it also counts the evaluation at the end of a run, which the checkpoint's metadata leaves out) */
   bestValLoss: number | null;
   /** the most recent validation loss (training state, else metrics.jsonl), null when unknown */
   lastValLoss: number | null;
@@ -108,13 +110,18 @@ export function runInfo(p: string): RunInfo {
     step: meta.step,
     epoch,
     chunk,
-    bestValLoss: meta.bestValLoss,
+    bestValLoss: bestOf(meta.bestValLoss, best && best.step <= meta.step ? best.valLoss : null),
     lastValLoss,
     best,
     corpus,
     config: cfg,
     files,
   };
+}
+
+/** The lower of two losses, either of which may be unknown. */
+function bestOf(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
 }
 
 function listFiles(dir: string): { name: string; bytes: number }[] {

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import { SAMPLE_DEFAULTS, type SampleConfig } from "../config.ts";
 import { UsageError } from "../errors.ts";
 import { selectKernels } from "../kernels/index.ts";
-import { sampleScored } from "../sample/sample.ts";
+import { primeIds, sampleScored } from "../sample/sample.ts";
 import { readCorpusText } from "./read.ts";
 import { loadModel } from "../checkpoint/checkpoint.ts";
 import type { FlagsOf } from "./options.ts";
@@ -16,6 +16,15 @@ export async function sampleCommand(flags: SampleFlags): Promise<void> {
   const prime = flags.primeFile !== undefined ? readCorpusText(flags.primeFile, "--prime-file") : flags.prime;
   const ops = await selectKernels(flags.kernels);
   const { model, meta } = loadModel(flags.model, ops);
+  if (flags.primeFile !== undefined) {
+    // characters the model never saw, named as what the user gave: the file, not a --prime they did not type
+    try {
+      primeIds(prime!, meta.vocab);
+    } catch (e) {
+      if (e instanceof UsageError) throw new UsageError(e.message.replace(/^--prime has/, `--prime-file '${flags.primeFile}' has`));
+      throw e;
+    }
+  }
   await ops.startHelper?.(); // large models: the kernels share each step's matrix-vector products with a second core
   const d = SAMPLE_DEFAULTS;
   const count = flags.count ?? d.count;

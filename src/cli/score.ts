@@ -31,11 +31,17 @@ export async function scoreCommand(file: string | undefined, flags: ScoreFlags, 
   const ops = await selectKernels(flags.kernels);
   const { model, meta } = loadModel(flags.model, ops);
   const r = scoreText(model, meta.vocab, text);
+  if (r.totals.count === 0) {
+    // nothing to score: one line, before any warning. Too short a --text is a command-line mistake (exit 2),
+    // too short a FILE a problem with the file (exit 1, as rnn eval)
+    const known = r.chars.length - r.totals.unknown;
+    const msg = `${file !== undefined ? file : "--text"} has ${known} character${known === 1 ? "" : "s"} the model knows; score needs at least 2`;
+    throw file !== undefined ? new RnnError(msg) : new UsageError(msg);
+  }
   if (r.totals.unknown > 0) {
     const list = r.unknownChars.slice(0, 10).map((c) => JSON.stringify(c)).join(", ") + (r.unknownChars.length > 10 ? ", …" : "");
     io.err(`${chalk.yellow("rnn: warning:")} ${r.totals.unknown} character${r.totals.unknown === 1 ? "" : "s"} outside the model's vocabulary not scored: ${list}\n`);
   }
-  if (r.totals.count === 0) throw new RnnError(`${what} has ${r.chars.length - r.totals.unknown} character${r.chars.length - r.totals.unknown === 1 ? "" : "s"} the model knows; score needs at least 2`);
   if (flags.json) {
     const lines = r.chars.map((c) => JSON.stringify({ index: c.index, char: c.char, known: c.known, surprisal: c.surprisal }));
     const t = r.totals;
