@@ -179,7 +179,7 @@ export function checkpointProblems(decoded: Decoded): string[] {
   problems.push(...vocabProblems(vocab, m.vocabSize));
 
   // 3. tensors: exactly the expected names and shapes
-  const expected = new Map(spec.tensors.map((t) => [t.name, t.shape]));
+  const expected = new Map<string, number[]>(spec.tensors.map((t) => [t.name, t.shape]));
   for (const t of spec.tensors) {
     const got = tensors.get(t.name);
     if (!got) problems.push(`tensor ${t.name} ${dims(t.shape)} is missing (the config implies it)`);

@@ -18,11 +18,19 @@ export interface Corpus {
   paths: string[];
   /** total bytes read (all files, BOMs included) */
   bytes: number;
+  /** characters (code points) of the whole text; ids.length unless opts.tail kept only its end */
+  chars: number;
 }
 
 export interface ReadCorpusOptions {
   /** read size per readSync; default 8 MiB (tests use tiny values to split UTF-8 sequences across reads) */
   chunkBytes?: number;
+  /**
+   * Keep only the ids of the last tail(chars) characters (chars: the whole text's count, known after the first
+   * pass), e.g. a validation split: memory for the ids is then that of the tail alone. The vocabulary is still
+   * that of the whole text. Default: keep every id.
+   */
+  tail?: (chars: number) => number;
 }
 
 const MAX_CP = 0x110000;
@@ -84,8 +92,11 @@ export function readCorpus(
     return String.fromCodePoint(c);
   });
   const n = perFile.reduce((a, b) => a + b, 0);
-  // [n] token ids, on a SharedArrayBuffer: training worker threads read their streams in place (no copies)
-  const ids = vocab.length <= 65536 ? new Uint16Array(new SharedArrayBuffer(2 * n)) : new Uint32Array(new SharedArrayBuffer(4 * n));
+  // the ids kept: text positions [from, n)
+  const from = opts.tail ? n - Math.max(0, Math.min(n, Math.floor(opts.tail(n)))) : 0;
+  const kept = n - from;
+  // [kept] token ids, on a SharedArrayBuffer: training worker threads read their streams in place (no copies)
+  const ids = vocab.length <= 65536 ? new Uint16Array(new SharedArrayBuffer(2 * kept)) : new Uint32Array(new SharedArrayBuffer(4 * kept));
 
   // Pass 2: decode again into ids.
   let at = 0;
@@ -93,16 +104,22 @@ export function readCorpus(
     const start = at;
     streamFile(paths[f], buf, cps, progress, (k) => {
       if (at + k > start + perFile[f]) changed(paths[f]);
-      for (let i = 0; i < k; i++) {
-        const c = cps[i];
-        if (!seen[c]) changed(paths[f]);
-        ids[at + i] = idOf[c];
+      if (from === 0) {
+        for (let i = 0; i < k; i++) {
+          const c = cps[i];
+          if (!seen[c]) changed(paths[f]);
+          ids[at + i] = idOf[c];
+        }
+      } else {
+        for (let i = 0; i < k; i++) if (!seen[cps[i]]) changed(paths[f]);
+        // ids[j] is the id of text position from + j
+        for (let i = Math.max(0, from - at); i < k; i++) ids[at + i - from] = idOf[cps[i]];
       }
       at += k;
     });
     if (at !== start + perFile[f]) changed(paths[f]);
   }
-  return { vocab, ids, paths: [...paths], bytes };
+  return { vocab, ids, paths: [...paths], bytes, chars: n };
 }
 
 /** Map from vocabulary entry to its id. */
