@@ -9,6 +9,7 @@
 // combining sequences (e + ◌́) stay two tokens, as in the file.
 import fs from "node:fs";
 import { RnnError, UsageError } from "../errors.ts";
+import { describeKind } from "../io/paths.ts";
 
 export interface Corpus {
   /** [V] one-code-point strings, sorted by code point */
@@ -175,9 +176,32 @@ function statFile(path: string): number {
     throw fileError(path, e);
   }
   if (st.isDirectory()) throw new RnnError(`corpus '${path}' is a directory: pass the text file(s) inside it instead`);
-  if (!st.isFile()) throw new RnnError(`corpus '${path}' is not a regular file: pass a UTF-8 text file`);
-  if (st.size === 0) throw new RnnError(`corpus file '${path}' is empty: give a file with some text`);
+  if (!st.isFile()) throw new RnnError(`corpus '${path}' is ${describeKind(st)}, not a regular file: pass a UTF-8 text file`);
+  if (st.size === 0) {
+    // /proc/cpuinfo and the like say size 0 yet have contents, generated anew on every read
+    if (hasBytes(path)) {
+      throw new RnnError(`corpus file '${path}' reports size 0 but has contents (a /proc or /sys pseudo-file?), which may change between reads: copy it to a regular file first (cat '${path}' > corpus.txt)`);
+    }
+    throw new RnnError(`corpus file '${path}' is empty: give a file with some text`);
+  }
   return st.size;
+}
+
+/** true when at least one byte can be read from path (which stat says is a regular file of size 0). */
+function hasBytes(path: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  } catch {
+    return false;
+  }
+  try {
+    return fs.readSync(fd, Buffer.alloc(1), 0, 1, null) > 0;
+  } catch {
+    return false;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** One-line RnnError for a failed stat/open/read. */
@@ -193,6 +217,8 @@ export function fileError(path: string, e: unknown): RnnError {
       return new RnnError(`cannot read corpus file '${path}': permission denied (fix its permissions, e.g. chmod u+r)`);
     case "EISDIR":
       return new RnnError(`corpus '${path}' is a directory: pass the text file(s) inside it instead`);
+    case "ELOOP":
+      return new RnnError(`corpus file '${path}' is a symbolic link loop (following its links never reaches a file): fix or remove the link, or give the real path`);
     default:
       return new RnnError(`cannot read corpus file '${path}': ${(e as Error)?.message ?? String(e)}`);
   }
@@ -212,11 +238,14 @@ function streamFile(
 ): void {
   let fd: number;
   try {
-    fd = fs.openSync(path, "r");
+    // non-blocking: a path swapped for a FIFO after statFile cannot block the open (checked just below)
+    fd = fs.openSync(path, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (e) {
     throw fileError(path, e);
   }
   try {
+    const kind = fs.fstatSync(fd);
+    if (!kind.isFile()) throw new RnnError(`corpus '${path}' is ${describeKind(kind)}, not a regular file: pass a UTF-8 text file`);
     const st = newDecoder();
     for (;;) {
       let got: number;
