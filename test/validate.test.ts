@@ -110,7 +110,7 @@ describe("validateCheckpoint refuses, in one line naming the problem", () => {
     ["an infinite weight", (x) => (x.tensors.at(-1).data[0] = -Infinity), /tensor decoder\.bias has an infinite value at index 0/],
     ["a bad step", (x) => (x.metadata.step = "-3"), /its metadata step is "-3", not a whole number ≥ 0/],
     ["a bad best_val_loss", (x) => (x.metadata.best_val_loss = "low"), /its metadata best_val_loss is "low", not a number or null/],
-    ["batch 1e9", (x) => (x.config.batch = 1e9), /config\.batch is 1000000000, not a whole number in 1\.\.1048576/],
+    ["batch 1e9", (x) => (x.config.batch = 1e9), /config\.batch is 1000000000, not a whole number in 1\.\.16777216/],
     ["threads 1e6", (x) => (x.config.threads = 1e6), /config\.threads is 1000000, not a whole number in 1\.\.4096/],
     ["valFrac 1", (x) => (x.config.valFrac = 1), /config\.valFrac is 1, not a number in \[0, 1\)/],
     ["corpus not a list", (x) => (x.config.corpus = "x.txt"), /config\.corpus is "x\.txt", not a list of file names/],

@@ -37,9 +37,9 @@ export const LIMITS = {
   vocab: 0x110000 - 0x800,
   /** parameters: 2^30 float32 values = 4 GiB, the largest file Node 20 reads into one buffer */
   params: 2 ** 30,
-  /** --batch, --seq */
-  batch: 1 << 20,
-  seq: 1 << 20,
+  /** --batch, --seq (a run also needs batch × seq + 1 characters of text) */
+  batch: 1 << 24,
+  seq: 1 << 24,
   /** --threads */
   threads: 4096,
 } as const;
