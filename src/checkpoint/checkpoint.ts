@@ -11,12 +11,14 @@ import path from "node:path";
 import type { ModelConfig, TrainConfig } from "../config.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { describeFsError, writeFileAtomic } from "../io/atomic.ts";
+import { requireRegularFile } from "../io/paths.ts";
 import { checkFormatVersion, decodeSafetensors, encodeSafetensors, FORMAT_VERSION, readCheckpointFile } from "../io/safetensors.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { cellLabel } from "../model/cells/index.ts";
 import { createModel, type Model, pack } from "../model/model.ts";
 import type { Slab } from "../model/params.ts";
 import { BEST, LATEST, NEXT_STATE, STATE } from "../run/dir.ts";
+import { validateCheckpoint } from "./validate.ts";
 
 export interface ModelMeta {
   config: TrainConfig;
@@ -53,19 +55,22 @@ export function bestFileLoss(dir: string): number | null {
   }
 }
 
-/** `--model` accepts a run directory (its latest checkpoint) or a checkpoint file. */
+/** `--model` accepts a run directory (its latest checkpoint) or a checkpoint file, which must be a regular file. */
 export function resolveModelPath(p: string): string {
-  let st: fs.Stats;
+  const hint = "give a run directory (e.g. runs/my-run) or a .safetensors checkpoint";
+  let st: fs.Stats | undefined;
   try {
     st = fs.statSync(p);
   } catch {
-    throw new UsageError(`--model '${p}' does not exist: give a run directory (e.g. runs/my-run) or a .safetensors checkpoint`);
+    // requireRegularFile below says why: missing, a symbolic link loop, a parent that is a file, …
   }
-  if (st.isDirectory()) {
+  if (st?.isDirectory()) {
     const f = path.join(p, LATEST);
     if (!fs.existsSync(f)) throw new UsageError(`--model '${p}' is a directory without ${LATEST}: is it a run directory of rnn train?`);
+    requireRegularFile(f, "--model", { hint: "its latest checkpoint must be a .safetensors file", usage: true });
     return f;
   }
+  requireRegularFile(p, "--model", { hint, usage: true });
   return p;
 }
 
@@ -75,23 +80,15 @@ export interface LoadedModel {
   path: string;
 }
 
+/** Reads, checks (validateCheckpoint: nothing is allocated from an invalid file) and builds a model. */
 export function loadModel(p: string, ops: Kernels): LoadedModel {
   const file = resolveModelPath(p);
-  const { tensors, metadata } = readCheckpointFile(file);
-  checkFormatVersion(metadata, file);
-  let config: TrainConfig, vocab: string[];
-  try {
-    config = JSON.parse(metadata.config);
-    vocab = JSON.parse(metadata.vocab);
-  } catch {
-    throw new RnnError(`${file} is not an rnn checkpoint: its metadata has no readable config and vocabulary`);
-  }
-  if (!config?.model || !Array.isArray(vocab) || vocab.length !== config.model.vocabSize) {
-    throw new RnnError(`${file} is not an rnn checkpoint: config and vocabulary do not agree`);
-  }
+  const decoded = readCheckpointFile(file);
+  checkFormatVersion(decoded.metadata, file);
+  const { config, vocab, step, bestValLoss } = validateCheckpoint(decoded, file);
   const model = createModel(config.model, ops);
   for (const t of model.spec.tensors) {
-    const src = tensors.get(t.name);
+    const src = decoded.tensors.get(t.name);
     if (!src) throw new RnnError(`${file} lacks tensor ${t.name} for a ${describeModel(config.model)}`);
     if (src.shape.join("×") !== t.shape.join("×")) {
       throw new RnnError(`${file}: tensor ${t.name} has shape [${src.shape.join("×")}], expected [${t.shape.join("×")}]`);
@@ -99,12 +96,7 @@ export function loadModel(p: string, ops: Kernels): LoadedModel {
     model.params.views[t.name].set(src.data);
   }
   pack(model);
-  const bv = metadata.best_val_loss;
-  return {
-    model,
-    meta: { config, vocab, step: Number(metadata.step ?? 0), bestValLoss: bv === undefined || bv === "null" ? null : Number(bv) },
-    path: file,
-  };
+  return { model, meta: { config, vocab, step, bestValLoss }, path: file };
 }
 
 export function describeModel(m: ModelConfig): string {

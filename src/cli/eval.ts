@@ -1,12 +1,13 @@
 // `rnn eval`: score a text (or the run's validation split) as one stream from a zero state.
 import fs from "node:fs";
 import chalk from "chalk";
-import { readCorpus } from "../corpus/corpus.ts";
-import { splitTrainVal } from "../corpus/batches.ts";
+import { type Corpus, readCorpus, vocabIndex } from "../corpus/corpus.ts";
+import type { Ids } from "../corpus/batches.ts";
 import { RnnError } from "../errors.ts";
 import { selectKernels } from "../kernels/index.ts";
 import { loadModel } from "../checkpoint/checkpoint.ts";
 import { evaluateIds, summarize } from "../eval/evaluate.ts";
+import { duration, human } from "./common.ts";
 import type { FlagsOf } from "./options.ts";
 
 /** The flags of `rnn eval`, as declared in options.ts. */
@@ -15,13 +16,17 @@ export type EvalFlags = FlagsOf<"eval">;
 export async function evalCommand(file: string | undefined, flags: EvalFlags): Promise<void> {
   const ops = await selectKernels(flags.kernels);
   const { model, meta } = loadModel(flags.model, ops);
-  const { ids, skipped, what, unknown } = file ? textIds(file, meta.vocab) : valIds(meta.config.corpus, meta.config.valFrac, meta.vocab);
+  const progress = !flags.json && process.stderr.isTTY ? terminalProgress() : null;
+  const onRead = progress ? (done: number, total: number) => progress("reading", done, total) : undefined;
+  const { ids, skipped, what, unknown } = file ? textIds(file, meta.vocab, onRead) : valIds(meta.config.corpus, meta.config.valFrac, meta.vocab, onRead);
+  progress?.("done", 0, 0);
   if (unknown.length) {
     const list = unknown.slice(0, 10).map((c) => JSON.stringify(c)).join(", ") + (unknown.length > 10 ? ", …" : "");
     process.stderr.write(`${chalk.yellow("rnn: warning:")} ${skipped} character${skipped === 1 ? "" : "s"} outside the model's vocabulary not scored: ${list}\n`);
   }
   if (ids.length < 2) throw new RnnError(`${what} has ${ids.length} scorable character${ids.length === 1 ? "" : "s"}; eval needs at least 2`);
-  const r = evaluateIds(model, ids);
+  const r = evaluateIds(model, ids, 256, progress ? (done, total) => progress("evaluating", done, total) : undefined);
+  progress?.("done", 0, 0);
   const s = { ...summarize(r.lossSum, r.count), skipped };
   if (flags.json) {
     process.stdout.write(`${JSON.stringify({ loss: s.loss, bpc: s.bpc, perplexity: s.perplexity, chars: s.chars, skipped: s.skipped })}\n`);
@@ -33,32 +38,73 @@ export async function evalCommand(file: string | undefined, flags: EvalFlags): P
   );
 }
 
-/**
- * A file's characters as model ids. Characters outside the model's vocabulary are removed from the stream
- * (there is no input for them) and counted as skipped.
- */
-export function textIds(file: string, vocab: string[]): { ids: Int32Array; skipped: number; what: string; unknown: string[] } {
-  const c = readCorpus([file]);
-  const index = new Map(vocab.map((ch, i) => [ch, i]));
-  const map = c.vocab.map((ch) => index.get(ch) ?? -1);
-  const unknown = c.vocab.filter((_, i) => map[i] < 0);
-  const ids = new Int32Array(c.ids.length);
-  let n = 0;
-  for (let i = 0; i < c.ids.length; i++) {
-    const m = map[c.ids[i]];
-    if (m >= 0) ids[n++] = m;
-  }
-  return { ids: ids.subarray(0, n), skipped: c.ids.length - n, what: file, unknown };
+/** "reading 42%" / "evaluating 42% · 1.2M chars/s · 0m31s left" on one terminal line, at most 10 times a second. */
+function terminalProgress(): (phase: "reading" | "evaluating" | "done", done: number, total: number) => void {
+  let last = 0, shown = false, t0 = 0, phaseNow = "";
+  return (phase, done, total) => {
+    if (phase === "done") {
+      if (shown) process.stderr.write("\r\x1b[K");
+      shown = false;
+      return;
+    }
+    const now = performance.now();
+    if (phase !== phaseNow) {
+      phaseNow = phase;
+      t0 = now;
+      last = 0;
+    }
+    if (now - last < 100 && done < total) return;
+    last = now;
+    const pct = `${phase} ${Math.floor((100 * done) / total)}%`;
+    const rate = phase === "evaluating" && now - t0 > 500 ? (done / (now - t0)) * 1000 : 0;
+    const tail = rate > 0 ? ` · ${human(rate)} chars/s · ${duration((total - done) / rate)} left` : "";
+    process.stderr.write(`\r${pct}${tail}\x1b[K`);
+    shown = true;
+  };
 }
 
-function valIds(corpus: string[], valFrac: number, vocab: string[]): { ids: Int32Array; skipped: number; what: string; unknown: string[] } {
+/** Rewrites corpus ids (c.vocab's indices) as the model's, in place where the element type allows: -1 = unknown. */
+function toModelIds(c: Corpus, vocab: string[]): { table: Int32Array; out: Ids; identity: boolean } {
+  const index = vocabIndex(vocab);
+  const table = Int32Array.from(c.vocab, (ch) => index.get(ch) ?? -1);
+  const identity = table.every((m, i) => m === i);
+  // model ids above 65535 do not fit the corpus's Uint16Array: then (only) a Uint32Array copy
+  const out: Ids = c.ids instanceof Uint16Array && vocab.length > 65536 ? new Uint32Array(c.ids.length) : c.ids;
+  return { table, out, identity };
+}
+
+/**
+ * A file's characters as model ids. Characters outside the model's vocabulary are removed from the stream
+ * (there is no input for them) and counted as skipped. The ids are the corpus reader's array rewritten in
+ * place (2 bytes per character for a vocabulary of up to 65536).
+ */
+export function textIds(file: string, vocab: string[], onRead?: (done: number, total: number) => void): { ids: Ids; skipped: number; what: string; unknown: string[] } {
+  const c = readCorpus([file], onRead);
+  const { table, out, identity } = toModelIds(c, vocab);
+  const unknown = c.vocab.filter((_, i) => table[i] < 0);
+  if (identity && out === c.ids) return { ids: c.ids, skipped: 0, what: file, unknown };
+  const src = c.ids;
+  let n = 0;
+  for (let i = 0; i < src.length; i++) {
+    const m = table[src[i]];
+    if (m >= 0) out[n++] = m; // n ≤ i: in place is safe
+  }
+  return { ids: out.subarray(0, n), skipped: src.length - n, what: file, unknown };
+}
+
+/** The run's validation split (the tail of its corpus) as model ids; only the split's ids are kept in memory. */
+function valIds(corpus: string[], valFrac: number, vocab: string[], onRead?: (done: number, total: number) => void): { ids: Ids; skipped: number; what: string; unknown: string[] } {
   const missing = corpus.filter((p) => !fs.existsSync(p));
   if (missing.length) throw new RnnError(`the run's corpus ${missing.join(", ")} is gone; give a FILE to evaluate: rnn eval --model RUN FILE`);
   if (!(valFrac > 0)) throw new RnnError(`the run was trained with --val-frac 0, so it has no validation split; give a FILE to evaluate`);
-  const c = readCorpus(corpus);
-  const { val } = splitTrainVal(c.ids, valFrac);
-  const index = new Map(vocab.map((ch, i) => [ch, i]));
-  const ids = Int32Array.from(val, (i) => index.get(c.vocab[i]) ?? -1);
-  if (ids.some((i) => i < 0)) throw new RnnError(`the run's corpus has changed since training (new characters); give a FILE to evaluate`);
-  return { ids, skipped: 0, what: `validation split of ${corpus.join(", ")}`, unknown: [] };
+  // the same split as splitTrainVal: the last ⌊chars · valFrac⌋ characters
+  const c = readCorpus(corpus, onRead, { tail: (chars) => Math.floor(chars * valFrac) });
+  const { table, out } = toModelIds(c, vocab);
+  const src = c.ids;
+  for (let i = 0; i < src.length; i++) {
+    const m = table[src[i]];
+    if (m < 0) throw new RnnError(`the run's corpus has changed since training (new characters); give a FILE to evaluate`);
+    out[i] = m;
+  }
+  return { ids: out, skipped: 0, what: `validation split of ${corpus.join(", ")}`, unknown: [] };
 }

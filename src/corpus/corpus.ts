@@ -9,6 +9,7 @@
 // combining sequences (e + ◌́) stay two tokens, as in the file.
 import fs from "node:fs";
 import { RnnError, UsageError } from "../errors.ts";
+import { describeKind } from "../io/paths.ts";
 
 export interface Corpus {
   /** [V] one-code-point strings, sorted by code point */
@@ -18,11 +19,19 @@ export interface Corpus {
   paths: string[];
   /** total bytes read (all files, BOMs included) */
   bytes: number;
+  /** characters (code points) of the whole text; ids.length unless opts.tail kept only its end */
+  chars: number;
 }
 
 export interface ReadCorpusOptions {
   /** read size per readSync; default 8 MiB (tests use tiny values to split UTF-8 sequences across reads) */
   chunkBytes?: number;
+  /**
+   * Keep only the ids of the last tail(chars) characters (chars: the whole text's count, known after the first
+   * pass), e.g. a validation split: memory for the ids is then that of the tail alone. The vocabulary is still
+   * that of the whole text. Default: keep every id.
+   */
+  tail?: (chars: number) => number;
 }
 
 const MAX_CP = 0x110000;
@@ -84,8 +93,11 @@ export function readCorpus(
     return String.fromCodePoint(c);
   });
   const n = perFile.reduce((a, b) => a + b, 0);
-  // [n] token ids, on a SharedArrayBuffer: training worker threads read their streams in place (no copies)
-  const ids = vocab.length <= 65536 ? new Uint16Array(new SharedArrayBuffer(2 * n)) : new Uint32Array(new SharedArrayBuffer(4 * n));
+  // the ids kept: text positions [from, n)
+  const from = opts.tail ? n - Math.max(0, Math.min(n, Math.floor(opts.tail(n)))) : 0;
+  const kept = n - from;
+  // [kept] token ids, on a SharedArrayBuffer: training worker threads read their streams in place (no copies)
+  const ids = vocab.length <= 65536 ? new Uint16Array(new SharedArrayBuffer(2 * kept)) : new Uint32Array(new SharedArrayBuffer(4 * kept));
 
   // Pass 2: decode again into ids.
   let at = 0;
@@ -93,16 +105,22 @@ export function readCorpus(
     const start = at;
     streamFile(paths[f], buf, cps, progress, (k) => {
       if (at + k > start + perFile[f]) changed(paths[f]);
-      for (let i = 0; i < k; i++) {
-        const c = cps[i];
-        if (!seen[c]) changed(paths[f]);
-        ids[at + i] = idOf[c];
+      if (from === 0) {
+        for (let i = 0; i < k; i++) {
+          const c = cps[i];
+          if (!seen[c]) changed(paths[f]);
+          ids[at + i] = idOf[c];
+        }
+      } else {
+        for (let i = 0; i < k; i++) if (!seen[cps[i]]) changed(paths[f]);
+        // ids[j] is the id of text position from + j
+        for (let i = Math.max(0, from - at); i < k; i++) ids[at + i - from] = idOf[cps[i]];
       }
       at += k;
     });
     if (at !== start + perFile[f]) changed(paths[f]);
   }
-  return { vocab, ids, paths: [...paths], bytes };
+  return { vocab, ids, paths: [...paths], bytes, chars: n };
 }
 
 /** Map from vocabulary entry to its id. */
@@ -158,9 +176,32 @@ function statFile(path: string): number {
     throw fileError(path, e);
   }
   if (st.isDirectory()) throw new RnnError(`corpus '${path}' is a directory: pass the text file(s) inside it instead`);
-  if (!st.isFile()) throw new RnnError(`corpus '${path}' is not a regular file: pass a UTF-8 text file`);
-  if (st.size === 0) throw new RnnError(`corpus file '${path}' is empty: give a file with some text`);
+  if (!st.isFile()) throw new RnnError(`corpus '${path}' is ${describeKind(st)}, not a regular file: pass a UTF-8 text file`);
+  if (st.size === 0) {
+    // /proc/cpuinfo and the like say size 0 yet have contents, generated anew on every read
+    if (hasBytes(path)) {
+      throw new RnnError(`corpus file '${path}' reports size 0 but has contents (a /proc or /sys pseudo-file?), which may change between reads: copy it to a regular file first (cat '${path}' > corpus.txt)`);
+    }
+    throw new RnnError(`corpus file '${path}' is empty: give a file with some text`);
+  }
   return st.size;
+}
+
+/** true when at least one byte can be read from path (which stat says is a regular file of size 0). */
+function hasBytes(path: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  } catch {
+    return false;
+  }
+  try {
+    return fs.readSync(fd, Buffer.alloc(1), 0, 1, null) > 0;
+  } catch {
+    return false;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** One-line RnnError for a failed stat/open/read. */
@@ -176,6 +217,8 @@ export function fileError(path: string, e: unknown): RnnError {
       return new RnnError(`cannot read corpus file '${path}': permission denied (fix its permissions, e.g. chmod u+r)`);
     case "EISDIR":
       return new RnnError(`corpus '${path}' is a directory: pass the text file(s) inside it instead`);
+    case "ELOOP":
+      return new RnnError(`corpus file '${path}' is a symbolic link loop (following its links never reaches a file): fix or remove the link, or give the real path`);
     default:
       return new RnnError(`cannot read corpus file '${path}': ${(e as Error)?.message ?? String(e)}`);
   }
@@ -195,11 +238,14 @@ function streamFile(
 ): void {
   let fd: number;
   try {
-    fd = fs.openSync(path, "r");
+    // non-blocking: a path swapped for a FIFO after statFile cannot block the open (checked just below)
+    fd = fs.openSync(path, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (e) {
     throw fileError(path, e);
   }
   try {
+    const kind = fs.fstatSync(fd);
+    if (!kind.isFile()) throw new RnnError(`corpus '${path}' is ${describeKind(kind)}, not a regular file: pass a UTF-8 text file`);
     const st = newDecoder();
     for (;;) {
       let got: number;

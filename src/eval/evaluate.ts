@@ -18,12 +18,24 @@ export function summarize(lossSum: number, count: number): EvalResult {
   return { loss, bpc: loss / Math.LN2, perplexity: Math.exp(loss), chars: count };
 }
 
+/** Called after each block of the stream: predictions scored so far (done) of all (total). */
+export type EvalProgress = (done: number, total: number) => void;
+
 /**
  * An evaluator for one model: ids (the text as vocabulary indices) → the summed loss and the number of
- * predictions (ids.length − 1). Its workspaces are made once per chunk length and reused, so validating
- * every few hundred steps allocates nothing after the first time (the WASM backend never frees).
+ * predictions (ids.length − 1). The text streams through the model in blocks of `chunk` steps: memory is one
+ * workspace of chunk × (the model's widths), whatever the text's length. Its workspaces are made once per chunk
+ * length and reused, so validating every few hundred steps allocates nothing after the first time (the WASM
+ * backend never frees). onProgress, when given, is called after every block; nothing here prints.
+ *
+ * One stream on one core, by design: the state carried across blocks makes every prediction depend on all
+ * the text before it, which is the protocol (and what PyTorch reproduces); cutting the text into segments
+ * for several cores would change the numbers unless each segment were warmed up on text before it.
  */
-export function createEvaluator(model: Model, chunk = 256): (ids: ArrayLike<number>, scored?: Uint8Array) => { lossSum: number; count: number } {
+export function createEvaluator(
+  model: Model,
+  chunk = 256,
+): (ids: ArrayLike<number>, scored?: Uint8Array, onProgress?: EvalProgress) => { lossSum: number; count: number } {
   const spaces = new Map<number, Workspace>();
   const space = (T: number) => {
     let w = spaces.get(T);
@@ -32,7 +44,7 @@ export function createEvaluator(model: Model, chunk = 256): (ids: ArrayLike<numb
   };
   const state = createState(model, 1);
   /** scored[i] = 0 leaves the prediction of ids[i] out of the loss (default: every prediction counts) */
-  return (ids, scored) => {
+  return (ids, scored, onProgress) => {
     const n = ids.length - 1;
     if (n <= 0) return { lossSum: 0, count: 0 };
     resetState(state);
@@ -46,12 +58,13 @@ export function createEvaluator(model: Model, chunk = 256): (ids: ArrayLike<numb
       const r = forward(model, w, state, { grad: false });
       lossSum += r.lossSum;
       count += r.count;
+      onProgress?.(s + w.T, n);
     }
     return { lossSum, count };
   };
 }
 
-/** One-off evaluation (rnn eval). */
-export function evaluateIds(model: Model, ids: ArrayLike<number>, chunk = 256): { lossSum: number; count: number } {
-  return createEvaluator(model, chunk)(ids);
+/** One-off evaluation (rnn eval), streaming as createEvaluator does. */
+export function evaluateIds(model: Model, ids: ArrayLike<number>, chunk = 256, onProgress?: EvalProgress): { lossSum: number; count: number } {
+  return createEvaluator(model, chunk)(ids, undefined, onProgress);
 }

@@ -17,9 +17,11 @@
 // Decoding is strict: every way a file can be cut short, mangled or foreign is one one-line RnnError that names
 // the file and says what to do. Decoded tensors are fresh, aligned Float32Arrays (never views into the file).
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { constants as bufferConstants } from "node:buffer";
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { RnnError } from "../errors.ts";
 import { describeFsError } from "./atomic.ts";
+import { describeKind, formatBytes } from "./paths.ts";
 
 /** Version of the checkpoint layout this rnn writes and the newest it reads. */
 export const FORMAT_VERSION = 1;
@@ -148,16 +150,21 @@ function isCount(v: unknown): v is number {
   return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 }
 
+/** The header length N from a file's first 8 bytes (buf.length ≥ 8); throws unless they start a safetensors header. */
+function decodeLead(buf: Uint8Array, what: string): number {
+  const N64 = new DataView(buf.buffer, buf.byteOffset, 8).getBigUint64(0, true);
+  if (N64 < 2n || N64 > BigInt(MAX_HEADER) || (buf.length > 8 && buf[8] !== 0x7b /* { */)) {
+    fail(`${what} is not an rnn checkpoint (safetensors): its first bytes are not a safetensors header; check the path`);
+  }
+  return Number(N64);
+}
+
 /** Parse and fully validate a safetensors buffer. `what` names the file in error messages. */
 export function decodeSafetensors(buf: Uint8Array, what: string, opts: DecodeOptions = {}): Decoded {
   const strict = opts.strict ?? true;
   const L = buf.length;
   if (L < 8) fail(`${what} is truncated (${L} bytes, a checkpoint has at least 8): the file was cut short; ${EARLIER}`);
-  const N64 = new DataView(buf.buffer, buf.byteOffset, 8).getBigUint64(0, true);
-  if (N64 < 2n || N64 > BigInt(MAX_HEADER) || (L > 8 && buf[8] !== 0x7b /* { */)) {
-    fail(`${what} is not an rnn checkpoint (safetensors): its first bytes are not a safetensors header; check the path`);
-  }
-  const N = Number(N64);
+  const N = decodeLead(buf, what);
   if (8 + N > L) {
     fail(`${what} is truncated (${L} bytes, header says at least ${8 + N}): the file was cut short; ${EARLIER}`);
   }
@@ -272,15 +279,61 @@ export function checkFormatVersion(metadata: Record<string, string>, what: strin
   }
 }
 
-/** Read and decode an rnn checkpoint file (strict: format_version and checksum required). */
+/**
+ * The largest checkpoint file rnn reads: 8 GiB, or less where the runtime's largest buffer is smaller (4 GiB in
+ * Node 20). A larger file is refused before anything is read.
+ */
+export const MAX_CHECKPOINT_BYTES = Math.min(8 * 2 ** 30, bufferConstants.MAX_LENGTH);
+
+/**
+ * Read and decode an rnn checkpoint file (strict: format_version and checksum required). Only a regular file is
+ * read: the path is opened non-blocking and checked on the open descriptor, so a FIFO, /dev/zero or another
+ * device is refused at once instead of blocking or reading forever. A file above MAX_CHECKPOINT_BYTES, or one
+ * whose first bytes are not a safetensors header, is refused before the rest of it is read.
+ */
 export function readCheckpointFile(path: string, opts: DecodeOptions = {}): Decoded {
-  let buf: Buffer;
+  let fd: number;
   try {
-    buf = readFileSync(path);
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") fail(`no checkpoint at ${path}: no such file; check the path`);
+    if (code === "ELOOP") fail(`cannot read checkpoint ${path}: it is a symbolic link loop (its links never reach a file); fix the link or give the real path`);
     fail(`cannot read checkpoint ${path}: ${describeFsError(err)}`);
   }
+  let buf: Buffer;
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) fail(`cannot read checkpoint ${path}: it is a directory`);
+    if (!st.isFile()) fail(`cannot read checkpoint ${path}: it is ${describeKind(st)}, not a regular file; give a .safetensors checkpoint`);
+    if (st.size > MAX_CHECKPOINT_BYTES) {
+      fail(`${path} is ${formatBytes(st.size)}, larger than any checkpoint rnn reads (${formatBytes(MAX_CHECKPOINT_BYTES)}); check the path`);
+    }
+    // a big file that does not even start like a checkpoint: say so without reading gigabytes
+    if (st.size > 1 << 20) {
+      const lead = readAt(fd, path, 9);
+      if (lead.length === 9) decodeLead(lead, path);
+    }
+    buf = readAt(fd, path, st.size);
+  } finally {
+    closeSync(fd);
+  }
   return decodeSafetensors(buf, path, opts);
+}
+
+/** Reads up to n bytes from offset 0 (fewer when the file shrank meanwhile). */
+function readAt(fd: number, path: string, n: number): Buffer {
+  const buf = Buffer.allocUnsafe(n);
+  let got = 0;
+  while (got < n) {
+    let k: number;
+    try {
+      k = readSync(fd, buf, got, n - got, got);
+    } catch (err) {
+      fail(`cannot read checkpoint ${path}: ${describeFsError(err)}`);
+    }
+    if (k === 0) break;
+    got += k;
+  }
+  return got === n ? buf : buf.subarray(0, got);
 }
