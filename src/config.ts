@@ -3,7 +3,7 @@
 // Partial<TrainSettings>; `configFromSettings` / `resolveTrainConfig` fill defaults and validate, `mergeResume`
 // decides what a resumed run may change, and the effective config is stored in every checkpoint's metadata.
 import { UsageError } from "./errors.ts";
-import { CELL_TABLE, type CellKind, forgetGate } from "./model/cells/index.ts";
+import { CELL_TABLE, type CellKind, forgetGate, NO_FORGET_GATE } from "./model/cells/index.ts";
 
 export { type CellKind, gateCount } from "./model/cells/index.ts";
 export type Activation = "tanh" | "relu";
@@ -23,6 +23,9 @@ export interface ModelConfig {
   activation: Activation;
   /** y = x + f(x) between stacked layers of equal width */
   residual: boolean;
+  /** false: the cell without its forget gate (--no-forget-gate: lstm-nofg.ts). Stored only when false;
+   *  absent = true, as in every checkpoint before the flag */
+  forgetGate?: boolean;
   /** V: vocabulary size (set from the corpus) */
   vocabSize: number;
 }
@@ -140,8 +143,9 @@ export const SAMPLE_DEFAULTS: SampleConfig = {
 /** `rnn predict`: how many of the most likely next characters to list (0 = all), at which temperature. */
 export const PREDICT_DEFAULTS = { topK: 10, temperature: 1 };
 
-/** `rnn diagnose`: streams of the chunk (its length defaults to the model's --seq). */
-export const DIAGNOSE_DEFAULTS = { batch: 16 };
+/** `rnn diagnose`: streams of the chunk (its length defaults to the model's --seq), and the chunks of the
+ *  carried-state run (‖c_t‖ by step). */
+export const DIAGNOSE_DEFAULTS = { batch: 16, chunks: 20 };
 
 /** `rnn bench`: timed seconds per workload. */
 export const BENCH_DEFAULTS = { seconds: 5 };
@@ -215,14 +219,17 @@ export function resolveTrainConfig(partial: Partial<Omit<TrainConfig, "model">> 
   };
   if (cfg.steps === 0 && cfg.epochs === 0 && cfg.time === 0) cfg.steps = DEFAULT_STEPS;
   const cellsWith = (has: (k: CellKind) => boolean) => `--cell ${CELLS.filter(has).join(" or ")} only`;
-  const takesActivation = (k: CellKind) => CELL_TABLE[k].takesActivation, hasForgetGate = (k: CellKind) => forgetGate(k) >= 0;
+  const takesActivation = (k: CellKind) => CELL_TABLE[k].takesActivation, hasForgetGate = (k: CellKind) => forgetGate({ cell: k }) >= 0;
   if (cfg.model.activation === "relu" && !takesActivation(cfg.model.cell)) {
     throw new UsageError(`--activation applies to ${cellsWith(takesActivation)} (the ${cfg.model.cell} cell has fixed nonlinearities)`);
   }
+  if (cfg.model.forgetGate !== false) delete cfg.model.forgetGate; // stored only when false
+  else if (!NO_FORGET_GATE[cfg.model.cell]) throw new UsageError(`--no-forget-gate applies to ${cellsWith((k) => !!NO_FORGET_GATE[k])}`);
+  else if (cfg.forgetBias !== null) throw new UsageError(`--forget-bias and --no-forget-gate contradict each other: without a forget gate there is no forget bias`);
   if (cfg.forgetBias !== null && !hasForgetGate(cfg.model.cell)) {
     throw new UsageError(`--forget-bias applies to ${cellsWith(hasForgetGate)}`);
   }
-  if (cfg.init !== "pytorch" && cfg.forgetBias === null && hasForgetGate(cfg.model.cell)) cfg.forgetBias = 1;
+  if (cfg.init !== "pytorch" && cfg.forgetBias === null && forgetGate(cfg.model) >= 0) cfg.forgetBias = 1;
   if (cfg.model.residual && cfg.model.layers < 2) {
     throw new UsageError(`--residual needs at least 2 layers (it adds each layer's input to its output between stacked layers)`);
   }
@@ -240,8 +247,8 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 /** Every field a command line can set: the model's fields (but V, set from the corpus) and training's. */
 export type TrainSettings = Omit<ModelConfig, "vocabSize"> & Omit<TrainConfig, "model" | "corpus" | "out">;
 
-/** The settings that live in `config.model`, in the order a resumed run checks them. */
-export const MODEL_FIELDS = Object.keys(MODEL_DEFAULTS) as (keyof typeof MODEL_DEFAULTS)[];
+/** The settings that live in `config.model`, in the order a resumed run checks them (forgetGate: no default). */
+export const MODEL_FIELDS = [...Object.keys(MODEL_DEFAULTS), "forgetGate"] as (keyof Omit<ModelConfig, "vocabSize">)[];
 const isModelField = (k: string): k is (typeof MODEL_FIELDS)[number] => (MODEL_FIELDS as string[]).includes(k);
 
 /** Settings that may change when a run is resumed; every other one must agree with the run's config. */
@@ -266,8 +273,8 @@ export function configFromSettings(settings: Partial<TrainSettings>, corpus: str
 export function mergeResume(prev: TrainConfig, settings: Partial<TrainSettings>, describe: (m: ModelConfig) => string): TrainConfig {
   for (const k of MODEL_FIELDS) {
     const v = settings[k];
-    if (v !== undefined && v !== prev.model[k]) {
-      throw new UsageError(`${flagOf(k)} ${v} contradicts the run being resumed (${describe(prev.model)}); drop the flag, or start a new run with --out`);
+    if (k === "forgetGate" ? v === false && prev.model.forgetGate !== false : v !== undefined && v !== prev.model[k]) {
+      throw new UsageError(`${k === "forgetGate" ? "--no-forget-gate" : `${flagOf(k)} ${v}`} contradicts the run being resumed (${describe(prev.model)}); drop the flag, or start a new run with --out`);
     }
   }
   const changeable = new Set<string>(RESUMABLE);

@@ -7,7 +7,7 @@ import path from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { main } from "../src/cli/main.ts";
 import { type InitKind, type ModelConfig } from "../src/config.ts";
-import { diagnose, fitExponential, probeBackward, singularValues, streamStarts } from "../src/diagnose/diagnose.ts";
+import { diagnose, fitExponential, probeBackward, singularValues, stateRun, streamStarts } from "../src/diagnose/diagnose.ts";
 import { refF64 } from "../src/kernels/ref.ts";
 import type { Arr } from "../src/kernels/types.ts";
 import { cellOf } from "../src/model/cells/index.ts";
@@ -78,10 +78,12 @@ const maxRel = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return w;
 };
 
+const CELLS: [string, Partial<ModelConfig>][] = [["rnn", { cell: "rnn" }], ["lstm", { cell: "lstm" }], ["lstm-nofg", { cell: "lstm", forgetGate: false }], ["gru", { cell: "gru" }]];
+
 describe("probed gradients are ∂L_T/∂h_s", () => {
-  for (const cell of ["rnn", "lstm", "gru"] as const) {
+  for (const [cell, c] of CELLS) {
     it(`${cell}: ∂L_T/∂h_0 of every layer (3 layers, residual, embedding) against finite differences`, () => {
-      const m = model(mc({ cell, layers: 3, residual: true, embed: 3 }), "pytorch", null, 5, 1.5);
+      const m = model(mc({ ...c, layers: 3, residual: true, embed: 3 }), "pytorch", null, 5, 1.5);
       const { h0, grads, lossFrom } = lastStepChunk(m, 2, 5);
       for (let l = 0; l < 3; l++) {
         const num = numericGrad(h0.h[l], () => lossFrom(0, h0));
@@ -91,13 +93,13 @@ describe("probed gradients are ∂L_T/∂h_s", () => {
     });
 
     it(`${cell}: ∂L_T/∂h_s at every s, from the suffix of the chunk started in h_s`, () => {
-      const m = model(mc({ cell }), "pytorch", null, 6, 1.5);
+      const m = model(mc(c), "pytorch", null, 6, 1.5);
       const T = 5, B = 2, H = 6;
       const { grads, lossFrom, ws } = lastStepChunk(m, B, T, 2);
       expect([...grads[0].keys()].sort()).toEqual([0, 1, 2, 3, 4, 5]);
       for (let s = 1; s < T; s++) {
         const hs = Float64Array.from(ws.layers[0].hAt[s]);
-        const cs = cell === "lstm" ? [Float64Array.from(ws.layers[0].cAt[s])] : [];
+        const cs = c.cell === "lstm" ? [Float64Array.from(ws.layers[0].cAt[s])] : [];
         const num = numericGrad(hs, () => lossFrom(s, { h: [hs], c: cs }));
         expect(num.length).toBe(B * H);
         expect(maxRel(grads[0].get(s)!, num), `s=${s}`).toBeLessThan(1e-6);
@@ -105,7 +107,7 @@ describe("probed gradients are ∂L_T/∂h_s", () => {
     });
 
     it(`${cell}: probing leaves the layer's backward results (∂L/∂pre-activations) unchanged`, () => {
-      const m = model(mc({ cell, hidden: 5 }), "pytorch", null, 3, 1.5);
+      const m = model(mc({ ...c, hidden: 5 }), "pytorch", null, 3, 1.5);
       const B = 2, T = 4, H = 5, N = B * T;
       const ws = createWorkspace(m, B, T);
       const rng = makeRng(4);
@@ -117,7 +119,7 @@ describe("probed gradients are ∂L_T/∂h_s", () => {
       const run = (probe?: (t: number, dh: Arr) => void) => {
         Lb.gates.set(gates0);
         Lb.hh.set(hh0);
-        cellOf(cell).backward(ops, Lb, m.layers[0], dOut, B, T, H, m.cfg, probe);
+        cellOf(m.cfg).backward(ops, Lb, m.layers[0], dOut, B, T, H, m.cfg, probe);
         return [Array.from(Lb.gates), Array.from(Lb.hh)];
       };
       const calls: number[] = [];
@@ -183,6 +185,66 @@ describe("gradient decay through time", () => {
     const dead = relu.layers[0].saturation[0];
     expect(dead.low).toBeGreaterThan(0.2); // about half of ReLU units are 0 at init
     expect(dead.low).toBeLessThan(0.8);
+  });
+});
+
+describe("the carried-state run: ‖c_t‖ by step", () => {
+  const V = 20, H = 16, T = 10, B = 3;
+  const text = (() => {
+    const rng = makeRng(12);
+    return Int32Array.from({ length: 3000 }, () => rng.int(V));
+  })();
+
+  it("is the state carried exactly: 6 chunks of T give the norms and losses of one chunk of 6T", () => {
+    const m = model(mc({ cell: "lstm", forgetGate: false, layers: 2, hidden: H, vocabSize: V }), "pytorch", null, 4);
+    const run = stateRun(m, text, { T, B, chunks: 6 });
+    const one = stateRun(m, text.subarray(0, text.length), { T: 6 * T, B, chunks: 1 });
+    expect(run.steps).toBe(6 * T);
+    expect(run.cNorm!.map((c) => c.length)).toEqual([6 * T + 1, 6 * T + 1]);
+    for (let l = 0; l < 2; l++) {
+      expect(run.cNorm![l][0]).toBe(0);
+      for (let t = 1; t <= 6 * T; t++) expect(run.cNorm![l][t]).toBeCloseTo(one.cNorm![l][t], 10);
+    }
+    const mean = run.loss.reduce((a, b) => a + b, 0) / run.loss.length;
+    expect(mean).toBeCloseTo(one.loss[0], 10);
+    // ‖c_t‖ by hand for the last step of layer 1: the norm of each stream's c, averaged
+    const ws = createWorkspace(m, B, 6 * T, { grad: false });
+    const starts = streamStarts(text.length, B, 6 * T);
+    for (let t = 0; t < 6 * T; t++) for (let b = 0; b < B; b++) {
+      ws.idx[t * B + b] = text[starts[b] + t];
+      ws.targets[t * B + b] = text[starts[b] + t + 1];
+    }
+    const st = createState(m, B);
+    forward(m, ws, st, { grad: false });
+    let want = 0;
+    for (let b = 0; b < B; b++) want += Math.hypot(...st.c[1].subarray(b * H, (b + 1) * H)) / B;
+    expect(run.cNorm![1][6 * T]).toBeCloseTo(want, 12);
+  });
+
+  it("without forget gate ‖c_t‖ keeps growing; with one (forget bias 1) it levels off", () => {
+    const chunks = 30, S = chunks * T;
+    const nofg = stateRun(model(mc({ cell: "lstm", forgetGate: false, hidden: H, vocabSize: V }), "xavier", null, 2), text, { T, B, chunks });
+    const lstm = stateRun(model(mc({ cell: "lstm", hidden: H, vocabSize: V }), "xavier", 1, 2), text, { T, B, chunks });
+    const a = nofg.cNorm![0], b = lstm.cNorm![0];
+    expect(a[S]).toBeGreaterThan(2.5 * a[S / 3]); // about linear growth: each unit's i ⊙ g drifts one way
+    expect(b[S]).toBeLessThan(1.5 * b[S / 3]); // bounded: f < 1 forgets
+    expect(a[S]).toBeGreaterThan(10 * b[S]);
+    // and tanh(c) saturates in the end without forget gate
+    const sat = Object.fromEntries(nofg.saturation[0].map((x) => [x.name, x.share]));
+    expect(Object.keys(sat)).toEqual(["i", "g", "o", "tanh c"]);
+    expect(sat["tanh c"]).toBeGreaterThan(0.5);
+  });
+
+  it("cells without c report no norms but the loss of each chunk; a short text gets fewer chunks", () => {
+    for (const cell of ["rnn", "gru"] as const) {
+      const r = stateRun(model(mc({ cell, hidden: H, vocabSize: V })), text, { T, B, chunks: 4 });
+      expect(r.cNorm).toBeNull();
+      expect(r.loss).toHaveLength(4);
+      expect(r.saturation).toHaveLength(1);
+    }
+    const short = stateRun(model(mc({ cell: "lstm", hidden: H, vocabSize: V })), text.subarray(0, 36), { T, B, chunks: 20 });
+    expect(short.chunks).toBe(3);
+    expect(short.steps).toBe(30);
   });
 });
 
@@ -262,7 +324,10 @@ describe("rnn diagnose (CLI)", () => {
       expect(out).toContain("f block");
       expect(out.match(/^\s+\d+\s+\d\.\d\de[-+]\d+/gm)!.length).toBe(2 * 11); // k = 0…10 for both models
       const plot = fs.readFileSync(svg, "utf8");
-      expect((plot.match(/<polyline /g) ?? []).length).toBe(3); // rnn + two lstm layers
+      expect((plot.match(/<polyline /g) ?? []).length).toBe(3 + 2); // gradients: rnn + two lstm layers; ‖c_t‖: two lstm layers
+      expect(plot).toContain("cell state ‖c_t‖");
+      expect(out).toMatch(/‖c‖ layer 0 +‖c‖ layer 1 +chunk loss/);
+      expect(out).toContain("the state carried over");
       expect(codeJson).toBe(0);
       const j = JSON.parse(jsonOut);
       expect(j.models).toHaveLength(1);
@@ -270,6 +335,11 @@ describe("rnn diagnose (CLI)", () => {
       expect(j.models[0].B).toBe(3);
       expect(j.models[0].layers).toHaveLength(2);
       expect(j.models[0].layers[1].gradNorm).toHaveLength(13);
+      const st = j.models[0].states; // 20 chunks (the default) of 12 steps fit in the 1740 characters
+      expect([st.chunks, st.steps]).toEqual([20, 240]);
+      expect(st.cNorm).toHaveLength(2);
+      expect(st.cNorm[1]).toHaveLength(241);
+      expect(st.loss).toHaveLength(20);
       expect(j.svg).toBe(path.join(dir, "lstm", "diagnose.svg"));
       expect(fs.existsSync(j.svg)).toBe(true);
     } finally {

@@ -1,4 +1,4 @@
-// Every backward pass against float64 central differences: each cell, one-hot and embedding input, the
+// Every backward pass against float64 central differences: each cell (the LSTM without forget gate too), one-hot and embedding input, the
 // decoder and softmax cross-entropy, through T = 4 steps with a carried (non-zero) state and 2 layers.
 import { describe, expect, it } from "vitest";
 import type { ModelConfig } from "../src/config.ts";
@@ -11,6 +11,7 @@ const cases: [string, Partial<ModelConfig>][] = [
   ["rnn-tanh", { cell: "rnn", activation: "tanh" }],
   ["rnn-relu", { cell: "rnn", activation: "relu" }],
   ["lstm", { cell: "lstm" }],
+  ["lstm-nofg", { cell: "lstm", forgetGate: false }],
   ["gru", { cell: "gru" }],
 ];
 

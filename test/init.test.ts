@@ -78,7 +78,7 @@ describe("--init orthogonal", () => {
     it(`${cell}: every H×H gate block of weight_hh is orthogonal to 1e-5 (float32 model)`, () => {
       for (const H of [8, 48]) {
         const { m } = made(mc({ cell, hidden: H, embed: 4 }), "orthogonal", null, 5);
-        const G = gateCount(cell);
+        const G = gateCount({ cell });
         const blocks: Arr[] = [];
         for (const L of m.layers) for (let g = 0; g < G; g++) blocks.push(L.whh.subarray(g * H * H, (g + 1) * H * H));
         for (const W of blocks) expect(orthoError(W, H)).toBeLessThan(1e-5);

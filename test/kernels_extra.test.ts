@@ -194,6 +194,41 @@ for (const relaxed of builds) {
     }
   });
 
+  describe(`${ops.name}: the LSTM without forget gate, fused adds`, () => {
+    for (const [B, H] of [[1, 1], [3, 5], [4, 8], [2, 13]]) {
+      it(`lstm-nofg ${B}×${H}: (gates, gh) equals (gates + gh) and (dh, dh2) equals (dh + dh2) bit for bit, and the reference`, () => {
+        const n = B * H;
+        const g = rand(ops, 3 * n, 3), gh = rand(ops, 3 * n, 3), gs = ops.alloc(3 * n) as Float32Array;
+        for (let i = 0; i < 3 * n; i++) gs[i] = g[i] + gh[i];
+        const rg = copy(g), cPrev = rand(ops, n, 4);
+        const h1 = ops.alloc(n) as Float32Array, c1 = ops.alloc(n) as Float32Array, h2 = ops.alloc(n) as Float32Array, c2 = ops.alloc(n) as Float32Array;
+        ops.lstmNoForgetCellForward(h1, c1, g, cPrev, B, H, gh);
+        ops.lstmNoForgetCellForward(h2, c2, gs, cPrev, B, H);
+        expect([...bits(h1), ...bits(c1), ...bits(g)]).toEqual([...bits(h2), ...bits(c2), ...bits(gs)]);
+        const hr = new Float32Array(n), cr = new Float32Array(n);
+        refF32.lstmNoForgetCellForward(hr, cr, rg, copy(cPrev), B, H, copy(gh));
+        expect(relErr(h1, hr)).toBeLessThan(TOL);
+        expect(relErr(c1, cr)).toBeLessThan(TOL);
+        expect(relErr(g, rg)).toBeLessThan(TOL);
+        // backward, from the activations just computed
+        const dh = rand(ops, n), dh2 = rand(ops, n), sum = ops.alloc(n) as Float32Array, dc0 = rand(ops, n);
+        for (let i = 0; i < n; i++) sum[i] = dh[i] + dh2[i];
+        const run = (d: Float32Array, d2: Float32Array | null) => {
+          const dG = ops.alloc(3 * n) as Float32Array, dc = ops.alloc(n) as Float32Array;
+          dc.set(dc0);
+          ops.lstmNoForgetCellBackward(dG, dc, d, g, c1, B, H, d2);
+          return { dG, dc, all: [...bits(dG), ...bits(dc)] };
+        };
+        const got = run(dh, dh2);
+        expect(got.all).toEqual(run(sum, null).all);
+        const rG = new Float32Array(3 * n), rdc = copy(dc0);
+        refF32.lstmNoForgetCellBackward(rG, rdc, copy(dh), rg, cr, B, H, copy(dh2));
+        expect(relErr(got.dG, rG)).toBeLessThan(TOL);
+        expect(relErr(got.dc, rdc)).toBeLessThan(TOL);
+      });
+    }
+  });
+
   describe(`${ops.name}: backward cells adding the carried gradient`, () => {
     for (const [B, H] of [[1, 1], [3, 5], [4, 8], [2, 13]]) {
       it(`rnn / lstm / gru ${B}×${H}: (dh, dh2) equals (dh + dh2) bit for bit, and the reference`, () => {

@@ -45,7 +45,7 @@ function check(mc: ModelConfig, o: { dropout?: number; lambda?: number; onlyPena
 }
 
 const base = (o: Partial<ModelConfig>): ModelConfig => ({ cell: "lstm", layers: 2, hidden: 5, embed: 0, activation: "tanh", residual: false, vocabSize: 6, ...o });
-const cells: [string, Partial<ModelConfig>][] = [["rnn-tanh", { cell: "rnn" }], ["lstm", { cell: "lstm" }], ["gru", { cell: "gru" }]];
+const cells: [string, Partial<ModelConfig>][] = [["rnn-tanh", { cell: "rnn" }], ["lstm", { cell: "lstm" }], ["lstm-nofg", { cell: "lstm", forgetGate: false }], ["gru", { cell: "gru" }]];
 
 describe("--ortho-reg: λ Σ‖W_gᵀW_g − I‖²_F over the gate blocks of weight_hh", () => {
   for (const [name, c] of cells) {
@@ -69,7 +69,7 @@ describe("--ortho-reg: λ Σ‖W_gᵀW_g − I‖²_F over the gate blocks of we
     const H = 5;
     for (const [, c] of cells) {
       const { m } = setup(base(c));
-      const G = gateCount(m.cfg.cell);
+      const G = gateCount(m.cfg);
       let want = 0;
       for (const L of m.layers) for (let g = 0; g < G; g++) {
         const W = L.whh.subarray(g * H * H, (g + 1) * H * H);

@@ -1,5 +1,6 @@
 // Our model against PyTorch 1.13, number for number. The fixtures (test/fixtures/torch-*.json, written by
-// test/reference/make_fixtures.py) hold, for rnn-tanh / rnn-relu / lstm / gru × one-hot / embedding input
+// test/reference/make_fixtures.py) hold, for rnn-tanh / rnn-relu / lstm / gru / lstm-nofg (the LSTM without
+// forget gate: test/reference/char_rnn.py's NoForgetLSTM, torch ops) × one-hot / embedding input
 // (V=11, H=8, L=2, B=3, T=5, float32, a non-zero carried state): PyTorch's parameters, logits, mean loss,
 // final state, every parameter gradient, and 10 steps of Adam (lr 1e-2) with clip_grad_norm_ on the same
 // batch. Each is replayed through forward()/backward()/clipGradNorm()/optimizerStep() with the float32
@@ -22,7 +23,7 @@ import { makeSlab, type Slab } from "../src/model/params.ts";
 import { clipGradNorm, createOptimizerState, type OptimizerConfig, optimizerStep } from "../src/train/optim.ts";
 
 interface Fixture {
-  config: { cell: "rnn" | "lstm" | "gru"; activation: "tanh" | "relu"; V: number; H: number; L: number; E: number; B: number; T: number };
+  config: { cell: "rnn" | "lstm" | "gru"; forgetGate?: false; activation: "tanh" | "relu"; V: number; H: number; L: number; E: number; B: number; T: number };
   params: Record<string, number[]>;
   inputs: number[][]; // [T][B]
   targets: number[][]; // [T][B]
@@ -80,6 +81,7 @@ interface Setup {
 function setup(ops: Kernels, fx: Fixture): Setup {
   const c = fx.config;
   const cfg: ModelConfig = { cell: c.cell, layers: c.L, hidden: c.H, embed: c.E, activation: c.activation, residual: false, vocabSize: c.V };
+  if (c.forgetGate === false) cfg.forgetGate = false;
   const m = createModel(cfg, ops);
   // the fixture names exactly our tensors, with exactly their sizes
   expect(Object.keys(fx.params).sort()).toEqual(m.spec.tensors.map((t) => t.name).sort());
@@ -173,10 +175,11 @@ function report(label: string, errs: Record<string, number>): void {
 }
 
 function suite(ops: Kernels): void {
-  it("has all 8 fixtures", () => {
-    expect(fixtures.map(([n]) => n)).toEqual(
-      ["gru-embed", "gru-onehot", "lstm-embed", "lstm-onehot", "rnn-relu-embed", "rnn-relu-onehot", "rnn-tanh-embed", "rnn-tanh-onehot"],
-    );
+  it("has all 10 fixtures", () => {
+    expect(fixtures.map(([n]) => n)).toEqual([
+      "gru-embed", "gru-onehot", "lstm-embed", "lstm-nofg-embed", "lstm-nofg-onehot", "lstm-onehot", "rnn-relu-embed", "rnn-relu-onehot",
+      "rnn-tanh-embed", "rnn-tanh-onehot",
+    ]);
   });
   for (const [name, fx] of fixtures) {
     it(`${name}: logits, loss, final state and every gradient`, () => report(`${ops.name} ${name} one step`, checkOneStep(ops, fx)));

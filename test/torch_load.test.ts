@@ -1,5 +1,5 @@
-// PyTorch loads rnn's checkpoints: test/reference/char_rnn.py builds nn.RNN / nn.LSTM / nn.GRU from the
-// safetensors file and scores a text under the same protocol as `rnn eval`; the two losses agree within 1e-4.
+// PyTorch loads rnn's checkpoints: test/reference/char_rnn.py builds nn.RNN / nn.LSTM / nn.GRU (or its
+// NoForgetLSTM, for --cell lstm --no-forget-gate) from the safetensors file and scores a text under the same protocol as `rnn eval`; the two losses agree within 1e-4.
 // Needs Debian's python3-torch (`apt-get install python3-torch libopenblas0-pthread`); skipped without it,
 // since the rest of the suite needs only Node.
 import { spawnSync } from "node:child_process";
@@ -24,13 +24,14 @@ describe.skipIf(!hasTorch)("PyTorch reproduces rnn eval from the checkpoint", ()
     ["rnn", "0", "tanh"], ["rnn", "0", "relu"], ["rnn", "16", "tanh"],
     ["lstm", "0", "tanh"], ["lstm", "16", "tanh"],
     ["gru", "0", "tanh"], ["gru", "16", "tanh"],
+    ["lstm-nofg", "0", "tanh"], ["lstm-nofg", "16", "tanh"], // --cell lstm --no-forget-gate
   ] as const;
   const name = ([cell, embed, act]: readonly string[]) => `${cell}-${embed}-${act}`;
   let torchResults: Record<string, { loss: number; chars: number; skipped: number }> = {};
   beforeAll(() => {
     for (const c of cases) {
       const [cell, embed, act] = c;
-      const args = ["train", corpus, "--out", path.join(dir, name(c)), "--cell", cell, "--embed", embed, "--hidden", "32", "--layers", "2", "--batch", "8", "--seq", "32", "--steps", "20", "--eval-every", "20", "--quiet"];
+      const args = ["train", corpus, "--out", path.join(dir, name(c)), ...(cell === "lstm-nofg" ? ["--cell", "lstm", "--no-forget-gate"] : ["--cell", cell]), "--embed", embed, "--hidden", "32", "--layers", "2", "--batch", "8", "--seq", "32", "--steps", "20", "--eval-every", "20", "--quiet"];
       if (cell === "rnn") args.push("--activation", act);
       const t = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8" });
       if (t.status !== 0) throw new Error(`training ${name(c)} failed: ${t.stderr}`);
@@ -58,6 +59,7 @@ print(json.dumps(out))`;
       expect(theirs.chars).toBe(ours.chars);
       expect(theirs.skipped).toBe(ours.skipped);
       expect(ours.skipped).toBeGreaterThan(0);
+      if (process.env.RNN_GOLDEN_VERBOSE) console.log(`${name(c)}: |torch − rnn eval| = ${Math.abs(theirs.loss - ours.loss).toExponential(2)}`);
       expect(Math.abs(theirs.loss - ours.loss)).toBeLessThan(1e-4);
     });
   }

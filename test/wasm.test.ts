@@ -185,6 +185,31 @@ for (const relaxed of builds) {
         expect(relErr(dc, dcr), "dc (in place run)").toBeLessThan(TOL);
       });
 
+      it(`lstm-nofg cell ${B}×${H}, dGates aliasing gates`, () => {
+        const gates = preact(3 * n), cPrev = rand(ops, n, 2);
+        const h = ops.alloc(n) as Float32Array, c = ops.alloc(n) as Float32Array;
+        const gr = copy(gates), hr = new Float32Array(n), cr = new Float32Array(n);
+        ops.lstmNoForgetCellForward(h, c, gates, cPrev, B, H);
+        refF32.lstmNoForgetCellForward(hr, cr, gr, copy(cPrev), B, H);
+        expect(relErr(gates, gr), "activations").toBeLessThan(TOL);
+        expect(relErr(c, cr), "c").toBeLessThan(TOL);
+        expect(relErr(h, hr), "h").toBeLessThan(TOL);
+        const dc = rand(ops, n), dh = rand(ops, n);
+        const dcr = copy(dc);
+        // separate output
+        const dG = ops.alloc(3 * n) as Float32Array, dGr = new Float32Array(3 * n);
+        const dc1 = ops.alloc(n) as Float32Array;
+        dc1.set(dc);
+        ops.lstmNoForgetCellBackward(dG, dc1, dh, gates, c, B, H);
+        refF32.lstmNoForgetCellBackward(dGr, dcr, copy(dh), gr, cr, B, H);
+        expect(relErr(dG, dGr), "dGates").toBeLessThan(TOL);
+        expect(relErr(dc1, dcr), "dc").toBeLessThan(TOL);
+        // in place: dGates = gates
+        ops.lstmNoForgetCellBackward(gates, dc, dh, gates, c, B, H);
+        expect(relErr(gates, dGr), "dGates in place").toBeLessThan(TOL);
+        expect(relErr(dc, dcr), "dc (in place run)").toBeLessThan(TOL);
+      });
+
       it(`gru cell ${B}×${H}, gates aliasing gx, dgx aliasing gates, dgh aliasing gh`, () => {
         const gx = preact(3 * n), gh = rand(ops, 3 * n, 3), hPrev = rand(ops, n);
         const h = ops.alloc(n) as Float32Array, gates = ops.alloc(3 * n) as Float32Array;
@@ -296,6 +321,7 @@ const cells: [string, Partial<ModelConfig>][] = [
   ["rnn-tanh", { cell: "rnn", activation: "tanh" }],
   ["rnn-relu", { cell: "rnn", activation: "relu" }],
   ["lstm", { cell: "lstm" }],
+  ["lstm-nofg", { cell: "lstm", forgetGate: false }],
   ["gru", { cell: "gru" }],
 ];
 

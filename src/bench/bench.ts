@@ -51,7 +51,7 @@ function modelOf(w: Workload): ModelConfig {
  * one-hot input projection is a gather and its weight gradient a scatter, so they count nothing.
  */
 export function trainFlops(m: ModelConfig, B: number, T: number): number {
-  const N = B * T, H = m.hidden, GH = gateCount(m.cell) * H, V = m.vocabSize;
+  const N = B * T, H = m.hidden, GH = gateCount(m) * H, V = m.vocabSize;
   let f = 0;
   for (let l = 0; l < m.layers; l++) {
     const In = l === 0 ? m.embed : H; // 0 for one-hot
@@ -63,7 +63,7 @@ export function trainFlops(m: ModelConfig, B: number, T: number): number {
 
 /** Floating-point operations to sample one character at batch 1. */
 export function sampleFlops(m: ModelConfig): number {
-  const H = m.hidden, GH = gateCount(m.cell) * H;
+  const H = m.hidden, GH = gateCount(m) * H;
   let f = 0;
   for (let l = 0; l < m.layers; l++) f += 2 * ((l === 0 ? m.embed : H) + H) * GH;
   return f + 2 * H * m.vocabSize;

@@ -87,8 +87,15 @@ export function modelConfigProblems(m: unknown): string[] {
   intIn(p, "config.model.vocabSize", m.vocabSize, 1, LIMITS.vocab);
   if (m.activation !== undefined) oneOf(p, "config.model.activation", m.activation, ACTIVATIONS);
   if (m.residual !== undefined && typeof m.residual !== "boolean") p.push(`config.model.residual is ${show(m.residual)}, not true or false`);
+  if (m.forgetGate !== undefined && typeof m.forgetGate !== "boolean") p.push(`config.model.forgetGate is ${show(m.forgetGate)}, not true or false`);
   if (p.length) return p;
-  if (m.activation === "relu" && !cellOf(m.cell as CellKind).takesActivation) p.push(`config.model.activation is relu for the ${m.cell} cell, which has fixed nonlinearities`);
+  let cell;
+  try {
+    cell = cellOf({ cell: m.cell as CellKind, forgetGate: m.forgetGate as boolean | undefined });
+  } catch (e) {
+    return [`config.model: ${(e as Error).message}`];
+  }
+  if (m.activation === "relu" && !cell.takesActivation) p.push(`config.model.activation is relu for the ${m.cell} cell, which has fixed nonlinearities`);
   if (m.residual === true && (m.layers as number) < 2) p.push(`config.model.residual is true with 1 layer (residual needs at least 2)`);
   return p;
 }

@@ -1,6 +1,7 @@
 // `rnn diagnose`: how gradients vanish or explode in a model — the decay of ‖∂L_T/∂h_{T−k}‖ back through
-// one chunk, the singular values of the recurrent matrices, the share of saturated gates. A table per model
-// on stdout and one SVG plot overlaying every model's curves. Runs in float64 (the reference kernels), so the
+// one chunk, the singular values of the recurrent matrices, the share of saturated gates — and how the
+// carried state behaves over many consecutive chunks (‖c_t‖ by step, loss per chunk). A table per model
+// on stdout and one SVG overlaying every model's curves (the ‖c_t‖ plot below the gradient plot). Runs in float64 (the reference kernels), so the
 // smallest gradients do not underflow; the numbers come from src/diagnose/diagnose.ts.
 import fs from "node:fs";
 import path from "node:path";
@@ -8,12 +9,12 @@ import chalk from "chalk";
 import { DIAGNOSE_DEFAULTS, type TrainConfig } from "../config.ts";
 import { readCorpus } from "../corpus/corpus.ts";
 import { splitTrainVal } from "../corpus/batches.ts";
-import { type Diagnosis, diagnose } from "../diagnose/diagnose.ts";
+import { type Diagnosis, diagnose, type StateRun, stateRun } from "../diagnose/diagnose.ts";
 import { RnnError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { refF64 } from "../kernels/ref.ts";
 import { cellLabel, forgetGate } from "../model/cells/index.ts";
-import { linePlot, type Series } from "../plot/svg.ts";
+import { linePlot, type Series, stackPlots } from "../plot/svg.ts";
 import { describeModel, loadModel } from "../checkpoint/checkpoint.ts";
 import { textIds } from "./eval.ts";
 import type { FlagsOf } from "./options.ts";
@@ -27,6 +28,8 @@ interface Result {
   config: TrainConfig;
   what: string;
   d: Diagnosis;
+  /** the carried-state run (null with --chunks 0) */
+  states: StateRun | null;
 }
 
 export async function diagnoseCommand(file: string | undefined, flags: DiagnoseFlags): Promise<void> {
@@ -36,13 +39,15 @@ export async function diagnoseCommand(file: string | undefined, flags: DiagnoseF
     const cfg = meta.config;
     const { ids, what } = file ? textIds(file, meta.vocab) : runText(cfg, meta.vocab);
     const T = flags.seq ?? cfg.seq;
-    const d = diagnose(model, ids, { T, B: flags.batch ?? DIAGNOSE_DEFAULTS.batch });
-    results.push({ label: labelOf(p, cfg), path: file_, config: cfg, what, d });
+    const B = flags.batch ?? DIAGNOSE_DEFAULTS.batch, chunks = flags.chunks ?? DIAGNOSE_DEFAULTS.chunks;
+    const d = diagnose(model, ids, { T, B });
+    const states = chunks > 0 ? stateRun(model, ids, { T, B, chunks }) : null;
+    results.push({ label: labelOf(p, cfg), path: file_, config: cfg, what, d, states });
   }
   const svgPath = flags.svg === false ? null : flags.svg ?? defaultSvgPath(results[0].path);
   if (svgPath) writeFileAtomic(svgPath, plotOf(results), { what: "diagnose plot" });
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify({ models: results.map((r) => ({ label: r.label, path: r.path, text: r.what, ...r.d })), svg: svgPath })}\n`);
+    process.stdout.write(`${JSON.stringify({ models: results.map((r) => ({ label: r.label, path: r.path, text: r.what, ...r.d, states: r.states })), svg: svgPath })}\n`);
     return;
   }
   for (const r of results) process.stdout.write(table(r, flags.every));
@@ -63,7 +68,7 @@ function runText(cfg: TrainConfig, vocab: string[]): { ids: Int32Array; what: st
 
 function labelOf(p: string, cfg: TrainConfig): string {
   const m = cfg.model;
-  const fb = forgetGate(m.cell) >= 0 && cfg.forgetBias !== null ? `, forget bias ${cfg.forgetBias}` : "";
+  const fb = forgetGate(m) >= 0 && cfg.forgetBias !== null ? `, forget bias ${cfg.forgetBias}` : "";
   return `${path.basename(path.resolve(p))}: ${cellLabel(m)} ${m.layers}×${m.hidden}, init ${cfg.init}${fb}${cfg.orthoReg ? `, ortho-reg ${cfg.orthoReg}` : ""}`;
 }
 
@@ -86,7 +91,7 @@ export function plotOf(results: Result[]): string {
     }
   }
   const T = Math.max(...results.map((r) => r.d.T));
-  return linePlot(series, {
+  const grads = linePlot(series, {
     title: `gradient of the last step's loss, k steps back (T = ${T})`,
     xLabel: "k (steps back from the last)",
     yLabel: "‖∂L_T / ∂h_(T−k)‖",
@@ -94,6 +99,28 @@ export function plotOf(results: Result[]): string {
     width: 820,
     height: 480,
   });
+  // below it, ‖c_t‖ over the carried-state run, for the models whose cell carries c
+  const states: Series[] = [], every = (n: number) => Math.max(1, Math.ceil(n / 500));
+  for (const r of results) {
+    const cNorm = r.states?.cNorm;
+    if (!cNorm) continue;
+    cNorm.forEach((ys, l) => states.push({
+      name: cNorm.length > 1 ? `${r.label} · layer ${l}` : r.label,
+      // at most about 500 points a line (every step is in --json)
+      points: ys.flatMap((v, t): [number, number][] => (t % every(ys.length) === 0 || t === ys.length - 1 ? [[t, v]] : [])),
+      dashed: cNorm.length > 1 && l < cNorm.length - 1,
+    }));
+  }
+  if (!states.length) return grads;
+  const steps = Math.max(...results.map((r) => r.states?.steps ?? 0));
+  return stackPlots([grads, linePlot(states, {
+    title: `cell state ‖c_t‖ with the state carried over ${steps} steps (chunks of T = ${T})`,
+    xLabel: "t (steps from a zero state)",
+    yLabel: "‖c_t‖, mean over streams",
+    logY: true,
+    width: 820,
+    height: 420,
+  })]);
 }
 
 const sci = (v: number) => (Number.isFinite(v) ? v.toExponential(2) : String(v));
@@ -140,6 +167,23 @@ function table(r: Result, every?: number): string {
     out.push(`    layer ${ld.layer}: ${ld.saturation.map((s) => `${s.name} ${pct(s.share)} (${pct(s.low)} / ${pct(s.high)})`).join(" · ")}`);
   }
   out.push(chalk.dim(`    rules: σ gates |σ−0.5|>0.49 · tanh |tanh|>0.98 · relu h=0`));
+  if (r.states) out.push(...stateTable(r.states, d.T, d.B));
   out.push("");
   return out.join("\n") + "\n";
+}
+
+/** The carried-state run: ‖c_t‖ per layer and the chunk's loss at the end of every n-th chunk. */
+function stateTable(s: StateRun, T: number, B: number): string[] {
+  const out: string[] = [];
+  out.push(`  ${chalk.underline(`the state carried over ${s.chunks} chunks`)} (${s.steps} steps × B=${B} streams, from a zero state)` +
+    (s.cNorm ? `: ‖c_t‖, the L2 norm of a stream's cell state, mean over streams` : ""));
+  const fmt = (v: number) => (Number.isFinite(v) ? v.toPrecision(4) : String(v));
+  out.push(chalk.dim(`  ${"t".padStart(7)}  ${s.cNorm ? s.cNorm.map((_, l) => `‖c‖ layer ${l}`.padEnd(12)).join(" ") + "  " : ""}chunk loss`));
+  for (const k of rowsOf(s.chunks, undefined).filter((k) => k > 0)) {
+    const t = k * T;
+    out.push(`  ${String(t).padStart(7)}  ${s.cNorm ? s.cNorm.map((c) => fmt(c[t]).padEnd(12)).join(" ") + "  " : ""}${s.loss[k - 1].toFixed(4)}`);
+  }
+  out.push(`  saturated units in the last chunk`);
+  s.saturation.forEach((sat, l) => out.push(`    layer ${l}: ${sat.map((x) => `${x.name} ${pct(x.share)} (${pct(x.low)} / ${pct(x.high)})`).join(" · ")}`));
+  return out;
 }

@@ -73,6 +73,7 @@ export const OPTIONS = [
   { flags: "--residual", field: "residual", help: "y = x + f(x) between stacked layers", commands: ["train"] },
   { flags: "--dropout <p>", field: "dropout", parse: fraction, help: "inverted dropout between layers and before the decoder", commands: ["train"] },
   { flags: "--init <kind>", field: "init", parse: choice(INITS), help: INITS.join(" | "), commands: ["train"] },
+  { flags: "--no-forget-gate", field: "forgetGate", help: "--cell lstm without forget gate (1997: c_t = c_{t−1} + i⊙g)", commands: ["train"] },
   { flags: "--forget-bias <b>", field: "forgetBias", parse: num(), help: "LSTM forget-gate bias", default: "1 with xavier/orthogonal init", commands: ["train"] },
   // ---- rnn train: data and optimisation
   { flags: "--batch <B>", field: "batch", parse: int(), help: "parallel streams", commands: ["train"], familiar: ["batch_size"] },
@@ -128,6 +129,7 @@ export const OPTIONS = [
   { flags: "-m, --model <path>", field: "model", parse: each, help: "run directory or .safetensors file; repeat to compare models in one plot", required: true, commands: ["diagnose"], familiar: ["checkpoint"] },
   { flags: "--seq <T>", field: "seq", parse: int(), help: "steps in the chunk", default: "the model's --seq", commands: ["diagnose"], familiar: ["seq_length", "block_size", "bptt"] },
   { flags: "--batch <B>", field: "batch", parse: int(), help: "streams, at evenly spread offsets of the text", commands: ["diagnose"], familiar: ["batch_size"] },
+  { flags: "--chunks <n>", field: "chunks", parse: int(0), help: "consecutive chunks of the carried-state run (‖c_t‖ by step); 0 = none", commands: ["diagnose"] },
   { flags: "--svg <file>", field: "svg", help: "where to write the plot", default: "diagnose.svg beside the first model", commands: ["diagnose"] },
   { flags: "--no-svg", field: "svg", help: "write no plot", commands: ["diagnose"] },
   { flags: "--every <n>", field: "every", parse: int(), help: "table rows every n steps", default: "about 20 rows", commands: ["diagnose"] },
@@ -184,6 +186,8 @@ export function addOptions(cmd: Command, command: CommandName): Command {
     if (d.hidden) o.hideHelp();
     if (o.attributeName() !== d.field) throw new Error(`${d.flags}: commander stores it as '${o.attributeName()}', the table says '${d.field}'`);
     cmd.addOption(o);
+    // a lone --no-x: commander defaults x to true; leave it unset unless given, as FlagsOf types it
+    if (o.negate && cmd.getOptionValue(d.field) === true) cmd.setOptionValueWithSource(d.field, undefined, "default");
   }
   return cmd;
 }

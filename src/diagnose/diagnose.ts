@@ -21,10 +21,17 @@
 //   σ gates (lstm i, f, o; gru r, z):  σ < 0.01 ("low") or σ > 0.99 ("high"), i.e. |σ − ½| > 0.49
 //   tanh (rnn h, lstm g and tanh c, gru n):  tanh < −0.98 or > 0.98  (derivative < 0.04)
 //   relu (rnn-relu h):  h = 0 ("low": a dead unit passes no gradient)
+//
+// The carried state (stateRun). Training carries the state from chunk to chunk of one continuous stream;
+// a cell state can drift over such a run in a way one chunk from a zero state never shows (the LSTM without
+// forget gate sums c_t = c_{t−1} + i ⊙ g for ever). stateRun() runs `chunks` consecutive chunks of T steps
+// over B streams, forward only, carrying the state exactly as training and `rnn eval` do, and records per
+// layer ‖c_t‖ for t = 0…chunks·T — the L2 norm of one stream's cell state [H], the mean over the B streams —,
+// the mean cross-entropy of each chunk, and the saturation shares (above) of the last chunk.
 import { RnnError } from "../errors.ts";
 import type { Arr } from "../kernels/types.ts";
 import type { Nonlinearity } from "../model/cells/cell.ts";
-import { type CellKind, cellOf } from "../model/cells/index.ts";
+import { type CellChoice, cellOf } from "../model/cells/index.ts";
 import { createState, createWorkspace, forward, type ForwardResult, type Model, type State, type Workspace } from "../model/model.ts";
 import { tensorNames } from "../model/params.ts";
 
@@ -65,6 +72,19 @@ export interface LayerDiagnosis {
   saturation: Saturation[];
 }
 
+export interface StateRun {
+  /** consecutive chunks of T steps, the state carried from one to the next, from a zero state */
+  chunks: number;
+  /** chunks · T */
+  steps: number;
+  /** per layer, ‖c_t‖ for t = 0…steps (mean over the streams of the L2 norm); null: the cell carries no c */
+  cNorm: number[][] | null;
+  /** mean cross-entropy of each chunk (nats) */
+  loss: number[];
+  /** per layer, the saturation shares of the last chunk */
+  saturation: Saturation[][];
+}
+
 export interface Diagnosis {
   T: number;
   B: number;
@@ -74,8 +94,8 @@ export interface Diagnosis {
 }
 
 /** Gate names of a cell, in the row order of weight_hh (its table entry, src/model/cells/). */
-export function gateNames(cell: CellKind): readonly string[] {
-  return cellOf(cell).gates;
+export function gateNames(m: CellChoice): readonly string[] {
+  return cellOf(m).gates;
 }
 
 /** Offsets of B streams of T+1 characters spread evenly over n characters (they overlap when n is short). */
@@ -87,7 +107,7 @@ export function streamStarts(n: number, B: number, T: number): number[] {
 
 export function diagnose(m: Model, ids: ArrayLike<number>, opts: DiagnoseOptions): Diagnosis {
   const { T, B } = opts;
-  const { cell, hidden: H, vocabSize: V } = m.cfg;
+  const { hidden: H, vocabSize: V } = m.cfg;
   const ws = createWorkspace(m, B, T, { grad: true, dropout: false });
   const starts = streamStarts(ids.length, B, T);
   for (let t = 0; t < T; t++) {
@@ -109,11 +129,11 @@ export function diagnose(m: Model, ids: ArrayLike<number>, opts: DiagnoseOptions
   const layers = m.layers.map((L, l): LayerDiagnosis => {
     const { factor, r2 } = fitExponential(gradNorms[l], 1);
     const spectral: Spectral[] = [];
-    const G = gateNames(cell).length;
+    const G = gateNames(m.cfg).length;
     const full = singularValues(L.whh, G * H, H);
     spectral.push({ name: "W_hh", max: full[0], min: full[H - 1] });
     if (G > 1) {
-      gateNames(cell).forEach((name, g) => {
+      gateNames(m.cfg).forEach((name, g) => {
         const sv = singularValues(L.whh.subarray(g * H * H, (g + 1) * H * H), H, H);
         spectral.push({ name, max: sv[0], min: sv[H - 1] });
       });
@@ -121,6 +141,50 @@ export function diagnose(m: Model, ids: ArrayLike<number>, opts: DiagnoseOptions
     return { layer: l, gradNorm: gradNorms[l], decayPerStep: factor, r2, spectral, saturation: saturation[l] };
   });
   return { T, B, lastLoss: r.count ? r.lossSum / r.count : NaN, layers };
+}
+
+/**
+ * The carried-state run (see the header): `chunks` consecutive chunks of T steps over B streams at evenly
+ * spread offsets of the text, from a zero state. Fewer chunks when the text is too short for them all.
+ */
+export function stateRun(m: Model, ids: ArrayLike<number>, opts: DiagnoseOptions & { chunks: number }): StateRun {
+  const { T, B } = opts, { hidden: H, vocabSize: V } = m.cfg;
+  const chunks = Math.max(1, Math.min(opts.chunks, Math.floor((ids.length - 1) / T)));
+  const steps = chunks * T;
+  const starts = streamStarts(ids.length, B, steps);
+  const ws = createWorkspace(m, B, T, { grad: false, dropout: false });
+  const state = createState(m, B);
+  const cNorm = state.c.length ? m.layers.map(() => [0]) : null;
+  const loss: number[] = [];
+  let saturation: Saturation[][] = [];
+  for (let k = 0; k < chunks; k++) {
+    for (let t = 0; t < T; t++) {
+      for (let b = 0; b < B; b++) {
+        const at = starts[b] + k * T + t, i = t * B + b; // time-major
+        ws.idx[i] = ids[at];
+        ws.targets[i] = ids[at + 1];
+        if (ws.idx[i] < 0 || ws.idx[i] >= V || ws.targets[i] < 0 || ws.targets[i] >= V) throw new RnnError(`character id out of the model's vocabulary at offset ${at}`);
+      }
+    }
+    const r = forward(m, ws, state, { grad: false });
+    loss.push(r.lossSum / r.count);
+    if (cNorm) {
+      ws.layers.forEach((Lb, l) => {
+        for (let t = 1; t <= T; t++) {
+          const c = Lb.cAt[t];
+          let sum = 0;
+          for (let b = 0; b < B; b++) {
+            let q = 0;
+            for (let j = 0; j < H; j++) q += c[b * H + j] ** 2;
+            sum += Math.sqrt(q);
+          }
+          cNorm[l].push(sum / B);
+        }
+      });
+    }
+    if (k === chunks - 1) saturation = m.layers.map((_, l) => layerSaturation(m, ws, l));
+  }
+  return { chunks, steps, cNorm, loss, saturation };
 }
 
 /**
@@ -134,7 +198,7 @@ export function probeBackward(
   onGrad: (layer: number, s: number, dh: Arr) => void,
   afterForward?: () => void,
 ): ForwardResult {
-  const ops = m.ops, cell = cellOf(m.cfg.cell), { hidden: H, vocabSize: V, residual } = m.cfg;
+  const ops = m.ops, cell = cellOf(m.cfg), { hidden: H, vocabSize: V, residual } = m.cfg;
   const B = ws.B, T = ws.T, N = B * T, GH = cell.gates.length * H;
   const r = forward(m, ws, state, { grad: true });
   afterForward?.();
@@ -165,7 +229,7 @@ const RULES: Record<Nonlinearity, { rule: string; low: (v: number) => boolean; h
 /** Saturation shares of layer l's activations after a forward pass (see the header for the rules). */
 export function layerSaturation(m: Model, ws: Workspace, l: number): Saturation[] {
   const H = m.cfg.hidden, B = ws.B, N = B * ws.T;
-  return cellOf(m.cfg.cell).watched(ws.layers[l], B, H, m.cfg).map(({ name, fn, at }) => {
+  return cellOf(m.cfg).watched(ws.layers[l], B, H, m.cfg).map(({ name, fn, at }) => {
     const { rule, low, high } = RULES[fn];
     let lo = 0, hi = 0;
     for (let n = 0; n < N; n++) for (let j = 0; j < H; j++) {

@@ -134,6 +134,42 @@ export function lstmCellBackward(dGates: Arr, dc: Arr, dh: Arr, gates: Arr, c: A
   }
 }
 
+export function lstmNoForgetCellForward(h: Arr, c: Arr, gates: Arr, cPrev: Arr, B: number, H: number, gh: Arr | null = null): void {
+  if (gh) for (let i = 0; i < 3 * B * H; i++) gates[i] += gh[i];
+  for (let b = 0; b < B; b++) {
+    const g0 = b * 3 * H;
+    const r = b * H;
+    for (let j = 0; j < H; j++) {
+      const ig = sigmoid(gates[g0 + j]);
+      const gg = Math.tanh(gates[g0 + H + j]);
+      const og = sigmoid(gates[g0 + 2 * H + j]);
+      gates[g0 + j] = ig;
+      gates[g0 + H + j] = gg;
+      gates[g0 + 2 * H + j] = og;
+      const cv = cPrev[r + j] + ig * gg;
+      c[r + j] = cv;
+      h[r + j] = og * Math.tanh(cv);
+    }
+  }
+}
+
+export function lstmNoForgetCellBackward(dGates: Arr, dc: Arr, dh: Arr, gates: Arr, c: Arr, B: number, H: number, dh2: Arr | null = null): void {
+  for (let b = 0; b < B; b++) {
+    const g0 = b * 3 * H;
+    const r = b * H;
+    for (let j = 0; j < H; j++) {
+      const ig = gates[g0 + j], gg = gates[g0 + H + j], og = gates[g0 + 2 * H + j];
+      const tc = Math.tanh(c[r + j]);
+      const dhv = dh2 ? dh[r + j] + dh2[r + j] : dh[r + j];
+      const dcv = dc[r + j] + dhv * og * (1 - tc * tc);
+      dGates[g0 + j] = dcv * gg * ig * (1 - ig);
+      dGates[g0 + H + j] = dcv * ig * (1 - gg * gg);
+      dGates[g0 + 2 * H + j] = dhv * tc * og * (1 - og);
+      dc[r + j] = dcv;
+    }
+  }
+}
+
 export function gruCellForward(h: Arr, gates: Arr, gx: Arr, gh: Arr, hPrev: Arr, B: number, H: number): void {
   for (let b = 0; b < B; b++) {
     const g0 = b * 3 * H;
@@ -243,7 +279,8 @@ function make(name: string, alloc: (n: number) => Arr): Kernels {
     setHelper: () => {},
     gemmNN, gemmNT, gemmNTBias, gemmTNAcc, packedSize, packB, gemmNNPacked, gatherRows, scatterAddRows, addBias, biasBackward,
     transpose, addTo, scale, sumSquares, adam,
-    rnnCellForward, rnnCellBackward, lstmCellForward, lstmCellBackward, gruCellForward, gruCellBackward, softmaxXent,
+    rnnCellForward, rnnCellBackward, lstmCellForward, lstmCellBackward, lstmNoForgetCellForward, lstmNoForgetCellBackward,
+    gruCellForward, gruCellBackward, softmaxXent,
   };
 }
 

@@ -17,7 +17,8 @@
 //     take 3H or 4H columns), V the vocabulary, n the elements of a flat array;
 //   - accumulation: every output is overwritten (`=`) unless its doc line below says `+=` (always added
 //     into) or `(= or +=)` (added into exactly when the trailing `acc` flag is true);
-//   - in-place use is part of the contract: lstmCellBackward's dGates may alias gates, gruCellForward's
+//   - in-place use is part of the contract: lstmCellBackward's (and lstmNoForgetCellBackward's) dGates may
+//     alias gates, gruCellForward's
 //     gates may alias gx, gruCellBackward's dgx may alias gates and dgh may alias gh (each element is read
 //     before it is written, per column j);
 //   - nothing allocates. All buffers come from `alloc`, once, when a model or trainer is built. The WASM
@@ -25,7 +26,7 @@
 //     the backend.
 //
 // Cell gate layouts follow PyTorch: LSTM gates (i, f, g, o), GRU gates (r, z, n), each a block of H
-// columns in that order; the cells in src/model/ use these kernels one time step at a time.
+// columns in that order (the LSTM without forget gate: i, g, o); the cells in src/model/ use these kernels one time step at a time.
 
 export type Arr = Float32Array | Float64Array;
 
@@ -127,6 +128,17 @@ export interface Kernels {
    * holds on entry. dh[B×H]: total ∂L/∂h_t.
    */
   lstmCellBackward(dGates: Arr, dc: Arr, dh: Arr, gates: Arr, c: Arr, cPrev: Arr, B: number, H: number, dh2?: Arr | null): void;
+
+  /**
+   * The LSTM without forget gate (f ≡ 1). gates[B×3H] = σ(i), tanh(g), σ(o) of the pre-activations it holds
+   * (+ gh[B×3H] when given), in place; c[B×H] = cPrev + i⊙g ;  h[B×H] = o⊙tanh(c)
+   */
+  lstmNoForgetCellForward(h: Arr, c: Arr, gates: Arr, cPrev: Arr, B: number, H: number, gh?: Arr | null): void;
+  /**
+   * dGates[B×3H] = ∂L/∂(pre-activations). dc[B×H] = ∂L/∂c_{t-1} (= ∂L/∂c_t: f ≡ 1), in place of the ∂L/∂c_t
+   * from step t+1 it holds on entry. dh[B×H]: total ∂L/∂h_t.
+   */
+  lstmNoForgetCellBackward(dGates: Arr, dc: Arr, dh: Arr, gates: Arr, c: Arr, B: number, H: number, dh2?: Arr | null): void;
 
   /**
    * Given gx[B×3H] = x·W_ihᵀ + b_ih and gh[B×3H] = h_{t-1}·W_hhᵀ + b_hh (both r,z,n):

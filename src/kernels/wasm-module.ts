@@ -30,6 +30,8 @@ export interface Exports {
   rnn_bwd(dPre: number, dh: number, h: number, n: number, relu: number, dh2: number): void;
   lstm_fwd(h: number, c: number, gates: number, cPrev: number, B: number, H: number, gh: number): void;
   lstm_bwd(dGates: number, dc: number, dh: number, gates: number, c: number, cPrev: number, B: number, H: number, dh2: number): void;
+  nflstm_fwd(h: number, c: number, gates: number, cPrev: number, B: number, H: number, gh: number): void;
+  nflstm_bwd(dGates: number, dc: number, dh: number, gates: number, c: number, B: number, H: number, dh2: number): void;
   gru_fwd(h: number, gates: number, gx: number, gh: number, hPrev: number, B: number, H: number): void;
   gru_bwd(dgx: number, dgh: number, dhPrev: number, dh: number, gates: number, gh: number, hPrev: number, B: number, H: number, dh2: number): void;
   softmax_xent(dLogits: number, logits: number, targets: number, N: number, V: number, scale: number): number;

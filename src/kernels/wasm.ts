@@ -138,6 +138,15 @@ export function createWasmKernels(opts: WasmKernelOptions = {}): WasmKernels {
       ex.lstm_bwd(f32("dGates", dGates, 4 * n), f32("dc", dc, n), f32("dh", dh, n), f32("gates", gates, 4 * n), f32("c", c, n), f32("cPrev", cPrev, n), B, H,
         dh2 ? f32("dh2", dh2, n) : 0);
     },
+    lstmNoForgetCellForward(h, c, gates, cPrev, B, H, gh) {
+      const n = B * H;
+      ex.nflstm_fwd(f32("h", h, n), f32("c", c, n), f32("gates", gates, 3 * n), f32("cPrev", cPrev, n), B, H, gh ? f32("gh", gh, 3 * n) : 0);
+    },
+    lstmNoForgetCellBackward(dGates, dc, dh, gates, c, B, H, dh2) {
+      const n = B * H;
+      ex.nflstm_bwd(f32("dGates", dGates, 3 * n), f32("dc", dc, n), f32("dh", dh, n), f32("gates", gates, 3 * n), f32("c", c, n), B, H,
+        dh2 ? f32("dh2", dh2, n) : 0);
+    },
     gruCellForward(h, gates, gx, gh, hPrev, B, H) {
       const n = B * H;
       ex.gru_fwd(f32("h", h, n), f32("gates", gates, 3 * n), f32("gx", gx, 3 * n), f32("gh", gh, 3 * n), f32("hPrev", hPrev, n), B, H);

@@ -27,7 +27,7 @@ import { pack } from "./model.ts";
 import { layerTensorOf, tensorNames } from "./params.ts";
 
 export function initParams(m: Model, cfg: Pick<TrainConfig, "init" | "forgetBias">, rng: Rng): void {
-  const H = m.cfg.hidden, G = gateCount(m.cfg.cell);
+  const H = m.cfg.hidden, G = gateCount(m.cfg);
   if (cfg.init === "pytorch") {
     const k = 1 / Math.sqrt(H);
     for (const t of m.spec.tensors) {
@@ -50,7 +50,7 @@ export function initParams(m: Model, cfg: Pick<TrainConfig, "init" | "forgetBias
       } else w.fill(0); // biases
     }
   }
-  const f = forgetGate(m.cfg.cell);
+  const f = forgetGate(m.cfg);
   if (cfg.forgetBias !== null && f >= 0) {
     // the forget gate's block of rows [f·H, (f+1)·H) in the cell's gate layout
     for (const L of m.layers) {

@@ -27,7 +27,7 @@ export interface Model {
 }
 
 export function createModel(cfg: ModelConfig, ops: Kernels, params?: Slab): Model {
-  const G = gateCount(cfg.cell), H = cfg.hidden;
+  const G = gateCount(cfg), H = cfg.hidden;
   const spec = paramSpec(cfg);
   const slab = params ?? makeSlab(spec, (n) => ops.alloc(n));
   const model = attachModel(cfg, ops, slab.data, {
@@ -62,7 +62,7 @@ export function attachModel(cfg: ModelConfig, ops: Kernels, params: Arr, derived
 
 /** Refresh everything derived from the parameters. Call after every change to them (once per optimizer step). */
 export function pack(m: Model): void {
-  const ops = m.ops, H = m.cfg.hidden, GH = gateCount(m.cfg.cell) * H, V = m.cfg.vocabSize;
+  const ops = m.ops, H = m.cfg.hidden, GH = gateCount(m.cfg) * H, V = m.cfg.vocabSize;
   for (const L of m.layers) {
     for (let j = 0; j < GH; j++) L.bsum[j] = L.bih[j] + L.bhh[j];
     ops.packB(L.whhP, L.whh, GH, H, false); // W_hh [GH × H] as a K = GH, N = H right-hand side
@@ -72,7 +72,7 @@ export function pack(m: Model): void {
     // (with its bias) is then a plain row gather, bit for bit the gather + addBias it replaces
     const L0 = m.layers[0];
     ops.transpose(m.wihT, L0.wih, GH, V, false);
-    ops.addBias(m.wihT, inputBias(cellOf(m.cfg.cell), L0), V, GH, true);
+    ops.addBias(m.wihT, inputBias(cellOf(m.cfg), L0), V, GH, true);
   }
 }
 
@@ -108,14 +108,14 @@ export interface Workspace {
 }
 
 export function createWorkspace(m: Model, B: number, T: number, opts: { dropout?: boolean; grad?: boolean } = {}): Workspace {
-  const { cell, hidden: H, embed: E, vocabSize: V, layers: Lc, residual } = m.cfg;
-  const ops = m.ops, G = gateCount(cell), N = T * B;
+  const { hidden: H, embed: E, vocabSize: V, layers: Lc, residual } = m.cfg;
+  const ops = m.ops, cell = cellOf(m.cfg), G = cell.gates.length, N = T * B;
   const grad = opts.grad ?? true;
   const layers: LayerBuffers[] = [];
   const outs: Arr[] = [];
   const masks: (Arr | null)[] = [];
   for (let l = 0; l < Lc; l++) {
-    const lb = layerBuffers((n) => ops.alloc(n), cellOf(cell), B, T, H);
+    const lb = layerBuffers((n) => ops.alloc(n), cell, B, T, H);
     layers.push(lb);
     const own = opts.dropout || (residual && l > 0);
     outs.push(own ? ops.alloc(N * H) : lb.hs.subarray(B * H));
@@ -145,7 +145,7 @@ export function createWorkspace(m: Model, B: number, T: number, opts: { dropout?
 export type State = Record<StateName, Arr[]>;
 
 export function createState(m: Model, B: number): State {
-  const carried = cellOf(m.cfg.cell).state;
+  const carried = cellOf(m.cfg).state;
   const states = (s: StateName) => (carried.includes(s) ? m.layers.map(() => m.ops.alloc(B * m.cfg.hidden)) : []);
   return { h: states("h"), c: states("c") };
 }
@@ -174,7 +174,7 @@ export interface ForwardResult {
 
 /** Runs one chunk. Reads ws.idx / ws.targets and the carried state; writes the final state back. */
 export function forward(m: Model, ws: Workspace, state: State, opts: ForwardOptions): ForwardResult {
-  const ops = m.ops, cell = cellOf(m.cfg.cell), { hidden: H, embed: E, vocabSize: V, residual } = m.cfg;
+  const ops = m.ops, cell = cellOf(m.cfg), { hidden: H, embed: E, vocabSize: V, residual } = m.cfg;
   const B = ws.B, T = ws.T, N = B * T, GH = cell.gates.length * H;
   const p = opts.dropout ?? 0;
   ws.dropped = p > 0 && ws.masks[0] !== null;
@@ -216,7 +216,7 @@ export function forward(m: Model, ws: Workspace, state: State, opts: ForwardOpti
 
 /** Accumulates (+=) the gradient of the last forward(grad: true) into grads. */
 export function backward(m: Model, ws: Workspace, grads: Slab): void {
-  const ops = m.ops, cell = cellOf(m.cfg.cell), { hidden: H, embed: E, vocabSize: V, residual } = m.cfg;
+  const ops = m.ops, cell = cellOf(m.cfg), { hidden: H, embed: E, vocabSize: V, residual } = m.cfg;
   const B = ws.B, T = ws.T, N = B * T, GH = cell.gates.length * H;
   const gl = gradLayers(m, grads);
   const Lc = m.layers.length;

@@ -17,7 +17,7 @@ export function orthoScratch(m: Model): OrthoScratch {
 
 /** Returns the penalty λ Σ ‖W_gᵀW_g − I‖²; adds its gradient into grads when given. */
 export function orthoReg(m: Model, lambda: number, scratch: OrthoScratch, grads: Slab | null): number {
-  const ops = m.ops, H = m.cfg.hidden, G = gateCount(m.cfg.cell), HH = H * H;
+  const ops = m.ops, H = m.cfg.hidden, G = gateCount(m.cfg), HH = H * H;
   const A = scratch.A;
   let penalty = 0;
   m.layers.forEach((L, k) => {

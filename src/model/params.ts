@@ -52,7 +52,7 @@ export interface ParamSpec<Name extends string = ParamName> {
 }
 
 export function paramSpec(m: ModelConfig): ParamSpec {
-  const V = m.vocabSize, H = m.hidden, E = m.embed, G = gateCount(m.cell);
+  const V = m.vocabSize, H = m.hidden, E = m.embed, G = gateCount(m);
   const shapes: [ParamName, number[]][] = [];
   if (E > 0) shapes.push([tensorNames.embedding, [V, E]]);
   for (let k = 0; k < m.layers; k++) {

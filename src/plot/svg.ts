@@ -166,3 +166,22 @@ export function linePlot(series: Series[], opts: PlotOptions = {}): string {
   out.push(`</svg>`);
   return out.join("\n") + "\n";
 }
+
+/** One SVG document of several (linePlot's), one below the other, each as a nested <svg> at its offset. */
+export function stackPlots(docs: string[]): string {
+  let y = 0, W = 0;
+  const parts = docs.map((d) => {
+    const body = d.replace(/^<\?xml[^>]*>\n/, "").trimEnd();
+    const [, w, h] = /^<svg [^>]*width="([\d.]+)" height="([\d.]+)"/.exec(body)!;
+    const part = body.replace(/^<svg /, `<svg x="0" y="${y}" `);
+    y += Number(h);
+    W = Math.max(W, Number(w));
+    return part;
+  });
+  return [
+    `<?xml version="1.0" encoding="UTF-8"?>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="${W}" height="${y}" viewBox="0 0 ${W} ${y}">`,
+    ...parts,
+    `</svg>`,
+  ].join("\n") + "\n";
+}

@@ -88,7 +88,7 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
   const totalSteps = stepBudget(cfg, epochSteps);
   const emit = (e: TrainEvent) => inp.onEvent(e, model);
   const hBuf = new Float32Array(cfg.model.layers * cfg.batch * cfg.model.hidden);
-  const cBuf = cellOf(cfg.model.cell).state.includes("c") ? new Float32Array(hBuf.length) : null;
+  const cBuf = cellOf(cfg.model).state.includes("c") ? new Float32Array(hBuf.length) : null;
   const run: Run = {
     cfg, vocab, model, engine, opt, rng, emit, h: hBuf, c: cBuf,
     step: resumed?.step ?? 0, epoch: resumed?.epoch ?? 0, chunk: resumed?.chunk ?? 0,

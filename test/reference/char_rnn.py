@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""The PyTorch CharRNN whose state_dict names rnn's checkpoints use, a plain safetensors loader (no
+"""The PyTorch CharRNN whose state_dict names rnn's checkpoints use (with NoForgetLSTM, the LSTM without forget
+gate that PyTorch lacks), a plain safetensors loader (no
 `safetensors` package needed), and the evaluation protocol `rnn eval` follows.
 
     /usr/bin/python3 test/reference/char_rnn.py eval CKPT FILE   # prints {"loss","bpc","perplexity","chars","skipped"}
@@ -25,14 +26,70 @@ CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 EVAL_CHUNK = 256
 
 
+class NoForgetLSTM(nn.Module):
+    """Hochreiter & Schmidhuber's 1997 LSTM, without forget gate: rnn's `--cell lstm --no-forget-gate`.
+
+    nn.LSTM's interface (input [T, B, In], state (h0, c0) [L, B, H] each or None → output [T, B, H], (h_n, c_n))
+    and parameter names (weight_ih_l{k} [3H × In], weight_hh_l{k} [3H × H], bias_ih_l{k}, bias_hh_l{k} [3H]),
+    nn.LSTM's init U(±1/√H), and its gate order with f left out — [i, g, o]:
+        i, g, o = σ(·), tanh(·), σ(·) of x W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh
+        c_t = c_{t−1} + i ⊙ g          h_t = o ⊙ tanh(c_t)
+    Written with plain torch ops, one step at a time; autograd gives the gradients.
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1):
+        super().__init__()
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        H = hidden_size
+        for k in range(num_layers):
+            In = input_size if k == 0 else H
+            setattr(self, f"weight_ih_l{k}", nn.Parameter(torch.empty(3 * H, In)))
+            setattr(self, f"weight_hh_l{k}", nn.Parameter(torch.empty(3 * H, H)))
+            setattr(self, f"bias_ih_l{k}", nn.Parameter(torch.empty(3 * H)))
+            setattr(self, f"bias_hh_l{k}", nn.Parameter(torch.empty(3 * H)))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    def forward(self, x, state=None):
+        T, B, _ = x.shape
+        L, H = self.num_layers, self.hidden_size
+        if state is None:
+            z = x.new_zeros(L, B, H)
+            state = (z, z)
+        h0, c0 = state
+        inp, h_n, c_n = x, [], []
+        for k in range(L):
+            W_ih, W_hh = getattr(self, f"weight_ih_l{k}"), getattr(self, f"weight_hh_l{k}")
+            b_ih, b_hh = getattr(self, f"bias_ih_l{k}"), getattr(self, f"bias_hh_l{k}")
+            gx = F.linear(inp, W_ih, b_ih)  # [T, B, 3H], every step at once
+            h, c, out = h0[k], c0[k], []
+            for t in range(T):
+                i, g, o = (gx[t] + F.linear(h, W_hh, b_hh)).chunk(3, dim=1)
+                c = c + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(c)
+                out.append(h)
+            inp = torch.stack(out)
+            h_n.append(h)
+            c_n.append(c)
+        return inp, (torch.stack(h_n), torch.stack(c_n))
+
+
 class CharRNN(nn.Module):
-    def __init__(self, cell, V, H, L, E=0, nonlinearity="tanh"):
+    def __init__(self, cell, V, H, L, E=0, nonlinearity="tanh", forget_gate=True):
         super().__init__()
         self.cell, self.V, self.H, self.L, self.E = cell, V, H, L, E
         if E > 0:
             self.embedding = nn.Embedding(V, E)
         In = E if E > 0 else V
-        if cell == "rnn":
+        if not forget_gate:
+            if cell != "lstm":
+                raise ValueError(f"forgetGate false: the {cell} cell has no forget gate")
+            self.rnn = NoForgetLSTM(In, H, L)
+        elif cell == "rnn":
             self.rnn = nn.RNN(In, H, L, nonlinearity=nonlinearity)
         else:
             self.rnn = CELLS[cell](In, H, L)
@@ -91,7 +148,8 @@ def load_checkpoint(path):
     mc = config["model"]
     if mc.get("residual"):
         raise ValueError("this reference CharRNN has no residual connections")
-    model = CharRNN(mc["cell"], mc["vocabSize"], mc["hidden"], mc["layers"], mc.get("embed", 0), mc.get("activation", "tanh"))
+    model = CharRNN(mc["cell"], mc["vocabSize"], mc["hidden"], mc["layers"], mc.get("embed", 0), mc.get("activation", "tanh"),
+                    mc.get("forgetGate", True))
     model.load_state_dict(tensors, strict=True)
     model.eval()
     out = dict(meta)

@@ -4,7 +4,8 @@ CharRNNs, for test/torch_golden.test.ts. Deterministic: rerunning rewrites the s
 
     /usr/bin/python3 test/reference/make_fixtures.py
 
-Each case: V=11, H=8, L=2, B=3, T=5, float32, default PyTorch init, random inputs/targets, a non-zero
+Each case (rnn-tanh, rnn-relu, lstm, gru, lstm-nofg: the LSTM without forget gate, char_rnn.NoForgetLSTM):
+V=11, H=8, L=2, B=3, T=5, float32, default PyTorch init, random inputs/targets, a non-zero
 carried state h0 (and c0). Shapes in the JSON: inputs/targets [T][B]; h0/c0/h_n/c_n [L][B][H];
 logits [T][B][V]; params/grads/final_params {state_dict name: flat row-major list}.
 """
@@ -20,7 +21,9 @@ from char_rnn import CharRNN  # noqa: E402
 
 V, H, L, B, T = 11, 8, 2, 3, 5
 LR, CLIP, STEPS = 1e-2, 0.2, 10  # default-init grad norms here are 0.17–0.55: 0.2 clips (nearly) every step
-CASES = [("rnn-tanh", "rnn", "tanh"), ("rnn-relu", "rnn", "relu"), ("lstm", "lstm", "tanh"), ("gru", "gru", "tanh")]
+# (name, cell, activation, forget gate); new cases go last, so that the seeds of the others stay
+CASES = [("rnn-tanh", "rnn", "tanh", True), ("rnn-relu", "rnn", "relu", True), ("lstm", "lstm", "tanh", True), ("gru", "gru", "tanh", True),
+         ("lstm-nofg", "lstm", "tanh", False)]
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
 
 
@@ -37,15 +40,37 @@ def mean_loss(model, x, y, h0):
     return F.cross_entropy(logits.reshape(-1, V), y.reshape(-1)), logits, hn
 
 
-def make_case(seed, name, cell, act, E):
+def check_no_forget_lstm(model, x, state0):
+    """NoForgetLSTM is nn.LSTM with its forget gate held at 1: copy its i, g, o rows into an nn.LSTM whose f rows
+    have zero weights and bias 100 (σ(100) = 1 in float32 and float64), and compare outputs and final states."""
+    m = model.rnn
+    H, L = m.hidden_size, m.num_layers
+    ref = torch.nn.LSTM(m.input_size, H, L)
+    with torch.no_grad():
+        for k in range(L):
+            for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                src, dst = getattr(m, f"{kind}_l{k}"), getattr(ref, f"{kind}_l{k}")
+                i, g, o = src.chunk(3, dim=0)
+                f = torch.full_like(i, 100.0 if kind == "bias_ih" else 0.0)
+                dst.copy_(torch.cat([i, f, g, o], dim=0))
+        inp = model.embedding(x) if model.E > 0 else F.one_hot(x, model.V).float()
+        out, (h, c) = m(inp, state0)
+        out_ref, (h_ref, c_ref) = ref(inp, state0)
+    for a, b in ((out, out_ref), (h, h_ref), (c, c_ref)):
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-5), float((a - b).abs().max())
+
+
+def make_case(seed, name, cell, act, E, forget_gate=True):
     torch.manual_seed(seed)
-    model = CharRNN(cell, V, H, L, E, act)
+    model = CharRNN(cell, V, H, L, E, act, forget_gate)
     x = torch.randint(0, V, (T, B))
     y = torch.randint(0, V, (T, B))
     h0 = torch.empty(L, B, H).uniform_(-0.8, 0.8)
     c0 = torch.empty(L, B, H).uniform_(-0.8, 0.8) if cell == "lstm" else None
     state0 = (h0, c0) if cell == "lstm" else h0
 
+    if not forget_gate:
+        check_no_forget_lstm(model, x, state0)
     params0 = {k: flat(v) for k, v in model.state_dict().items()}
     model.zero_grad()
     loss, logits, hn = mean_loss(model, x, y, state0)
@@ -66,7 +91,7 @@ def make_case(seed, name, cell, act, E):
     assert any(n > CLIP for n in norms), f"{name}: clipping never triggered {norms}"
 
     fx = {
-        "config": {"cell": cell, "activation": act, "V": V, "H": H, "L": L, "E": E, "B": B, "T": T},
+        "config": {"cell": cell, "activation": act, "V": V, "H": H, "L": L, "E": E, "B": B, "T": T, **({} if forget_gate else {"forgetGate": False})},
         "torch": torch.__version__,
         "seed": seed,
         "params": params0,
@@ -91,10 +116,10 @@ def make_case(seed, name, cell, act, E):
 def main():
     os.makedirs(OUT, exist_ok=True)
     seed = 1000
-    for name, cell, act in CASES:
+    for name, cell, act, forget_gate in CASES:
         for E in (0, 5):
             seed += 1
-            fx = make_case(seed, name, cell, act, E)
+            fx = make_case(seed, name, cell, act, E, forget_gate)
             fname = f"torch-{name}-{'embed' if E else 'onehot'}.json"
             with open(os.path.join(OUT, fname), "w") as f:
                 json.dump(fx, f, separators=(",", ":"))

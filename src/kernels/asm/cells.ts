@@ -1,4 +1,4 @@
-// Fused per-step cell kernels (math in src/model/{rnn,lstm,gru}.ts). Four columns j at a time, the last
+// Fused per-step cell kernels (math in src/model/cells/{rnn,lstm,lstm-nofg,gru}.ts). Four columns j at a time, the last
 // H mod 4 columns one at a time through the same code (lane 0). Every element of an aliased buffer is read
 // before it is written within its column group, so the in-place uses of the contract hold.
 import { sigmoid4, tanh4 } from "./math";
@@ -92,6 +92,57 @@ export function lstm_bwd(dGates: usize, dc: usize, dh: usize, gates: usize, c: u
   st(dg + 2 * Hb + o, f32x4.mul(f32x4.mul(dcv, ig), f32x4.sub(one, f32x4.mul(gg, gg))), full);
   st(dg + 3 * Hb + o, f32x4.mul(f32x4.mul(dhv, tc), f32x4.mul(og, f32x4.sub(one, og))), full);
   st(dc + o, f32x4.mul(dcv, fg), full);
+}
+
+/** The LSTM without forget gate (gates i g o, c = cPrev + i⊙g); gh ≠ 0 as in lstm_fwd */
+export function nflstm_fwd(h: usize, c: usize, gates: usize, cPrev: usize, B: i32, H: i32, gh: usize): void {
+  if (gh) nflstmFLoop(h, c, gates, cPrev, B, H, gh, true);
+  else nflstmFLoop(h, c, gates, cPrev, B, H, 0, false);
+}
+@inline function nflstmFLoop(h: usize, c: usize, gates: usize, cPrev: usize, B: i32, H: i32, gh: usize, two: bool): void {
+  const Hb = <usize>H * 4;
+  for (let b = 0; b < B; b++) {
+    const g = gates + <usize>b * 3 * Hb, g2 = gh + <usize>b * 3 * Hb, r = <usize>b * Hb;
+    let j = 0;
+    for (; j + 4 <= H; j += 4) nflstmF(h + r, c + r, g, cPrev + r, Hb, <usize>j * 4, g2, two, true);
+    for (; j < H; j++) nflstmF(h + r, c + r, g, cPrev + r, Hb, <usize>j * 4, g2, two, false);
+  }
+}
+@inline function nflstmF(h: usize, c: usize, g: usize, cPrev: usize, Hb: usize, o: usize, g2: usize, two: bool, full: bool): void {
+  const ig = sigmoid4(dsum(g + o, g2 + o, two, full));
+  const gg = tanh4(dsum(g + Hb + o, g2 + Hb + o, two, full));
+  const og = sigmoid4(dsum(g + 2 * Hb + o, g2 + 2 * Hb + o, two, full));
+  st(g + o, ig, full);
+  st(g + Hb + o, gg, full);
+  st(g + 2 * Hb + o, og, full);
+  const cv = f32x4.add(ld(cPrev + o, full), f32x4.mul(ig, gg));
+  st(c + o, cv, full);
+  st(h + o, f32x4.mul(og, tanh4(cv)), full);
+}
+
+export function nflstm_bwd(dGates: usize, dc: usize, dh: usize, gates: usize, c: usize, B: i32, H: i32, dh2: usize): void {
+  if (dh2) nflstmBLoop(dGates, dc, dh, gates, c, B, H, dh2, true);
+  else nflstmBLoop(dGates, dc, dh, gates, c, B, H, 0, false);
+}
+@inline function nflstmBLoop(dGates: usize, dc: usize, dh: usize, gates: usize, c: usize, B: i32, H: i32, dh2: usize, two: bool): void {
+  const Hb = <usize>H * 4;
+  for (let b = 0; b < B; b++) {
+    const dg = dGates + <usize>b * 3 * Hb, g = gates + <usize>b * 3 * Hb, r = <usize>b * Hb;
+    let j = 0;
+    for (; j + 4 <= H; j += 4) nflstmB(dg, dc + r, dh + r, g, c + r, Hb, <usize>j * 4, dh2 + r, two, true);
+    for (; j < H; j++) nflstmB(dg, dc + r, dh + r, g, c + r, Hb, <usize>j * 4, dh2 + r, two, false);
+  }
+}
+@inline function nflstmB(dg: usize, dc: usize, dh: usize, g: usize, c: usize, Hb: usize, o: usize, dh2: usize, two: bool, full: bool): void {
+  const one = splat(1);
+  const ig = ld(g + o, full), gg = ld(g + Hb + o, full), og = ld(g + 2 * Hb + o, full);
+  const tc = tanh4(ld(c + o, full));
+  const dhv = dsum(dh + o, dh2 + o, two, full);
+  const dcv = f32x4.add(ld(dc + o, full), f32x4.mul(f32x4.mul(dhv, og), f32x4.sub(one, f32x4.mul(tc, tc))));
+  st(dg + o, f32x4.mul(f32x4.mul(dcv, gg), f32x4.mul(ig, f32x4.sub(one, ig))), full);
+  st(dg + Hb + o, f32x4.mul(f32x4.mul(dcv, ig), f32x4.sub(one, f32x4.mul(gg, gg))), full);
+  st(dg + 2 * Hb + o, f32x4.mul(f32x4.mul(dhv, tc), f32x4.mul(og, f32x4.sub(one, og))), full);
+  st(dc + o, dcv, full);
 }
 
 export function gru_fwd(h: usize, gates: usize, gx: usize, gh: usize, hPrev: usize, B: i32, H: i32): void {

@@ -1,10 +1,15 @@
 // The cells rnn knows: one entry each. Adding a cell is a file beside these (see cell.ts for what it
 // declares), its kernels, and one line here (docs/architecture.md, "How to add a cell").
+//
+// A model's cell is looked up from its config, not from --cell alone: `--cell lstm --no-forget-gate` is the
+// entry NO_FORGET_GATE.lstm (lstm-nofg.ts, gates i g o), stored as cell "lstm" with forgetGate false, so
+// that every checkpoint says what it is and every older one (no forgetGate: true) loads as it always did.
 import type { ModelConfig } from "../../config.ts";
 import { RnnError } from "../../errors.ts";
 import type { Cell } from "./cell.ts";
 import { gru } from "./gru.ts";
 import { lstm } from "./lstm.ts";
+import { lstmNoForget } from "./lstm-nofg.ts";
 import { rnn } from "./rnn.ts";
 
 export const CELL_TABLE = { rnn, lstm, gru } satisfies Record<string, Cell>;
@@ -12,24 +17,33 @@ export const CELL_TABLE = { rnn, lstm, gru } satisfies Record<string, Cell>;
 /** --cell: a key of the table ("rnn" | "lstm" | "gru") */
 export type CellKind = keyof typeof CELL_TABLE;
 
-/** The table entry of a cell (a config read from a file may name one this rnn does not know). */
-export function cellOf(kind: CellKind): Cell {
-  const cell: Cell | undefined = CELL_TABLE[kind];
-  if (!cell) throw new RnnError(`unknown cell '${kind}': this rnn knows ${Object.keys(CELL_TABLE).join(", ")}`);
+/** --no-forget-gate: the cell a --cell becomes without its forget gate (only cells that have one). */
+export const NO_FORGET_GATE: Partial<Record<CellKind, Cell>> = { lstm: lstmNoForget };
+
+/** What selects a model's cell: --cell, and --no-forget-gate (forgetGate false; absent = true). */
+export type CellChoice = Pick<ModelConfig, "cell" | "forgetGate">;
+
+/** The table entry of a model's cell (a config read from a file may name one this rnn does not know). */
+export function cellOf(m: CellChoice): Cell {
+  const cell: Cell | undefined = m.forgetGate === false ? NO_FORGET_GATE[m.cell] : CELL_TABLE[m.cell];
+  if (!cell) {
+    if (m.forgetGate === false && CELL_TABLE[m.cell]) throw new RnnError(`the ${m.cell} cell has no forget gate to leave out (forgetGate false)`);
+    throw new RnnError(`unknown cell '${m.cell}': this rnn knows ${Object.keys(CELL_TABLE).join(", ")}`);
+  }
   return cell;
 }
 
 /** Gate count G: the weight_ih / weight_hh matrices are [G·H × In] and [G·H × H]. */
-export function gateCount(kind: CellKind): number {
-  return cellOf(kind).gates.length;
+export function gateCount(m: CellChoice): number {
+  return cellOf(m).gates.length;
 }
 
 /** Row block of the forget gate in the gate layout (--forget-bias), or −1 for a cell without one. */
-export function forgetGate(kind: CellKind): number {
-  return cellOf(kind).gates.indexOf("f");
+export function forgetGate(m: CellChoice): number {
+  return cellOf(m).gates.indexOf("f");
 }
 
-/** The cell's name as shown to people: "lstm", "rnn-tanh". */
+/** The cell's name as shown to people: "lstm", "rnn-tanh", "lstm-nofg". */
 export function cellLabel(m: ModelConfig): string {
-  return cellOf(m.cell).label(m);
+  return cellOf(m).label(m);
 }
