@@ -37,6 +37,7 @@ const DEFAULTS: Record<CommandName, Record<string, unknown>> = {
   predict: { ...PREDICT_DEFAULTS },
   score: {},
   info: {},
+  import: { ...MODEL_DEFAULTS, ...TRAIN_DEFAULTS },
   diagnose: { ...DIAGNOSE_DEFAULTS },
   bench: { ...BENCH_DEFAULTS },
 };

@@ -18,7 +18,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { importCheckpoint } from "../src/checkpoint/import.ts";
-import { decodeState, STATE } from "../src/checkpoint/checkpoint.ts";
+import { decodeState } from "../src/checkpoint/checkpoint.ts";
+import { STATE } from "../src/run/dir.ts";
 import { readCorpus } from "../src/corpus/corpus.ts";
 import { evalCommand } from "../src/cli/eval.ts";
 import { RnnError, UsageError } from "../src/errors.ts";
@@ -218,8 +219,8 @@ describe.skipIf(!hasTorch)("PyTorch round trip (python/rnn_torch.py, rnn import,
       }
     });
 
-    // enable after registration (rnn import is not in src/cli/main.ts yet)
-    it.skip("rnn import (the registered command, spawned) writes a run that rnn eval scores as PyTorch does", async () => {
+
+    it("rnn import (the registered command, spawned) writes a run that rnn eval scores as PyTorch does", async () => {
       const out = path.join(tmp.dir, "imported-cli");
       const r = await rnn(["import", torch.user.files.safetensors, "--vocab", corpus, "--out", out], { timeoutMs: 120_000 });
       expect(r.stderr).toBe("");

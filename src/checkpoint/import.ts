@@ -36,7 +36,10 @@ import { RnnError, UsageError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { decodeSafetensors, encodeSafetensors, FORMAT_VERSION } from "../io/safetensors.ts";
 import { makeRng } from "../rng.ts";
-import { describeModel, encodeState, LATEST, STATE } from "./checkpoint.ts";
+import { describeModel, encodeState } from "./checkpoint.ts";
+import { cellOf } from "../model/cells/index.ts";
+import { isRunFile, LATEST, openRunDir, STATE } from "../run/dir.ts";
+import { optimizerSpec } from "../train/optim.ts";
 
 export interface ImportOptions {
   /** run directory to write */
@@ -80,7 +83,6 @@ interface Tensor {
   file: string;
 }
 
-const RUN_FILES = /^(latest|best|step-\d+|latest\.state|next\.state)\.safetensors$|^metrics\.jsonl$|^loss\.svg$/;
 const RECURRENT = /^(?:(.+)\.)?(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?$/;
 const PROJECTION = /^(?:(.+)\.)?weight_hr_l\d+(_reverse)?$/;
 const CELL_OF_GATES: Record<number, CellKind> = { 1: "rnn", 3: "gru", 4: "lstm" };
@@ -470,25 +472,20 @@ export function importCheckpoint(files: string[], opts: ImportOptions): ImportRe
   const dir = opts.out;
   if (fs.existsSync(dir)) {
     if (!fs.statSync(dir).isDirectory()) throw new UsageError(`--out ${one(dir)} is a file, not a directory`);
-    const existing = fs.readdirSync(dir).filter((f) => RUN_FILES.test(f));
+    const existing = fs.readdirSync(dir).filter(isRunFile);
     if (existing.length && !opts.force) {
       throw new UsageError(`${one(dir)} already holds a run: choose another --out, or replace it with --force`);
     }
     for (const f of existing) fs.rmSync(path.join(dir, f), { force: true });
   }
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new RnnError(`cannot create the run directory ${one(dir)}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
+  openRunDir(dir);
   const P = spec.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
-  const slots = config.optimizer === "adam" ? 2 : config.optimizer === "sgd" ? (config.momentum > 0 ? 1 : 0) : 1;
   const n = m.layers * config.batch * m.hidden;
   const latest = path.join(dir, LATEST), statePath = path.join(dir, STATE);
   // state first, then the model: a crash in between leaves no latest.safetensors, i.e. no run
   writeFileAtomic(statePath, encodeState({
     step, epoch: 0, chunk: 0, rng: makeRng(config.seed).getState(), optStep: 0, bestValLoss: null, evalsSinceBest: 0, lastValLoss: null,
-    optimizer: new Float32Array(slots * P), h: new Float32Array(n), c: m.cell === "lstm" ? new Float32Array(n) : null,
+    optimizer: new Float32Array(optimizerSpec(config, P).size), h: new Float32Array(n), c: cellOf(m).state.includes("c") ? new Float32Array(n) : null,
   }), { what: "training state" });
   writeFileAtomic(latest, encodeSafetensors(out.map(({ name, shape, data }) => ({ name, shape, data })), {
     format_version: String(FORMAT_VERSION),

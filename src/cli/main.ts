@@ -6,6 +6,7 @@ import { diagnoseCommand } from "./diagnose.ts";
 import { benchCommand } from "./bench.ts";
 import { evalCommand } from "./eval.ts";
 import { addOptions, type CommandName, familiarHint } from "./options.ts";
+import { importCommand } from "./import.ts";
 import { infoCommand } from "./info.ts";
 import { predictCommand } from "./predict.ts";
 import { sampleCommand } from "./sample.ts";
@@ -81,6 +82,15 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       "rnn info runs/longrange-lstm/best.safetensors --json",
     ],
     action: infoCommand,
+  },
+  import: {
+    description: "turn a PyTorch state_dict (.pt) or a safetensors file written elsewhere into an rnn run directory that sample, eval, predict and --resume accept",
+    args: [["<files...>", "the weights: .safetensors or .pt (rnn's tensor names, or nn.Embedding + nn.LSTM/GRU/RNN + nn.Linear names)"]],
+    examples: [
+      "rnn import model.safetensors --out runs/from-torch",
+      "rnn import state_dict.pt --vocab input.txt --out runs/from-torch",
+    ],
+    action: importCommand,
   },
   diagnose: {
     description: "vanishing / exploding gradients: decay of the last step's gradient back through a chunk, singular values of the recurrent matrices, saturated gates (table + SVG plot)",

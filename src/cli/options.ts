@@ -9,7 +9,7 @@ import {
 } from "../config.ts";
 import type { KernelChoice } from "../kernels/index.ts";
 
-export const COMMAND_NAMES = ["train", "sample", "eval", "predict", "score", "info", "diagnose", "bench"] as const;
+export const COMMAND_NAMES = ["train", "sample", "eval", "predict", "score", "info", "import", "diagnose", "bench"] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 export interface OptionDecl {
@@ -42,6 +42,7 @@ export const CONFIG_DEFAULTS: Record<CommandName, readonly object[]> = {
   predict: [PREDICT_DEFAULTS],
   score: [],
   info: [],
+  import: [MODEL_DEFAULTS, TRAIN_DEFAULTS],
   diagnose: [DIAGNOSE_DEFAULTS],
   bench: [BENCH_DEFAULTS],
 };
@@ -69,15 +70,15 @@ export const OPTIONS = [
   { flags: "--layers <L>", field: "layers", parse: int(), help: "stacked layers", commands: ["train"], familiar: ["num_layers", "n_layer"] },
   { flags: "--hidden <H>", field: "hidden", parse: int(), help: "hidden width", commands: ["train"], familiar: ["rnn_size", "hidden_size"] },
   { flags: "--embed <E>", field: "embed", parse: int(0), help: "embedding width; 0 = one-hot input", commands: ["train"], familiar: ["wordvec_size", "embedding_dim"] },
-  { flags: "--activation <fn>", field: "activation", parse: choice(ACTIVATIONS), help: `${ACTIVATIONS.join(" | ")}, for --cell rnn`, commands: ["train"], familiar: ["nonlinearity"] },
-  { flags: "--residual", field: "residual", help: "y = x + f(x) between stacked layers", commands: ["train"] },
+  { flags: "--activation <fn>", field: "activation", parse: choice(ACTIVATIONS), help: `${ACTIVATIONS.join(" | ")}, for --cell rnn`, commands: ["train", "import"], familiar: ["nonlinearity"] },
+  { flags: "--residual", field: "residual", help: "y = x + f(x) between stacked layers", commands: ["train", "import"] },
   { flags: "--dropout <p>", field: "dropout", parse: fraction, help: "inverted dropout between layers and before the decoder", commands: ["train"] },
   { flags: "--init <kind>", field: "init", parse: choice(INITS), help: INITS.join(" | "), commands: ["train"] },
   { flags: "--no-forget-gate", field: "forgetGate", help: "--cell lstm without forget gate (1997: c_t = c_{t−1} + i⊙g)", commands: ["train"] },
   { flags: "--forget-bias <b>", field: "forgetBias", parse: num(), help: "LSTM forget-gate bias", default: "1 with xavier/orthogonal init", commands: ["train"] },
   // ---- rnn train: data and optimisation
-  { flags: "--batch <B>", field: "batch", parse: int(), help: "parallel streams", commands: ["train"], familiar: ["batch_size"] },
-  { flags: "--seq <T>", field: "seq", parse: int(), help: "steps per chunk, the truncated-BPTT length", commands: ["train"], familiar: ["seq_length", "block_size", "bptt"] },
+  { flags: "--batch <B>", field: "batch", parse: int(), help: "parallel streams", commands: ["train", "import"], familiar: ["batch_size"] },
+  { flags: "--seq <T>", field: "seq", parse: int(), help: "steps per chunk, the truncated-BPTT length", commands: ["train", "import"], familiar: ["seq_length", "block_size", "bptt"] },
   { flags: "--val-frac <f>", field: "valFrac", parse: fraction, help: "tail fraction held out for validation", commands: ["train"] },
   { flags: "--optimizer <name>", field: "optimizer", parse: choice(OPTIMIZERS), help: OPTIMIZERS.join(" | "), commands: ["train"] },
   { flags: "--lr <rate>", field: "lr", parse: positive, help: "learning rate", commands: ["train"], familiar: ["learning_rate"] },
@@ -97,11 +98,11 @@ export const OPTIONS = [
   { flags: "--eval-every <n>", field: "evalEvery", parse: int(), help: "steps between validations", commands: ["train"], familiar: ["eval_val_every", "eval_interval"] },
   { flags: "--checkpoint-every <n>", field: "checkpointEvery", parse: int(), help: "steps between checkpoints", commands: ["train"], familiar: ["save_every"] },
   { flags: "--keep <n>", field: "keep", parse: int(0), help: "also keep the n newest step checkpoints", commands: ["train"] },
-  { flags: "--seed <s>", field: "seed", parse: int(0), help: "random seed", commands: ["train", "sample"] },
+  { flags: "--seed <s>", field: "seed", parse: int(0), help: "random seed", commands: ["train", "sample", "import"] },
   { flags: "--threads <n>", field: "threads", parse: int(), help: "worker threads", default: "every core", commands: ["train"] },
   { flags: "--out <dir>", field: "out", help: "run directory", default: "runs/<corpus>-<cell>", commands: ["train"], familiar: ["checkpoint_dir", "out_dir", "checkpoint_name"] },
   { flags: "--resume <dir>", field: "resume", help: "continue the run in <dir> exactly where it stopped", default: false, commands: ["train"] },
-  { flags: "--force", field: "force", help: "overwrite an existing run in --out", commands: ["train"] },
+  { flags: "--force", field: "force", help: "overwrite an existing run in --out", commands: ["train", "import"] },
   { flags: "--json", field: "json", help: "one JSON event per line on stdout", commands: ["train"] },
   { flags: "-q, --quiet", field: "quiet", help: "print nothing but errors", commands: ["train"] },
   // ---- rnn sample (--model and --seed are shared)
@@ -121,6 +122,11 @@ export const OPTIONS = [
   // ---- rnn score (--model is shared)
   { flags: "--text <text>", field: "text", help: "score this text instead of a FILE", default: false, commands: ["score"] },
   { flags: "--json", field: "json", help: "one JSON line per character, then one with the totals", commands: ["score"] },
+  // ---- rnn import (--activation, --residual, --batch, --seq, --seed and --force are shared with train)
+  { flags: "--out <dir>", field: "out", help: "the run directory to write", required: true, commands: ["import"] },
+  { flags: "--vocab <file>", field: "vocab", help: "the vocabulary: a text file (its distinct characters, sorted by code point) or a JSON list in the model's order", default: "the file's vocab metadata", commands: ["import"] },
+  { flags: "--python <path>", field: "python", help: "the Python with torch that reads a .pt file", default: "$RNN_PYTHON, python3, /usr/bin/python3", commands: ["import"] },
+  { flags: "--json", field: "json", help: "print what was written as one JSON object", commands: ["import"] },
   // ---- rnn info
   { flags: "--json", field: "json", help: "print everything as one JSON object (usable as a --config file)", commands: ["info"] },
   // ---- rnn eval
