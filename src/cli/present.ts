@@ -1,7 +1,7 @@
 // Presenters turn training events into terminal output: a progress bar on a TTY, plain lines otherwise,
 // one JSON object per line with --json, nothing with --quiet. "train" is one quantity everywhere: the mean
 // training loss of the steps since the last evaluation (the bar and the progress lines show it so far, the
-// evaluation line over all of them).
+// evaluation line over all of them, the closing line the last evaluation's or, without one, so far).
 import chalk from "chalk";
 import cliProgress from "cli-progress";
 import { describeModel } from "../checkpoint/checkpoint.ts";
@@ -27,6 +27,7 @@ export function humanPresenter(opts: { tty: boolean; out?: NodeJS.WriteStream } 
   let lastVal = "–";
   let lastLine = 0;
   let n = 0, sum = 0; // steps since the last evaluation, and their summed loss
+  let evalTrain = NaN; // the last evaluation's mean
   /** writes lines above the bar (stopped, then restarted where it was) */
   const above = (text: string) => {
     if (!bar) return void out.write(text);
@@ -90,6 +91,7 @@ export function humanPresenter(opts: { tty: boolean; out?: NodeJS.WriteStream } 
           `${e.improved ? chalk.green(" ★ best") : ""}${e.penalty ? ` · ortho ${e.penalty.toFixed(4)}` : ""}`;
         n = 0;
         sum = 0;
+        evalTrain = e.trainLoss;
         above(`${msg}\n`);
         break;
       }
@@ -106,7 +108,7 @@ export function humanPresenter(opts: { tty: boolean; out?: NodeJS.WriteStream } 
         const why = { steps: "step budget reached", epochs: "epoch budget reached", time: "time budget reached", patience: "early stop (no improvement)", interrupted: "interrupted" }[e.reason];
         line(
           `${chalk.green("done")} · ${e.step} steps (${why}) in ${duration(e.elapsed)} · ${human(e.charsPerSec)} chars/s · ` +
-            `train ${e.trainLoss.toFixed(4)}${e.valLoss !== null ? ` · val ${e.valLoss.toFixed(4)}` : ""}${e.bestValLoss !== null ? ` · best ${e.bestValLoss.toFixed(4)}` : ""}`,
+            `train ${(n ? sum / n : Number.isNaN(evalTrain) ? e.trainLoss : evalTrain).toFixed(4)}${e.valLoss !== null ? ` · val ${e.valLoss.toFixed(4)}` : ""}${e.bestValLoss !== null ? ` · best ${e.bestValLoss.toFixed(4)}` : ""}`,
         );
         line(`  saved ${chalk.bold(e.out)}/latest.safetensors · sample: ${chalk.cyan(`rnn sample --model ${e.out}`)}`);
         break;
