@@ -67,6 +67,13 @@ export interface TrainConfig {
   keep: number;
   seed: number;
   threads: number;
+  // optional: absent in the config of a run that does not use them, so its bytes stay as they were
+  /** steps between samples written to samples.jsonl; absent or 0 = no samples */
+  sampleEvery?: number;
+  /** characters per sample (absent: TRAIN_SAMPLE_DEFAULTS.sampleLength) */
+  sampleLength?: number;
+  /** the checkpoint a fine-tuned run started from (absolute path); absent for a run from scratch */
+  initFrom?: string;
 }
 
 export const MODEL_DEFAULTS: Omit<ModelConfig, "vocabSize"> = {
@@ -107,6 +114,9 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, "model" | "corpus" | "out" | "thr
   keep: 0,
   seed: 42,
 };
+
+/** Samples during training (`--sample-every`): their length when not given. */
+export const TRAIN_SAMPLE_DEFAULTS = { sampleLength: 200 };
 
 /** The step budget of a run given no --steps, --epochs or --time. */
 export const DEFAULT_STEPS = 1000;
@@ -252,7 +262,7 @@ export const MODEL_FIELDS = [...Object.keys(MODEL_DEFAULTS), "forgetGate"] as (k
 const isModelField = (k: string): k is (typeof MODEL_FIELDS)[number] => (MODEL_FIELDS as string[]).includes(k);
 
 /** Settings that may change when a run is resumed; every other one must agree with the run's config. */
-export const RESUMABLE = ["steps", "epochs", "time", "lr", "clip", "evalEvery", "checkpointEvery", "keep", "patience", "threads"] as const satisfies readonly (keyof TrainSettings)[];
+export const RESUMABLE = ["steps", "epochs", "time", "lr", "clip", "evalEvery", "checkpointEvery", "keep", "patience", "threads", "sampleEvery", "sampleLength"] as const satisfies readonly (keyof TrainSettings)[];
 
 /** The flag that sets a field: evalEvery → --eval-every. */
 export const flagOf = (field: string): string => "--" + field.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());

@@ -120,13 +120,14 @@ describe("bad inputs: one line, the right exit code, nothing written", () => {
 
 describe("every numeric flag of every command refuses 0, negatives, NaN and non-numbers", () => {
   // flags whose value is free text (a path, a prime): not numbers
-  const TEXT = new Set(["--out", "--resume", "--prime", "--prime-file", "--text", "--model", "--svg"]);
+  const TEXT = new Set(["--out", "--resume", "--prime", "--prime-file", "--text", "--model", "--svg", "--init-from", "--config", "--like"]);
   // values that ARE valid for a flag; every other value in BAD must be refused
   const VALID: Record<string, string[]> = {
     "--embed": ["0"], "--dropout": ["0"], "--forget-bias": ["0", "-1"], "--val-frac": ["0"], "--momentum": ["0"], "--weight-decay": ["0"],
     "--clip": ["0"], "--clip-value": ["0"], "--ortho-reg": ["0"], "--warmup": ["0"], "--patience": ["0"], "--keep": ["0"], "--seed": ["0"],
     "predict --top-k": ["0"], // 0 lists the whole vocabulary (rnn sample's --top-k refuses 0)
     "diagnose --chunks": ["0"], // 0 skips the carried-state run
+    "--sample-every": ["0"], // 0 = off
   };
   const BAD = ["0", "-1", "NaN", "abc", "", "Infinity", "1e999", "12abc"];
   const program = buildProgram();
@@ -164,7 +165,7 @@ describe("every numeric flag of every command refuses 0, negatives, NaN and non-
   it("checked the numeric flags of train, sample and predict (none was mistaken for free text)", () => {
     const numeric = ["layers", "hidden", "embed", "dropout", "forget-bias", "batch", "seq", "val-frac", "lr", "momentum", "weight-decay", "clip",
       "clip-value", "ortho-reg", "lr-decay", "lr-decay-every", "warmup", "patience", "steps", "epochs", "time", "eval-every", "checkpoint-every",
-      "keep", "seed", "threads"].map((f) => `train --${f}`).concat(["length", "temperature", "seed", "top-k", "top-p", "count"].map((f) => `sample --${f}`))
+      "keep", "seed", "threads", "sample-every", "sample-length"].map((f) => `train --${f}`).concat(["length", "temperature", "seed", "top-k", "top-p", "count"].map((f) => `sample --${f}`))
       .concat(["top-k", "temperature"].map((f) => `predict --${f}`));
     for (const f of numeric) expect(checked, f).toContain(f);
   });

@@ -3,7 +3,7 @@
 // them get one line naming rnn's flag. README's flag tables list every option, with config's defaults.
 import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { BENCH_DEFAULTS, DIAGNOSE_DEFAULTS, MODEL_DEFAULTS, PREDICT_DEFAULTS, SAMPLE_DEFAULTS, TRAIN_DEFAULTS } from "../src/config.ts";
+import { BENCH_DEFAULTS, DIAGNOSE_DEFAULTS, MODEL_DEFAULTS, PREDICT_DEFAULTS, SAMPLE_DEFAULTS, TRAIN_DEFAULTS, TRAIN_SAMPLE_DEFAULTS } from "../src/config.ts";
 import { buildProgram, COMMANDS } from "../src/cli/main.ts";
 import { COMMAND_NAMES, type CommandName, familiarHint, OPTIONS, optionsOf } from "../src/cli/options.ts";
 import { errLines, rnn, runMain } from "./helpers/cli.ts";
@@ -31,7 +31,7 @@ function optionLines(text: string): Map<string, string> {
 
 /** config.ts's defaults, per command, looked up here independently of the option table. */
 const DEFAULTS: Record<CommandName, Record<string, unknown>> = {
-  train: { ...MODEL_DEFAULTS, ...TRAIN_DEFAULTS },
+  train: { ...MODEL_DEFAULTS, ...TRAIN_DEFAULTS, ...TRAIN_SAMPLE_DEFAULTS },
   sample: { ...SAMPLE_DEFAULTS },
   eval: {},
   predict: { ...PREDICT_DEFAULTS },

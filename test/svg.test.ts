@@ -117,4 +117,28 @@ describe("linePlot", () => {
     expect(balanced(svg)).toBe(true);
     expect(xmlEscape(`<&>"`)).toBe("&lt;&amp;&gt;&quot;");
   });
+
+  it("a right-hand axis in its own unit (nats → bits) and ringed marks listed in the legend; without them, nothing changes", () => {
+    const series = [{ name: "val", points: [[0, 2.8], [10, 1.4], [20, 1.5]] as [number, number][] }];
+    const plain = linePlot(series, { yLabel: "nats" });
+    const svg = linePlot(series, { yLabel: "nats", y2: { label: "bits per character", scale: 1 / Math.LN2 }, marks: [{ x: 10, y: 1.4, label: "best <here>" }] });
+    expect(balanced(svg)).toBe(true);
+    expect(svg).toContain("bits per character");
+    expect(svg).toContain("best &lt;here&gt;");
+    // the right axis' ticks are bits: 1.4 nats = 2.02 bits … 2.8 nats = 4.04 bits; each sits at the height of its value in nats
+    const ticks2 = [...svg.matchAll(/<g class="ticks2"[^]*?<\/g>/g)][0][0];
+    const labels = [...ticks2.matchAll(/y="([\d.]+)"[^>]*>([^<]+)</g)].map((m) => [Number(m[1]), Number(m[2])]);
+    expect(labels.length).toBeGreaterThanOrEqual(3);
+    const yOfNats = (v: number) => { // from the left axis' own ticks
+      const left = [...svg.matchAll(/<text x="64" y="([\d.]+)" text-anchor="end">([^<]+)</g)].map((m) => [Number(m[1]) - 4, Number(m[2])]);
+      const [[y0, v0], [y1, v1]] = [left[0], left.at(-1)!];
+      return y0 + ((v - v0) / (v1 - v0)) * (y1 - y0);
+    };
+    for (const [y, bits] of labels) expect(y - 4).toBeCloseTo(yOfNats(bits * Math.LN2), 0);
+    // the ring sits on the marked point, which is on the line
+    const ring = /<g class="marks">\n<circle cx="([\d.]+)" cy="([\d.]+)" r="7"/.exec(svg)!;
+    expect(polylines(svg)[0]).toContainEqual([Number(ring[1]), Number(ring[2])]);
+    expect(plain).not.toContain("marks");
+    expect(plain).not.toContain("ticks2");
+  });
 });

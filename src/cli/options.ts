@@ -5,7 +5,7 @@
 import { type Command, Option } from "commander";
 import {
   ACTIVATIONS, BENCH_DEFAULTS, CELLS, DEFAULT_STEPS, DIAGNOSE_DEFAULTS, INITS, MODEL_DEFAULTS, OPTIMIZERS, parseChoice, parseDuration,
-  parseFloatFlag, parseIntFlag, PREDICT_DEFAULTS, SAMPLE_DEFAULTS, TRAIN_DEFAULTS,
+  parseFloatFlag, parseIntFlag, PREDICT_DEFAULTS, SAMPLE_DEFAULTS, TRAIN_DEFAULTS, TRAIN_SAMPLE_DEFAULTS,
 } from "../config.ts";
 import type { KernelChoice } from "../kernels/index.ts";
 
@@ -36,7 +36,7 @@ export interface OptionDecl {
 
 /** Where help finds each command's defaults: config.ts's objects themselves, read when help is built. */
 export const CONFIG_DEFAULTS: Record<CommandName, readonly object[]> = {
-  train: [MODEL_DEFAULTS, TRAIN_DEFAULTS],
+  train: [MODEL_DEFAULTS, TRAIN_DEFAULTS, TRAIN_SAMPLE_DEFAULTS],
   sample: [SAMPLE_DEFAULTS],
   eval: [],
   predict: [PREDICT_DEFAULTS],
@@ -97,11 +97,16 @@ export const OPTIONS = [
   { flags: "--time <duration>", field: "time", parse: parseDuration, help: "wall-clock budget, e.g. 90s, 15m, 1h30m", default: false, commands: ["train"] },
   { flags: "--eval-every <n>", field: "evalEvery", parse: int(), help: "steps between validations", commands: ["train"], familiar: ["eval_val_every", "eval_interval"] },
   { flags: "--checkpoint-every <n>", field: "checkpointEvery", parse: int(), help: "steps between checkpoints", commands: ["train"], familiar: ["save_every"] },
+  { flags: "--sample-every <n>", field: "sampleEvery", parse: int(0), help: "every n steps, a sample (seed --seed, after a newline) printed and added to samples.jsonl; 0 = off", default: "off", commands: ["train"] },
+  { flags: "--sample-length <n>", field: "sampleLength", parse: int(), help: "characters per --sample-every sample", commands: ["train"] },
   { flags: "--keep <n>", field: "keep", parse: int(0), help: "also keep the n newest step checkpoints", commands: ["train"] },
   { flags: "--seed <s>", field: "seed", parse: int(0), help: "random seed", commands: ["train", "sample", "import"] },
   { flags: "--threads <n>", field: "threads", parse: int(), help: "worker threads", default: "every core", commands: ["train"] },
   { flags: "--out <dir>", field: "out", help: "run directory", default: "runs/<corpus>-<cell>", commands: ["train"], familiar: ["checkpoint_dir", "out_dir", "checkpoint_name"] },
   { flags: "--resume <dir>", field: "resume", help: "continue the run in <dir> exactly where it stopped", default: false, commands: ["train"] },
+  { flags: "--init-from <run>", field: "initFrom", help: "fine-tune: a new run starting from the weights (and architecture) of a run directory's latest checkpoint or a .safetensors file", default: false, commands: ["train"] },
+  { flags: "--config <file>", field: "config", help: "settings from a JSON file: a checkpoint's config or `rnn info --json` output; flags override it", default: false, commands: ["train"] },
+  { flags: "--like <run>", field: "like", help: "the settings of another run (model and training; its corpus when none is given)", default: false, commands: ["train"] },
   { flags: "--force", field: "force", help: "overwrite an existing run in --out", commands: ["train", "import"] },
   { flags: "--json", field: "json", help: "one JSON event per line on stdout", commands: ["train"] },
   { flags: "-q, --quiet", field: "quiet", help: "print nothing but errors", commands: ["train"] },

@@ -1,5 +1,7 @@
 // Presenters turn training events into terminal output: a progress bar on a TTY, plain lines otherwise,
-// one JSON object per line with --json, nothing with --quiet.
+// one JSON object per line with --json, nothing with --quiet. "train" is one quantity everywhere: the mean
+// training loss of the steps since the last evaluation (the bar and the progress lines show it so far, the
+// evaluation line over all of them, the closing line the last evaluation's or, without one, so far).
 import chalk from "chalk";
 import cliProgress from "cli-progress";
 import { describeModel } from "../checkpoint/checkpoint.ts";
@@ -24,6 +26,16 @@ export function humanPresenter(opts: { tty: boolean; out?: NodeJS.WriteStream } 
   let bar: cliProgress.SingleBar | null = null;
   let lastVal = "–";
   let lastLine = 0;
+  let n = 0, sum = 0; // steps since the last evaluation, and their summed loss
+  let evalTrain = NaN; // the last evaluation's mean
+  /** writes lines above the bar (stopped, then restarted where it was) */
+  const above = (text: string) => {
+    if (!bar) return void out.write(text);
+    const at = (bar as unknown as { value: number }).value;
+    bar.stop();
+    out.write(text);
+    bar.start(bar.getTotal(), at, { loss: n ? (sum / n).toFixed(3) : "–", val: lastVal, cps: "–", eta_h: "–" });
+  };
   const line = (s: string) => {
     if (bar) bar.stop();
     out.write(`${s}\n`);
@@ -41,9 +53,14 @@ export function humanPresenter(opts: { tty: boolean; out?: NodeJS.WriteStream } 
           chalk.dim(`  ${human(e.trainChars)} training chars, ${human(e.valChars)} validation, ${e.chunksPerEpoch} steps per epoch` +
             `${e.resumed ? `, resuming at step ${e.startStep}` : ""} → ${c.out}\n`),
         );
+        if (e.initFrom) {
+          const added = e.initFrom.added;
+          out.write(chalk.dim(`  fine-tuning from ${e.initFrom.path} (step ${e.initFrom.step}): ${e.vocab - added.length} characters kept` +
+            `${added.length ? `, ${added.length} new (${added.map((ch) => JSON.stringify(ch).slice(1, -1)).join(" ").slice(0, 60)})` : ""}\n`));
+        }
         if (opts.tty) {
           bar = new cliProgress.SingleBar({
-            format: `${chalk.cyan("{bar}")} {value}/{total} · loss {loss} · val {val} · {cps} chars/s · ETA {eta_h}`,
+            format: `${chalk.cyan("{bar}")} {value}/{total} · train {loss} · val {val} · {cps} chars/s · ETA {eta_h}`,
             barsize: 24,
             hideCursor: true,
             clearOnComplete: true,
@@ -55,12 +72,15 @@ export function humanPresenter(opts: { tty: boolean; out?: NodeJS.WriteStream } 
         break;
       }
       case "step": {
+        n++;
+        sum += e.loss;
+        const train = (sum / n).toFixed(3);
         if (bar) {
           if (e.totalSteps !== null && bar.getTotal() !== e.totalSteps) bar.setTotal(e.totalSteps);
-          bar.update(e.step, { loss: e.loss.toFixed(3), val: lastVal, cps: human(e.charsPerSec), eta_h: duration(e.eta) });
+          bar.update(e.step, { loss: train, val: lastVal, cps: human(e.charsPerSec), eta_h: duration(e.eta) });
         } else if (e.elapsed - lastLine >= 10) {
           lastLine = e.elapsed;
-          out.write(chalk.dim(`  step ${e.step}${e.totalSteps ? `/${e.totalSteps}` : ""} · loss ${e.loss.toFixed(3)} · ${human(e.charsPerSec)} chars/s · ETA ${duration(e.eta)}\n`));
+          out.write(chalk.dim(`  step ${e.step}${e.totalSteps ? `/${e.totalSteps}` : ""} · train ${train} · ${human(e.charsPerSec)} chars/s · ETA ${duration(e.eta)}\n`));
         }
         break;
       }
@@ -69,11 +89,15 @@ export function humanPresenter(opts: { tty: boolean; out?: NodeJS.WriteStream } 
         const val = e.valLoss === null ? "" : ` · val ${e.valLoss.toFixed(4)} (${(e.valLoss / Math.LN2).toFixed(3)} bpc)`;
         const msg = `  step ${String(e.step).padStart(6)} · train ${e.trainLoss.toFixed(4)}${val}` +
           `${e.improved ? chalk.green(" ★ best") : ""}${e.penalty ? ` · ortho ${e.penalty.toFixed(4)}` : ""}`;
-        if (bar) {
-          bar.stop();
-          out.write(`${msg}\n`);
-          bar.start(bar.getTotal(), e.step, { loss: e.trainLoss.toFixed(3), val: lastVal, cps: "–", eta_h: "–" });
-        } else out.write(`${msg}\n`);
+        n = 0;
+        sum = 0;
+        evalTrain = e.trainLoss;
+        above(`${msg}\n`);
+        break;
+      }
+      case "sample": {
+        const body = e.text.split("\n").map((l) => `  ${chalk.dim("│")}${l ? ` ${l}` : ""}`).join("\n");
+        above(`${chalk.dim(`  sample at step ${e.step} (log-probability ${e.logprob.toFixed(1)} nats):`)}\n${body}\n`);
         break;
       }
       case "checkpoint":
@@ -84,7 +108,7 @@ export function humanPresenter(opts: { tty: boolean; out?: NodeJS.WriteStream } 
         const why = { steps: "step budget reached", epochs: "epoch budget reached", time: "time budget reached", patience: "early stop (no improvement)", interrupted: "interrupted" }[e.reason];
         line(
           `${chalk.green("done")} · ${e.step} steps (${why}) in ${duration(e.elapsed)} · ${human(e.charsPerSec)} chars/s · ` +
-            `train ${e.trainLoss.toFixed(4)}${e.valLoss !== null ? ` · val ${e.valLoss.toFixed(4)}` : ""}${e.bestValLoss !== null ? ` · best ${e.bestValLoss.toFixed(4)}` : ""}`,
+            `train ${(n ? sum / n : Number.isNaN(evalTrain) ? e.trainLoss : evalTrain).toFixed(4)}${e.valLoss !== null ? ` · val ${e.valLoss.toFixed(4)}` : ""}${e.bestValLoss !== null ? ` · best ${e.bestValLoss.toFixed(4)}` : ""}`,
         );
         line(`  saved ${chalk.bold(e.out)}/latest.safetensors · sample: ${chalk.cyan(`rnn sample --model ${e.out}`)}`);
         break;

@@ -1,32 +1,42 @@
 // `rnn train`: flags → config, corpus → ids, events → presenter, signals → a clean stop.
+import fs from "node:fs";
 import path from "node:path";
 import chalk from "chalk";
-import { configFromSettings, mergeResume, MODEL_DEFAULTS, type TrainConfig, type TrainSettings } from "../config.ts";
+import { configFromSettings, flagOf, mergeResume, MODEL_DEFAULTS, MODEL_FIELDS, type TrainConfig, type TrainSettings } from "../config.ts";
 import { readCorpus } from "../corpus/corpus.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { selectKernels } from "../kernels/index.ts";
-import { describeModel, loadModel } from "../checkpoint/checkpoint.ts";
+import { describeModel, type LoadedModel, loadModel } from "../checkpoint/checkpoint.ts";
 import { checkRunDir, defaultOut, LATEST, prepareOutDir } from "../run/dir.ts";
+import { remapIds, unionVocab } from "../train/finetune.ts";
 import { metricsWriter } from "../train/metrics.ts";
-import { train, type TrainEvent } from "../train/train.ts";
+import { samplesWriter } from "../train/samples.ts";
+import { train, type TrainEvent, type TrainInput } from "../train/train.ts";
 import { everyCore, EXIT } from "./common.ts";
+import { type BaseSettings, settingsFromConfigFile, settingsFromRun } from "./configfile.ts";
 import type { FlagsOf } from "./options.ts";
 import { humanPresenter, jsonPresenter, type Presenter, quietPresenter } from "./present.ts";
 
 /** The flags of `rnn train`, as declared in options.ts. */
 export type TrainFlags = FlagsOf<"train">;
 /** The flags that are about this invocation, not the run: the rest are settings of its config. */
-type InvocationFlags = "out" | "resume" | "force" | "kernels" | "json" | "quiet";
+type InvocationFlags = "out" | "resume" | "force" | "kernels" | "json" | "quiet" | "config" | "like";
 // compile-time: every other train flag is a config setting (TrainSettings), of the config's type
 const everyFlagIsASetting: Exclude<keyof TrainFlags, InvocationFlags | keyof TrainSettings> extends never ? true : never = true;
 void everyFlagIsASetting;
 
 
 export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Promise<void> {
-  const { out, resume: resumeDir, force, kernels: _k, json: _j, quiet: _q, ...settings } = flags;
+  const { out, resume: resumeDir, force, kernels: _k, json: _j, quiet: _q, config: configFile, like, ...settings } = flags;
   let cfg: TrainConfig;
   let resume = false;
   let resumedVocab: string[] | null = null;
+  let init: LoadedModel | null = null;
+  if (configFile && like) throw new UsageError("--config and --like both give the settings of the new run: use one of them (flags override it)");
+  const startsNew = configFile ? "--config" : like ? "--like" : settings.initFrom ? "--init-from" : null;
+  if (resumeDir && startsNew) {
+    throw new UsageError(`${startsNew} starts a new run, --resume continues one with its own settings: give one of them`);
+  }
   if (resumeDir) {
     resume = true;
     checkRunDir(resumeDir);
@@ -39,10 +49,17 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
     cfg.out = resumeDir;
     if (corpusArgs.length) cfg.corpus = corpusArgs.map((p) => path.resolve(p));
   } else {
-    if (corpusArgs.length === 0) throw new UsageError("no corpus given: rnn train FILE... (or --resume RUN)");
-    cfg = configFromSettings(settings, corpusArgs.map((p) => path.resolve(p)), {
+    const base = configFile ? settingsFromConfigFile(configFile) : like ? settingsFromRun(like) : null;
+    let merged = base ? overrideSettings(base.settings, settings) : settings;
+    const corpusPaths = corpusArgs.length ? corpusArgs.map((p) => path.resolve(p)) : base?.corpus ?? [];
+    if (corpusPaths.length === 0) throw new UsageError(`no corpus given: rnn train FILE...${base ? ` (${base.source} names none)` : " (or --resume RUN)"}`);
+    if (merged.initFrom) {
+      init = await loadInitFrom(merged.initFrom);
+      merged = { ...merged, ...architectureOf(init, merged, base, settings), initFrom: path.resolve(init.path) };
+    }
+    cfg = configFromSettings(merged, corpusPaths, {
       threads: everyCore(),
-      out: out ?? defaultOut(corpusArgs[0], settings.cell ?? MODEL_DEFAULTS.cell),
+      out: out ?? base?.out ?? defaultOut(corpusPaths[0], merged.cell ?? MODEL_DEFAULTS.cell),
     });
     prepareOutDir(cfg.out, !!force);
   }
@@ -53,12 +70,27 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
     process.stderr.write(`\rreading corpus ${Math.round((100 * done) / total)}%`);
   } : undefined);
   if (showRead) process.stderr.write("\r\x1b[K");
+  let vocab = corpus.vocab, ids = corpus.ids;
+  let initFrom: TrainInput["initFrom"];
   if (resumedVocab) {
-    if (JSON.stringify(resumedVocab) !== JSON.stringify(corpus.vocab)) {
+    if (cfg.initFrom) {
+      // a fine-tuned run's vocabulary is the union of its model's and its text's: the text's must be in it
+      const known = new Set(resumedVocab);
+      if (!corpus.vocab.every((c) => known.has(c))) {
+        throw new RnnError(`the corpus (${cfg.corpus.join(", ")}) has characters the run being resumed never saw; resume on the same text`);
+      }
+      ids = remapIds(ids, corpus.vocab, resumedVocab);
+      vocab = resumedVocab;
+    } else if (JSON.stringify(resumedVocab) !== JSON.stringify(corpus.vocab)) {
       throw new RnnError(`the corpus (${cfg.corpus.join(", ")}) has a different vocabulary from the run being resumed; resume on the same text`);
     }
+  } else if (init) {
+    const u = unionVocab(init.meta.vocab, corpus.vocab);
+    ids = remapIds(ids, corpus.vocab, u.vocab);
+    vocab = u.vocab;
+    initFrom = { path: init.path, step: init.meta.step, model: init.model, vocab: init.meta.vocab, added: u.added };
   }
-  cfg.model.vocabSize = corpus.vocab.length;
+  cfg.model.vocabSize = vocab.length;
   const kernels = await selectKernels(flags.kernels);
 
   // Ctrl-C / SIGTERM: finish the current step, save, exit 130. A second one exits at once. The loop is
@@ -82,8 +114,9 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
   process.on("SIGTERM", onSignal);
   try {
     const metrics = metricsWriter(cfg.out); // DIR/metrics.jsonl and DIR/loss.svg, refreshed at every evaluation
-    const onEvent = (e: TrainEvent) => { present(e); metrics(e); };
-    const end = await train({ cfg, vocab: corpus.vocab, ids: corpus.ids, kernels, onEvent, resume, shouldStop: stopping });
+    const samples = samplesWriter(cfg.out); // DIR/samples.jsonl, with --sample-every
+    const onEvent = (e: TrainEvent) => { present(e); metrics(e); samples(e); };
+    const end = await train({ cfg, vocab, ids, kernels, onEvent, resume, initFrom, shouldStop: stopping });
     if (end.reason === "interrupted") {
       if (!flags.json && !flags.quiet) process.stderr.write(`interrupted at step ${end.step}; saved ${path.join(cfg.out, LATEST)} (continue with --resume ${cfg.out})\n`);
       process.exitCode = EXIT.interrupted;
@@ -92,4 +125,41 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+}
+
+/** The settings of a config file or another run with the flags given on top: a budget given replaces the file's. */
+function overrideSettings(base: Partial<TrainSettings>, given: Partial<TrainSettings>): Partial<TrainSettings> {
+  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as Partial<TrainSettings>;
+  const budget = defined.steps !== undefined || defined.epochs !== undefined || defined.time !== undefined;
+  const { steps: _s, epochs: _e, time: _t, ...rest } = base;
+  return { ...(budget ? rest : base), ...defined };
+}
+
+/** --init-from's checkpoint: a run directory (its latest) or a .safetensors file, with messages naming the flag. */
+async function loadInitFrom(p: string): Promise<LoadedModel> {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(p);
+  } catch {
+    throw new UsageError(`--init-from '${p}' does not exist: give a run directory (e.g. runs/my-run) or a .safetensors checkpoint`);
+  }
+  if (st.isDirectory() && !fs.existsSync(path.join(p, LATEST))) {
+    throw new UsageError(`--init-from '${p}' is a directory without ${LATEST}: is it a run directory of rnn train?`);
+  }
+  return loadModel(p, await selectKernels("ref"));
+}
+
+/**
+ * A fine-tuned model's architecture is its checkpoint's: the model settings given (by a flag, or by the config
+ * file or run the settings come from) must agree with it, one line naming the first that does not.
+ */
+function architectureOf(init: LoadedModel, merged: Partial<TrainSettings>, base: BaseSettings | null, given: Partial<TrainSettings>): Partial<TrainSettings> {
+  const m = init.meta.config.model;
+  for (const k of MODEL_FIELDS) {
+    const v = merged[k];
+    if (v === undefined || v === m[k]) continue;
+    const who = given[k] !== undefined ? `${flagOf(k)} ${v}` : `${k} ${v} in ${base?.source}`;
+    throw new UsageError(`${who} contradicts the model of --init-from ${init.path} (${describeModel(m)}): a fine-tuned model keeps its architecture; drop it`);
+  }
+  return Object.fromEntries(MODEL_FIELDS.map((k) => [k, m[k]]));
 }

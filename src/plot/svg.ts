@@ -20,6 +20,18 @@ export interface PlotOptions {
   logY?: boolean;
   width?: number;
   height?: number;
+  /** a second y axis on the right (linear y only): the left axis's values times `scale` (nats → bits: 1 / ln 2) */
+  y2?: { label: string; scale: number };
+  /** points marked with a ring, each with a row of its own in the legend */
+  marks?: Mark[];
+}
+
+export interface Mark {
+  x: number;
+  y: number;
+  label: string;
+  /** CSS color; default the palette's green */
+  color?: string;
 }
 
 export const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
@@ -78,10 +90,13 @@ export function tickLabel(v: number): string {
 /** An SVG document plotting the series. */
 export function linePlot(series: Series[], opts: PlotOptions = {}): string {
   const W = opts.width ?? 720;
-  const legendH = series.length ? 10 + 18 * series.length : 0; // the legend sits below the plot, never on the data
+  const marks = opts.marks ?? [];
+  const rows = series.length + marks.length;
+  const legendH = rows ? 10 + 18 * rows : 0; // the legend sits below the plot, never on the data
   const Ht = (opts.height ?? 420) + legendH;
   const logY = !!opts.logY;
-  const m = { left: 72, right: 20, top: opts.title ? 36 : 16, bottom: (opts.xLabel ? 52 : 36) + legendH };
+  const y2 = logY ? undefined : opts.y2;
+  const m = { left: 72, right: y2 ? 64 : 20, top: opts.title ? 36 : 16, bottom: (opts.xLabel ? 52 : 36) + legendH };
   const pw = W - m.left - m.right, ph = Ht - m.top - m.bottom;
   const usable = (p: [number, number]) => Number.isFinite(p[0]) && Number.isFinite(p[1]) && (!logY || p[1] > 0);
 
@@ -127,6 +142,21 @@ export function linePlot(series: Series[], opts: PlotOptions = {}): string {
     const cy = n(m.top + ph / 2);
     out.push(`<text x="16" y="${cy}" text-anchor="middle" transform="rotate(-90 16 ${cy})">${xmlEscape(opts.yLabel)}</text>`);
   }
+  if (y2) {
+    // the right-hand axis: ticks at nice values of its own unit, placed where the left axis has value / scale
+    const lo = ya * y2.scale, hi = yb * y2.scale;
+    const ticks = niceTicks(Math.min(lo, hi), Math.max(lo, hi), 5).filter((v) => v >= Math.min(lo, hi) - 1e-9 && v <= Math.max(lo, hi) + 1e-9);
+    const x = m.left + pw;
+    out.push(`<g class="axis2" stroke="#333333" stroke-width="1" fill="none">`);
+    out.push(`<line x1="${x}" y1="${m.top}" x2="${x}" y2="${m.top + ph}"/>`);
+    for (const v of ticks) out.push(`<line x1="${x}" y1="${n(Y(v / y2.scale))}" x2="${x + 5}" y2="${n(Y(v / y2.scale))}"/>`);
+    out.push(`</g>`);
+    out.push(`<g class="ticks2" fill="#333333">`);
+    for (const v of ticks) out.push(`<text x="${x + 8}" y="${n(Y(v / y2.scale) + 4)}" text-anchor="start">${xmlEscape(tickLabel(v))}</text>`);
+    out.push(`</g>`);
+    const cx = W - 14, cy = n(m.top + ph / 2);
+    out.push(`<text x="${cx}" y="${cy}" text-anchor="middle" transform="rotate(90 ${cx} ${cy})">${xmlEscape(y2.label)}</text>`);
+  }
   if (empty) out.push(`<text x="${n(m.left + pw / 2)}" y="${n(m.top + ph / 2)}" text-anchor="middle" fill="#888888">no data yet</text>`);
 
   // lines: one polyline per unbroken run of usable points
@@ -150,8 +180,17 @@ export function linePlot(series: Series[], opts: PlotOptions = {}): string {
     out.push(`</g>`);
   });
 
-  // legend, one row per series, below the x axis label
-  if (series.length) {
+  // marks: a ring on the point
+  const markColor = (k: Mark) => k.color ?? PALETTE[2];
+  const drawn = marks.filter((k) => usable([k.x, k.y]));
+  if (drawn.length) {
+    out.push(`<g class="marks">`);
+    for (const k of drawn) out.push(`<circle cx="${n(X(k.x))}" cy="${n(Y(k.y))}" r="7" fill="none" stroke="${markColor(k)}" stroke-width="2.5"/>`);
+    out.push(`</g>`);
+  }
+
+  // legend, one row per series (then per mark), below the x axis label
+  if (rows) {
     const ly = Ht - legendH;
     out.push(`<g class="legend">`);
     series.forEach((s, i) => {
@@ -160,6 +199,11 @@ export function linePlot(series: Series[], opts: PlotOptions = {}): string {
       const dash = s.dashed ? ` stroke-dasharray="6 4"` : "";
       out.push(`<line x1="${m.left}" y1="${y - 4}" x2="${m.left + 24}" y2="${y - 4}" stroke="${color}" stroke-width="2"${dash}/>`);
       out.push(`<text x="${m.left + 32}" y="${y}">${xmlEscape(s.name)}</text>`);
+    });
+    marks.forEach((k, i) => {
+      const y = ly + 14 + 18 * (series.length + i);
+      out.push(`<circle cx="${m.left + 12}" cy="${y - 4}" r="6" fill="none" stroke="${markColor(k)}" stroke-width="2.5"/>`);
+      out.push(`<text x="${m.left + 32}" y="${y}">${xmlEscape(k.label)}</text>`);
     });
     out.push(`</g>`);
   }

@@ -6,6 +6,7 @@
 //   DIR/best.safetensors          the model at the best validation loss so far
 //   DIR/step-000123.safetensors   step checkpoints, the newest --keep of them
 //   DIR/metrics.jsonl, loss.svg   one line per evaluation, and its plot (src/train/metrics.ts)
+//   DIR/samples.jsonl             with --sample-every: one sample per line (src/train/samples.ts)
 //
 // A directory "holds a run" when it has any of these files. Nothing else in it is ever touched.
 import fs from "node:fs";
@@ -19,6 +20,7 @@ export const STATE = "latest.state.safetensors";
 export const NEXT_STATE = "next.state.safetensors";
 export const METRICS = "metrics.jsonl";
 export const LOSS_SVG = "loss.svg";
+export const SAMPLES = "samples.jsonl";
 
 /** The name of the step checkpoint of step `step`: step-000123.safetensors. */
 export function stepFile(step: number): string {
@@ -26,7 +28,7 @@ export function stepFile(step: number): string {
 }
 
 const STEP_FILE = /^step-\d+\.safetensors$/;
-const RUN_FILES = /^(latest|best|step-\d+|latest\.state|next\.state)\.safetensors$|^metrics\.jsonl$|^loss\.svg$/;
+const RUN_FILES = /^(latest|best|step-\d+|latest\.state|next\.state)\.safetensors$|^metrics\.jsonl$|^loss\.svg$|^samples\.jsonl$/;
 
 /** True for the names of the files a run writes (the list above). */
 export function isRunFile(name: string): boolean {

@@ -12,7 +12,7 @@
 // counts log(1/V) in both.
 import type { SampleConfig } from "../config.ts";
 import { UsageError } from "../errors.ts";
-import { createState, createWorkspace, forward, type Model, type State, type Workspace } from "../model/model.ts";
+import { createState, createWorkspace, forward, type Model, resetState, type State, type Workspace } from "../model/model.ts";
 import { makeRng } from "../rng.ts";
 
 /** What to generate: length, temperature, prime, seed, argmax, top-k, count (defaults: SAMPLE_DEFAULTS). */
@@ -76,14 +76,24 @@ export function sample(model: Model, vocab: string[], opts: SampleOptions, onCha
   return sampleScored(model, vocab, opts, onChar).map((r) => r.text);
 }
 
-/** sample(), with each sample's log-probabilities. */
-export function sampleScored(model: Model, vocab: string[], opts: SampleOptions, onChar: (k: number, ch: string) => void): SampleResult[] {
+/** Buffers for sampling opts.count streams, made once and reused (the WebAssembly backend never frees). */
+export interface SampleSpace {
+  ws: Workspace;
+  state: State;
+}
+
+export function createSampleSpace(model: Model, count: number): SampleSpace {
+  return { ws: createWorkspace(model, count, 1, { grad: false }), state: createState(model, count) };
+}
+
+/** sample(), with each sample's log-probabilities. `space`: buffers to reuse (their state is reset first). */
+export function sampleScored(model: Model, vocab: string[], opts: SampleOptions, onChar: (k: number, ch: string) => void, space?: SampleSpace): SampleResult[] {
   const Kc = opts.count, V = vocab.length;
   const topP = opts.topP ?? 0;
   if (!(topP >= 0 && topP <= 1)) throw new UsageError(`--top-p must be between 0 and 1, got ${topP}`);
   const rng = makeRng(opts.seed);
-  const ws = createWorkspace(model, Kc, 1, { grad: false });
-  const state = createState(model, Kc);
+  const { ws, state } = space ?? createSampleSpace(model, Kc);
+  if (space) resetState(state);
   const out: SampleResult[] = Array.from({ length: Kc }, () => ({ text: "", logprob: 0, modelLogprob: 0, generated: 0 }));
   const emit = (k: number, ch: string) => {
     out[k].text += ch;

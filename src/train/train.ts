@@ -6,7 +6,7 @@
 // their cadences. Its bookkeeping (validation results, patience, averages since the last evaluation) is one
 // Tally, changed only by the tally* functions; validate() and saveLatest() work on the Run that train() sets up.
 import path from "node:path";
-import type { TrainConfig } from "../config.ts";
+import { SAMPLE_DEFAULTS, TRAIN_SAMPLE_DEFAULTS, type TrainConfig } from "../config.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { checkFits, type Ids, makeBatcher, splitTrainVal } from "../corpus/batches.ts";
 import type { Kernels } from "../kernels/types.ts";
@@ -19,14 +19,18 @@ import { BEST, LATEST, openRunDir, pruneStepCheckpoints, stepFile } from "../run
 import { createLocalEngine, type Engine } from "./engine.ts";
 import { createParallelEngine } from "./parallel.ts";
 import { createEvaluator } from "../eval/evaluate.ts";
+import { createSampleSpace, sampleScored, type SampleSpace } from "../sample/sample.ts";
+import { transplant } from "./finetune.ts";
 import { createOptimizerState, type OptimizerState } from "./optim.ts";
 import { makeStepper, type StepResult } from "./step.ts";
 
 export type TrainEvent =
-  | { type: "start"; config: TrainConfig; params: number; vocab: number; trainChars: number; valChars: number; chunksPerEpoch: number; totalSteps: number | null; startStep: number; kernels: string; resumed: boolean }
+  | { type: "start"; config: TrainConfig; params: number; vocab: number; trainChars: number; valChars: number; chunksPerEpoch: number; totalSteps: number | null; startStep: number; kernels: string; resumed: boolean; initFrom?: { path: string; step: number; added: string[] } }
   | { type: "step"; step: number; totalSteps: number | null; epoch: number; loss: number; penalty: number; lr: number; gradNorm: number; clipped: boolean; charsPerSec: number; elapsed: number; eta: number | null }
   | { type: "eval"; step: number; trainLoss: number; valLoss: number | null; bestValLoss: number | null; improved: boolean; lr: number; gradNorm: number; clippedFrac: number; penalty: number }
   | { type: "checkpoint"; step: number; path: string; kind: "latest" | "best" | "step" }
+  /** --sample-every: a sample from the model at `step` (seed --seed, after a newline); logprob in nats */
+  | { type: "sample"; step: number; text: string; logprob: number }
   | { type: "end"; step: number; reason: "steps" | "epochs" | "time" | "patience" | "interrupted"; trainLoss: number; valLoss: number | null; bestValLoss: number | null; elapsed: number; charsPerSec: number; out: string };
 
 type EndEvent = TrainEvent & { type: "end" };
@@ -43,6 +47,11 @@ export interface TrainInput {
   onEvent: (e: TrainEvent, model: Model) => void;
   /** resume from cfg.out's latest checkpoint */
   resume?: boolean;
+  /**
+   * fine-tuning (a new run only): the trained model whose weights replace the fresh ones, and its vocabulary
+   * (`vocab` above must start with it; characters after it get the fresh rows). `added`: those characters.
+   */
+  initFrom?: { path: string; step: number; model: Model; vocab: string[]; added: string[] };
   /** polled after every step: true → save and stop (SIGINT / SIGTERM) */
   shouldStop?: () => boolean;
   /** builds the gradient engine from the training split (default: createEngine; tests wrap it) */
@@ -79,6 +88,7 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
 
   // model, optimizer and engine: new, or as the run directory's latest checkpoint left them
   const { model, resumed } = inp.resume ? resumeModel(cfg.out, ops, rng) : { model: newModel(cfg, ops, rng), resumed: null };
+  if (inp.initFrom && !resumed) transplant(model, vocab, inp.initFrom.model, inp.initFrom.vocab);
   const opt = createOptimizer(cfg, model, resumed);
   const engine = await (inp.makeEngine ?? createEngine)(model, cfg, trainIds);
   if (resumed) engine.loadState(resumed);
@@ -94,11 +104,13 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
     step: resumed?.step ?? 0, epoch: resumed?.epoch ?? 0, chunk: resumed?.chunk ?? 0,
     lastSaved: resumed ? resumed.step : null,
     tally: newTally(resumed, resumed ? bestFileLoss(cfg.out) : null),
+    sampleSpace: null, sampledAt: null,
   };
   const startStep = run.step;
   emit({
     type: "start", config: cfg, params: model.spec.size, vocab: vocab.length, trainChars: trainIds.length, valChars: valIds.length,
     chunksPerEpoch: epochSteps, totalSteps, startStep, kernels: ops.name, resumed: !!inp.resume,
+    ...(inp.initFrom && !resumed ? { initFrom: { path: inp.initFrom.path, step: inp.initFrom.step, added: inp.initFrom.added } } : {}),
   });
   const val: Validation = { ids: valIds, evaluate: createEvaluator(model, 256) };
 
@@ -133,6 +145,7 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
         if (patienceSpent(run.tally, cfg.patience)) { reason = "patience"; break; }
       }
       if (step % cfg.checkpointEvery === 0 && !last) saveLatest(run);
+      if (!last) takeSample(run);
       // the loop is synchronous: give signal handlers (Ctrl-C, SIGTERM) a turn every 50 ms
       if (performance.now() - lastYield >= 50) {
         await new Promise((res) => setImmediate(res));
@@ -144,6 +157,7 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
     if (reason !== "interrupted" && (run.tally.n > 0 || run.tally.lastVal === null)) {
       endVal = validate(run, val, lrAt(cfg, Math.max(0, run.step - 1)), NaN, run.step % cfg.evalEvery === 0);
     }
+    takeSample(run);
     saveLatest(run);
   } finally {
     await engine.dispose();
@@ -300,6 +314,9 @@ interface Run {
   /** the carried state of every stream, [L × B × H], filled from the engine at each save */
   h: Float32Array;
   c: Float32Array | null;
+  /** --sample-every: the sampler's buffers (made at the first sample) and the step of the last sample */
+  sampleSpace: SampleSpace | null;
+  sampledAt: number | null;
 }
 
 /** The validation split and the evaluator that scores it. */
@@ -358,6 +375,23 @@ function saveLatest(run: Run): void {
     run.emit({ type: "checkpoint", step, path: f, kind: "step" });
     pruneStepCheckpoints(cfg.out, cfg.keep);
   }
+}
+
+/**
+ * On the --sample-every cadence (once per step), a sample of --sample-length characters from the model as it
+ * is: its own generator seeded with --seed, a fresh state fed a newline (emptyContext), temperature 1. The
+ * same seed every time, so successive samples differ only by what the model learned. It uses its own
+ * buffers and generator, on this thread's model (the engine's threads are idle between steps): nothing
+ * training reads or writes is touched.
+ */
+function takeSample(run: Run): void {
+  const { cfg, step } = run;
+  if (!cfg.sampleEvery || step % cfg.sampleEvery !== 0 || run.sampledAt === step) return;
+  run.sampledAt = step;
+  run.sampleSpace ??= createSampleSpace(run.model, 1);
+  const length = cfg.sampleLength ?? TRAIN_SAMPLE_DEFAULTS.sampleLength;
+  const [r] = sampleScored(run.model, run.vocab, { ...SAMPLE_DEFAULTS, length, seed: cfg.seed, prime: "", count: 1 }, () => {}, run.sampleSpace);
+  run.emit({ type: "sample", step, text: r.text, logprob: r.logprob });
 }
 
 /** The error that stops a run whose step r came out NaN/Inf (loss, gradient, or weights). */
