@@ -364,7 +364,7 @@ def rank_main(a):
         """rank 0 only (as rnn's validate): returns the validation loss or None."""
         nonlocal best_val, evals_since, last_val, best_file
         n = acc["n"]
-        line = {"step": step, "trainLoss": acc["loss"] / n if n else last_train_loss, "valLoss": None, "lr": lr,
+        line = {"kind": "eval", "step": step, "trainLoss": acc["loss"] / n if n else last_train_loss, "valLoss": None, "lr": lr,
                 "gradNorm": acc["norm"] / n if n else grad_norm, "clippedFrac": acc["clipped"] / n if n else 0, "penalty": penalty_last}
         v = None
         improved = False
