@@ -15,8 +15,8 @@ const modules = new Map<boolean, WebAssembly.Module>();
 let relaxedOk: boolean | null = null;
 
 /** The bytes of one build with its memory import made non-shared. */
-export function unsharedBuild(bytes: Uint8Array): Uint8Array {
-  const out = bytes.slice();
+export function unsharedBuild(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(bytes);
   let p = 8; // magic + version
   const leb = (): number => {
     let v = 0, shift = 0, b: number;
