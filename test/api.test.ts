@@ -14,17 +14,11 @@ import { decodeCheckpoint } from "../src/lib/checkpoint-bytes.ts";
 import { Sha256 } from "../src/lib/sha256.ts";
 import { createHash } from "node:crypto";
 import { rnn, tempDir } from "./helpers/cli.ts";
+import { corpusSlice } from "./helpers/web.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 let tmp: { dir: string; cleanup: () => void };
 let run: string;
-
-/** the first n characters of the bundled corpus (it has "Sofia", "speaks" and the languages) */
-export function corpusSlice(dir: string, n = 60_000): string {
-  const file = path.join(dir, "corpus.txt");
-  fs.writeFileSync(file, [...fs.readFileSync(path.join(ROOT, "data/longrange.txt"), "utf8")].slice(0, n).join(""));
-  return file;
-}
 
 beforeAll(async () => {
   tmp = tempDir("api");

@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { build, type BuildOptions } from "esbuild";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -27,10 +27,11 @@ export function pageAssets(entry: PageEntry): Promise<{ js: string; css: string 
   return p;
 }
 
-async function bundle(entry: PageEntry): Promise<{ js: string; css: string }> {
-  const r = await build({
+/** esbuild's options for a browser bundle of `entry` (a path under the repository): the pages', and the tests'. */
+export function browserBuild(entry: string): BuildOptions & { write: false } {
+  return {
     absWorkingDir: ROOT,
-    entryPoints: [path.join(ROOT, "src/web/page", `${entry}-main.ts`)],
+    entryPoints: [path.join(ROOT, entry)],
     bundle: true,
     platform: "browser",
     format: "iife",
@@ -41,8 +42,12 @@ async function bundle(entry: PageEntry): Promise<{ js: string; css: string }> {
     loader: { ".wasm": "binary" },
     write: false,
     logLevel: "silent",
-  });
-  return { js: r.outputFiles[0].text, css: await styleSheet(entry) };
+  };
+}
+
+async function bundle(entry: PageEntry): Promise<{ js: string; css: string }> {
+  const r = await build(browserBuild(`src/web/page/${entry}-main.ts`));
+  return { js: r.outputFiles![0].text, css: await styleSheet(entry) };
 }
 
 /** src/web/page/style.css, after uPlot's own stylesheet on the dashboard. */
