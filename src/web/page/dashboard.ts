@@ -234,13 +234,16 @@ export function startDashboard(root: HTMLElement): void {
         continue;
       }
       old?.u.destroy();
+      const xLabel = view.x === "step" ? "step" : "wall time (seconds)", yLabel = spec.y(view);
+      box.dataset.xLabel = xLabel; // uPlot draws axis labels on its canvas: here they are readable too
+      box.dataset.yLabel = yLabel;
       const width = Math.max(360, box.clientWidth || charts.clientWidth / 2 - 10 || 560);
       const opts: uPlot.Options = {
         width, height: 260,
         scales: { x: { time: false }, y: spec.logable && view.log ? { distr: 3 } : spec.range ? { range: spec.range } : {} },
         axes: [
-          { label: view.x === "step" ? "step" : "wall time (seconds)", labelSize: 22, stroke: "#444", grid: { stroke: "#eceff3" } },
-          { label: spec.y(view), labelSize: 22, size: 64, stroke: "#444", grid: { stroke: "#eceff3" }, values: (_u, ticks) => ticks.map(fmtTick) },
+          { label: xLabel, labelSize: 22, stroke: "#444", grid: { stroke: "#eceff3" } },
+          { label: yLabel, labelSize: 22, size: 64, stroke: "#444", grid: { stroke: "#eceff3" }, values: (_u, ticks) => ticks.map(fmtTick) },
         ],
         series: [
           { label: view.x === "step" ? "step" : "seconds" },
