@@ -90,7 +90,7 @@ describe.skipIf(!HAVE_CHROMIUM)("in Chromium", () => {
     expect(new Set(colours).size).toBe(4);
     await page.check("#bits");
     await expect.poll(() => axes("loss")).toEqual(["step", "cross-entropy (bits/char)"]);
-    await page.locator(".panel[data-run=lstm] summary").click();
+    await page.evaluate("window.scrollTo(0, 0)");
     await sleep(300);
     await page.screenshot({ path: path.join(shots, "dashboard.png"), fullPage: false });
     expect(errors).toEqual([]);
@@ -173,8 +173,8 @@ describe.skipIf(!HAVE_CHROMIUM)("in Chromium", () => {
     const lines = (await rnn(["score", "-m", run, "--text", pasted, "--json"])).stdout.trim().split("\n").slice(0, -1).map((l) => JSON.parse(l));
     const bits = await page.locator("#heat span").evaluateAll((els) => els.map((e) => e.getAttribute("data-bits")));
     expect(bits).toEqual(lines.map((l: { surprisal: number | null }) => (l.surprisal === null ? "" : String(l.surprisal / Math.LN2))));
-    await page.fill("#prime", "Sofia speaks ");
-    await page.locator("#prime").press("End");
+    const last = { fields: { ...GENERATIONS[0].fields, "#prime": "Sofia speaks " }, flags: ["--prime", "Sofia speaks ", ...GENERATIONS[0].flags.slice(2)] };
+    expect(await generate(page, last) + "\n").toBe((await rnn(["sample", "-m", run, ...last.flags])).stdout);
     await expect.poll(() => page.textContent("#bars-head")).toContain("Sofia speaks");
     await page.screenshot({ path: path.join(shots, "playground.png"), fullPage: true });
     expect(errors).toEqual([]);

@@ -141,12 +141,12 @@ export function startDashboard(root: HTMLElement): void {
       box.checked = !!r.color;
       box.addEventListener("change", () => select(s.id, box.checked));
       const last = lastStep(r);
-      const live = now - s.updated < 20_000;
+      const ago = Math.max(0, Math.round((now - s.updated) / 1000));
       const model = s.config?.model;
       return el("div", { class: "run", "data-run": s.id, "data-points": String(r.log.evals.length + r.log.steps.length), "data-last-step": String(last ?? "") },
         el("label", {}, box, el("span", { class: "swatch", style: `background:${r.color ?? "transparent"};border:1px solid ${r.color ?? "#bbb"}` }), el("span", {}, s.id)),
         el("div", { class: "sub" },
-          live ? el("span", { class: "live" }, "● training · ") : "",
+          ago < 60 ? el("span", { class: "live", title: "its files changed this recently: it is probably training" }, `● updated ${ago} s ago · `) : "",
           model ? `${model.cell} ${model.layers}×${model.hidden} · ` : "",
           last !== undefined ? `step ${last}` : s.step !== undefined && !Number.isNaN(s.step) ? `step ${s.step}` : "no checkpoint yet"));
     }));

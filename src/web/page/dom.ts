@@ -10,13 +10,13 @@ export function el(tag: string, attrs: Record<string, string> = {}, ...children:
   return e;
 }
 
-/** A character as a label: visible names for whitespace and control characters. */
+const NAMED: Record<string, string> = { "\n": "\\n", "\t": "\\t", "\r": "\\r", " ": "␣", "\f": "\\f", "\v": "\\v", "\b": "\\b", "\0": "\\0" };
+
+/** A character as a label, as `rnn predict` shows it (src/cli/show.ts): ␣ for a space, \n, \t, \u{…} for other invisibles. */
 export function showChar(c: string): string {
-  if (c === " ") return "␠";
-  if (c === "\n") return "↵";
-  if (c === "\t") return "⇥";
-  const cp = c.codePointAt(0) ?? 0;
-  if (cp < 0x20 || cp === 0x7f) return `U+${cp.toString(16).toUpperCase().padStart(4, "0")}`;
+  if (NAMED[c]) return NAMED[c];
+  if (/^[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]$/u.test(c)) return `\\u{${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}}`;
+  if (/^\p{M}$/u.test(c)) return `◌${c}`;
   return c;
 }
 

@@ -206,7 +206,7 @@ function scoreSection(model: RnnModel): HTMLElement {
   const heatmap = el("div", { class: "heat", id: "heat" });
   const totals = el("p", { class: "note", id: "score-totals" });
   const legend = el("div", { class: "legend" }, "surprisal ",
-    ...[0, 1, 2, 3, 4, 5, 6, 7, 8].map((b) => el("span", { style: `background:${heat(b)}` }, b === 8 ? "≥8" : String(b))), " bits");
+    ...[0, 1, 2, 3, 4, 5, 6, 7, 8].map((b) => el("span", { style: `background:${heat(b)}${b > 5 ? ";color:#fff" : ""}` }, b === 8 ? "≥8" : String(b))), " bits");
   go.addEventListener("click", () => {
     const r = score(model, input.value);
     heatmap.replaceChildren(...r.chars.map((c) => {
@@ -214,7 +214,7 @@ function scoreSection(model: RnnModel): HTMLElement {
       const shown = c.char === "\n" ? "↵\n" : c.char;
       return el("span", {
         class: c.known ? (bits === null ? "first" : "") : "unknown",
-        style: bits === null ? "" : `background:${heat(bits)}`,
+        style: bits === null ? "" : `background:${heat(bits)}${bits > 5 ? ";color:#fff" : ""}`,
         title: `${showChar(c.char)}: ${c.known ? (bits === null ? "nothing before it to predict it" : `${bits.toFixed(2)} bits`) : "not in the vocabulary"}`,
         "data-bits": bits === null ? "" : String(bits),
       }, shown);
