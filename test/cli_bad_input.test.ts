@@ -126,6 +126,7 @@ describe("every numeric flag of every command refuses 0, negatives, NaN and non-
     "--embed": ["0"], "--dropout": ["0"], "--forget-bias": ["0", "-1"], "--val-frac": ["0"], "--momentum": ["0"], "--weight-decay": ["0"],
     "--clip": ["0"], "--clip-value": ["0"], "--ortho-reg": ["0"], "--warmup": ["0"], "--patience": ["0"], "--keep": ["0"], "--seed": ["0"],
     "predict --top-k": ["0"], // 0 lists the whole vocabulary
+    "serve --port": ["0"], // 0 = any free port
   };
   const BAD = ["0", "-1", "NaN", "abc", "", "Infinity", "1e999", "12abc"];
   const program = buildProgram();

@@ -294,6 +294,9 @@ describe("metrics.jsonl and samples.jsonl, read defensively (src/web/runlog.ts)"
       { step: 12, time: 2 },
     ]);
     expect(log.skipped).toBe(5);
+    // an evaluation line without a time takes its step's per-step time
+    const timed = parseMetrics('{"kind":"train","step":5,"loss":3,"elapsed":4.5}\n{"step":5,"valLoss":3.2}\n{"step":6,"valLoss":3.1}\n');
+    expect(timed.evals.map((p) => p.time)).toEqual([4.5, undefined]);
     // clock times become seconds since the first, across appended parts
     const clocked = parseMetrics('{"kind":"train","step":1,"time":1700000000000}\n');
     parseMetrics('{"kind":"train","step":2,"time":1700000002500}\n', clocked);

@@ -99,6 +99,11 @@ export function parseMetrics(text: string, into?: RunLog): RunLog {
     else if (kind === "eval" || kind === "val" || kind === "validation") log.evals.push(p);
     else log.skipped++;
   }
+  // an evaluation line without a time takes the time of the per-step line of its step, when there is one
+  if (log.evals.some((p) => p.time === undefined) && log.steps.length) {
+    const at = new Map(log.steps.filter((p) => p.time !== undefined).map((p) => [p.step, p.time!]));
+    for (const p of log.evals) if (p.time === undefined && at.has(p.step)) p.time = at.get(p.step);
+  }
   return log;
 }
 
