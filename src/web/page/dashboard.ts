@@ -53,6 +53,7 @@ export function startDashboard(root: HTMLElement): void {
   const charts = el("div", { class: "charts", id: "charts" });
   const details = el("div", { id: "details", class: "details" });
   const heading = el("p", { class: "meta", id: "served" });
+  const timeNote = el("p", { class: "note", id: "time-note" });
   const toggle = (id: string, text: string, on: (v: boolean) => void) => {
     const i = el("input", { type: "checkbox", id }) as HTMLInputElement;
     i.addEventListener("change", () => { on(i.checked); redraw(true); });
@@ -67,7 +68,7 @@ export function startDashboard(root: HTMLElement): void {
       el("div", {},
         el("div", { class: "toolbar" }, el("label", {}, "x axis ", xSelect), toggle("log-scale", "log scale", (v) => (view.log = v)),
           toggle("bits", "bits per character (else nats)", (v) => (view.bits = v))),
-        charts, details)),
+        timeNote, charts, details)),
   );
 
   // ---- runs: the list, polled; selection opens each run's event stream ----------------------------------
@@ -208,6 +209,9 @@ export function startDashboard(root: HTMLElement): void {
 
   function draw(structure: boolean) {
     const selected = [...runs.values()].filter((r) => r.color);
+    const untimed = selected.filter((r) => ![...r.log.evals, ...r.log.steps].some((p) => p.time !== undefined)).map((r) => r.summary.id);
+    timeNote.textContent = view.x === "time" && untimed.length
+      ? `no wall-clock times in the metrics.jsonl of ${untimed.join(", ")}: left out of these plots` : "";
     if (structure) charts.replaceChildren();
     for (const spec of SPECS) {
       const all = selected.flatMap((r) => spec.series(r, view).map((s) => ({ ...s, color: r.color!, points: thin(clean(s.points, spec.logable && view.log)) })));
@@ -219,11 +223,11 @@ export function startDashboard(root: HTMLElement): void {
         charts.append(box);
       }
       const old = plots.get(spec.id);
-      const timeNote = view.x === "time" && selected.length && withData.length < all.length ? " (runs without wall-clock times in their metrics are left out)" : "";
+
       if (!withData.length) {
         old?.u.destroy();
         plots.set(spec.id, null);
-        box.replaceChildren(el("h3", {}, spec.title), el("div", { class: "empty" }, selected.length ? `${spec.empty}${timeNote}` : "tick a run"));
+        box.replaceChildren(el("h3", {}, spec.title), el("div", { class: "empty" }, selected.length ? spec.empty : "tick a run"));
         box.dataset.points = "0";
         continue;
       }
@@ -256,7 +260,7 @@ export function startDashboard(root: HTMLElement): void {
         legend: { live: true },
         cursor: { drag: { x: true, y: false } },
       };
-      box.replaceChildren(el("h3", {}, spec.title + timeNote));
+      box.replaceChildren(el("h3", {}, spec.title));
       plots.set(spec.id, { u: new uPlot(opts, data, box), signature });
     }
   }
