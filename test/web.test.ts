@@ -73,6 +73,19 @@ describe("rnn serve: read-only, nothing outside the served directory", () => {
     expect(one.step).toBe(30);
   });
 
+  it("finds runs in subdirectories: the id is the path, its slash encoded in URLs", async () => {
+    const nested = path.join(runs, "group", "b");
+    fs.mkdirSync(nested, { recursive: true });
+    fs.copyFileSync(path.join(run, "metrics.jsonl"), path.join(nested, "metrics.jsonl"));
+    try {
+      expect(JSON.parse((await request(server.url, "/api/runs")).body).runs.map((x: { id: string }) => x.id)).toEqual(["a", "group/b"]);
+      expect((await request(server.url, "/api/runs/group%2Fb/files/metrics.jsonl")).status).toBe(200);
+      expect((await request(server.url, "/api/runs/group/b/files/metrics.jsonl")).status).toBe(404);
+    } finally {
+      fs.rmSync(path.join(runs, "group"), { recursive: true });
+    }
+  });
+
   it("hands out a run's own files", async () => {
     const r = await request(server.url, "/api/runs/a/files/metrics.jsonl");
     expect(r.status).toBe(200);
