@@ -153,6 +153,9 @@ export const SAMPLE_DEFAULTS: SampleConfig = {
 /** `rnn predict`: how many of the most likely next characters to list (0 = all), at which temperature. */
 export const PREDICT_DEFAULTS = { topK: 10, temperature: 1 };
 
+/** `rnn serve`: where to listen (loopback only unless told otherwise) and which directory's runs to serve. */
+export const SERVE_DEFAULTS = { port: 8080, host: "127.0.0.1", dir: "runs" };
+
 /** `rnn diagnose`: streams of the chunk (its length defaults to the model's --seq), and the chunks of the
  *  carried-state run (‖c_t‖ by step). */
 export const DIAGNOSE_DEFAULTS = { batch: 16, chunks: 20 };

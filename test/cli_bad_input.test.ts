@@ -128,6 +128,7 @@ describe("every numeric flag of every command refuses 0, negatives, NaN and non-
     "predict --top-k": ["0"], // 0 lists the whole vocabulary (rnn sample's --top-k refuses 0)
     "diagnose --chunks": ["0"], // 0 skips the carried-state run
     "--sample-every": ["0"], // 0 = off
+    "serve --port": ["0"], // 0 = any free port
   };
   const BAD = ["0", "-1", "NaN", "abc", "", "Infinity", "1e999", "12abc"];
   const program = buildProgram();

@@ -3,7 +3,7 @@
 // them get one line naming rnn's flag. README's flag tables list every option, with config's defaults.
 import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { BENCH_DEFAULTS, DIAGNOSE_DEFAULTS, MODEL_DEFAULTS, PREDICT_DEFAULTS, SAMPLE_DEFAULTS, TRAIN_DEFAULTS, TRAIN_SAMPLE_DEFAULTS } from "../src/config.ts";
+import { BENCH_DEFAULTS, DIAGNOSE_DEFAULTS, MODEL_DEFAULTS, PREDICT_DEFAULTS, SAMPLE_DEFAULTS, SERVE_DEFAULTS, TRAIN_DEFAULTS, TRAIN_SAMPLE_DEFAULTS } from "../src/config.ts";
 import { buildProgram, COMMANDS } from "../src/cli/main.ts";
 import { COMMAND_NAMES, type CommandName, familiarHint, OPTIONS, optionsOf } from "../src/cli/options.ts";
 import { errLines, rnn, runMain } from "./helpers/cli.ts";
@@ -40,6 +40,8 @@ const DEFAULTS: Record<CommandName, Record<string, unknown>> = {
   import: { ...MODEL_DEFAULTS, ...TRAIN_DEFAULTS },
   diagnose: { ...DIAGNOSE_DEFAULTS },
   bench: { ...BENCH_DEFAULTS },
+  serve: { ...SERVE_DEFAULTS },
+  export: {},
 };
 /** "2e-3" shows 0.002, "lstm" shows "lstm" */
 const shows = (text: string, v: unknown) => (typeof v === "number" ? Number(text) === v : text === String(v));

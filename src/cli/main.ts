@@ -11,6 +11,8 @@ import { infoCommand } from "./info.ts";
 import { predictCommand } from "./predict.ts";
 import { sampleCommand } from "./sample.ts";
 import { scoreCommand } from "./score.ts";
+import { serveCommand } from "./serve.ts";
+import { exportCommand } from "./export.ts";
 import { trainCommand } from "./train.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
@@ -109,6 +111,25 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       "rnn bench --only P1,P4 --threads 2 --seconds 10 --json",
     ],
     action: benchCommand,
+  },
+  serve: {
+    description: "a local web dashboard of your runs, live while they train (loss, learning rate, gradient norm, samples, config), and each run's playground",
+    args: [["[run...]", "run directories to show (default: every run under --dir)"]],
+    examples: [
+      "rnn serve",
+      "rnn serve runs/lstm runs/gru --port 0",
+      "rnn serve --dir experiments/runs --port 9000",
+    ],
+    action: serveCommand,
+  },
+  export: {
+    description: "the playground of a model as one self-contained HTML file: type, see the next-character odds, generate, score; offline",
+    args: [["<run>", "run directory (its latest checkpoint) or .safetensors file"]],
+    examples: [
+      "rnn export --html runs/longrange-lstm -o model.html",
+      "rnn export --html runs/longrange-lstm/best.safetensors",
+    ],
+    action: exportCommand,
   },
 };
 

@@ -5,11 +5,12 @@
 import { type Command, Option } from "commander";
 import {
   ACTIVATIONS, BENCH_DEFAULTS, CELLS, DEFAULT_STEPS, DIAGNOSE_DEFAULTS, INITS, MODEL_DEFAULTS, OPTIMIZERS, parseChoice, parseDuration,
-  parseFloatFlag, parseIntFlag, PREDICT_DEFAULTS, SAMPLE_DEFAULTS, TRAIN_DEFAULTS, TRAIN_SAMPLE_DEFAULTS,
+  parseFloatFlag, parseIntFlag, PREDICT_DEFAULTS, SAMPLE_DEFAULTS, TRAIN_DEFAULTS, SERVE_DEFAULTS, TRAIN_SAMPLE_DEFAULTS,
 } from "../config.ts";
+import { UsageError } from "../errors.ts";
 import type { KernelChoice } from "../kernels/index.ts";
 
-export const COMMAND_NAMES = ["train", "sample", "eval", "predict", "score", "info", "import", "diagnose", "bench"] as const;
+export const COMMAND_NAMES = ["train", "sample", "eval", "predict", "score", "info", "import", "diagnose", "bench", "serve", "export"] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 export interface OptionDecl {
@@ -45,6 +46,8 @@ export const CONFIG_DEFAULTS: Record<CommandName, readonly object[]> = {
   import: [MODEL_DEFAULTS, TRAIN_DEFAULTS],
   diagnose: [DIAGNOSE_DEFAULTS],
   bench: [BENCH_DEFAULTS],
+  serve: [SERVE_DEFAULTS],
+  export: [],
 };
 
 /** The config default of a command's field, or undefined when config.ts has none. */
@@ -63,6 +66,11 @@ const nonNegative = num({ min: 0 });
 /** a repeatable flag: every value, in order */
 const each = (_flag: string, raw: string, previous: string[] | undefined): string[] => [...(previous ?? []), raw];
 const KERNELS = ["auto", "wasm", "ref"] as const satisfies readonly KernelChoice[];
+const parsePort = (flag: string, raw: string): number => {
+  const n = parseIntFlag(flag, raw, 0);
+  if (n > 65535) throw new UsageError(`${flag} must be a port number from 0 to 65535, got ${raw}`);
+  return n;
+};
 
 export const OPTIONS = [
   // ---- rnn train: the model
@@ -150,6 +158,13 @@ export const OPTIONS = [
   { flags: "--threads <n>", field: "threads", parse: int(), help: "training threads", default: "every core", commands: ["bench"] },
   { flags: "--seconds <s>", field: "seconds", parse: positive, help: "timed seconds per workload", commands: ["bench"] },
   { flags: "--json", field: "json", help: "one JSON object per workload", commands: ["bench"] },
+  // ---- rnn serve
+  { flags: "--port <n>", field: "port", parse: parsePort, help: "port to listen on; 0 = any free one", commands: ["serve"] },
+  { flags: "--host <address>", field: "host", help: "address to listen on; any but loopback is reachable from other machines (one line warns)", commands: ["serve"] },
+  { flags: "--dir <dir>", field: "dir", help: "directory whose runs are listed and served; nothing outside it is", commands: ["serve"] },
+  // ---- rnn export
+  { flags: "--html", field: "html", help: "one self-contained HTML page: the playground, with weights, vocabulary, kernels and script inline (works offline)", commands: ["export"] },
+  { flags: "-o, --out <file>", field: "out", help: "where to write it", default: "<run>.html", commands: ["export"] },
   // ---- every command that computes with the fast kernels: force a backend (tests, debugging)
   { flags: "--kernels <kind>", field: "kernels", parse: choice(KERNELS), help: KERNELS.join(" | "), default: "auto", hidden: true, commands: ["train", "sample", "eval", "predict", "score", "bench"] },
 ] as const satisfies readonly OptionDecl[];

@@ -88,6 +88,20 @@ export function createSampleSpace(model: Model, count: number): SampleSpace {
 
 /** sample(), with each sample's log-probabilities. `space`: buffers to reuse (their state is reset first). */
 export function sampleScored(model: Model, vocab: string[], opts: SampleOptions, onChar: (k: number, ch: string) => void, space?: SampleSpace): SampleResult[] {
+  const steps = sampleSteps(model, vocab, opts, space);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    onChar(r.value[0], r.value[1]);
+  }
+}
+
+/**
+ * sampleScored() one character at a time: yields [k, ch] for every character of sample k as soon as it is
+ * known (the prime first), and returns the results. A caller that must not block (a page streaming into its
+ * text) takes a few characters, yields to its event loop, and goes on; sampleScored drives it in one go.
+ */
+export function* sampleSteps(model: Model, vocab: string[], opts: SampleOptions, space?: SampleSpace): Generator<[number, string], SampleResult[], void> {
   const Kc = opts.count, V = vocab.length;
   const topP = opts.topP ?? 0;
   if (!(topP >= 0 && topP <= 1)) throw new UsageError(`--top-p must be between 0 and 1, got ${topP}`);
@@ -95,12 +109,13 @@ export function sampleScored(model: Model, vocab: string[], opts: SampleOptions,
   const { ws, state } = space ?? createSampleSpace(model, Kc);
   if (space) resetState(state);
   const out: SampleResult[] = Array.from({ length: Kc }, () => ({ text: "", logprob: 0, modelLogprob: 0, generated: 0 }));
-  const emit = (k: number, ch: string) => {
-    out[k].text += ch;
-    onChar(k, ch);
-  };
   let seed = primeIds(opts.prime, vocab);
-  for (let k = 0; k < Kc; k++) for (const i of seed) emit(k, vocab[i]);
+  for (let k = 0; k < Kc; k++) {
+    for (const i of seed) {
+      out[k].text += vocab[i];
+      yield [k, vocab[i]];
+    }
+  }
   if (seed.length === 0) {
     // no prime: start after a newline when the vocabulary has one, else from a uniformly drawn first
     // character, which is part of the sample
@@ -109,9 +124,10 @@ export function sampleScored(model: Model, vocab: string[], opts: SampleOptions,
     else {
       seed = [rng.int(V)];
       for (let k = 0; k < Kc; k++) {
-        emit(k, vocab[seed[0]]);
+        out[k].text += vocab[seed[0]];
         out[k].logprob = out[k].modelLogprob = -Math.log(V);
         out[k].generated = 1;
+        yield [k, vocab[seed[0]]];
       }
     }
   }
@@ -130,7 +146,8 @@ export function sampleScored(model: Model, vocab: string[], opts: SampleOptions,
       r.logprob += Math.log(probs[next] / q.sum);
       r.modelLogprob += logSoftmaxAt(ws.logits, k * V, V, next);
       r.generated++;
-      emit(k, vocab[next]);
+      r.text += vocab[next];
+      yield [k, vocab[next]];
     }
   }
   return out;
