@@ -4,7 +4,7 @@
 // zero state; an empty text means "after a newline", as a sample without a prime starts), so the numbers are
 // those sampling draws from. Temperature applies as in sampling: p ∝ exp(logit / temperature).
 import { UsageError } from "../errors.ts";
-import { encodeText } from "../corpus/corpus.ts";
+import { encodeText } from "../corpus/vocab.ts";
 import { createState, createWorkspace, type Model } from "../model/model.ts";
 import { emptyContext, feedChars } from "../sample/sample.ts";
 

@@ -7,7 +7,7 @@
 // surprisal; the character after one is predicted from the last known character before it. The first known
 // character has nothing before it and no surprisal either. Each character's surprisal is the loss kernel's
 // value for its row, so the per-character numbers sum to eval's total up to the order of additions.
-import { encodeText } from "../corpus/corpus.ts";
+import { encodeText } from "../corpus/vocab.ts";
 import { summarize } from "../eval/evaluate.ts";
 import { createState, createWorkspace, forward, type Model, type Workspace } from "../model/model.ts";
 
