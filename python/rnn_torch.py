@@ -11,14 +11,17 @@ Depends on torch (and numpy, which torch ships with); not on the `safetensors` p
 Command line:
 
     python3 rnn_torch.py eval CKPT FILE      # prints rnn eval's JSON: {"loss","bpc","perplexity","chars","skipped"}
-    python3 rnn_torch.py convert STATE_DICT.pt --out X.safetensors [--vocab FILE]
+    python3 rnn_torch.py convert STATE_DICT.pt --out X.safetensors [--vocab FILE] [--config RUN|CKPT|FILE.json]
                                              # a torch.save'd state_dict → a plain safetensors file (names kept,
-                                             # float32) for `rnn import X.safetensors --out RUN`
+                                             # float32) for `rnn import X.safetensors --out RUN`; --config
+                                             # stores rnn's config, for what the shapes cannot say (an LSTM
+                                             # without forget gate has 3H rows, as a GRU)
 
 The model (rnn's src/model/model.ts, layer by layer):
     x  = embedding(ids)                 or one_hot(ids, V) when embed = 0
     for layer k = 0 … L−1:
-        y = cell_k(x, state_k)          nn.RNN (tanh|relu) / nn.LSTM / nn.GRU arithmetic, one layer
+        y = cell_k(x, state_k)          nn.RNN (tanh|relu) / nn.LSTM / nn.GRU arithmetic, one layer, or the
+                                        LSTM without forget gate (forgetGate false: StackedRNN, step by step)
         if residual and k > 0: y = y + x
         if dropout (training):  y = y ⊙ mask_k,  mask ∈ {0, 1/(1−p)}
         x = y
@@ -58,7 +61,8 @@ FORMAT_VERSION = 1
 EVAL_CHUNK = 256
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
-# rnn's TRAIN_DEFAULTS and MODEL_DEFAULTS (src/config.ts), in the order rnn writes a config
+# rnn's MODEL_DEFAULTS and TRAIN_DEFAULTS (src/config.ts), in the order rnn writes a config
+MODEL_DEFAULTS = {"cell": "lstm", "layers": 2, "hidden": 128, "embed": 0, "activation": "tanh", "residual": False}
 TRAIN_DEFAULTS = {
     "batch": 50, "seq": 50, "valFrac": 0.05, "optimizer": "adam", "lr": 2e-3, "momentum": 0.9,
     "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weightDecay": 0, "clip": 5, "clipValue": 0, "orthoReg": 0,
@@ -281,16 +285,27 @@ warnings.filterwarnings("ignore", message="RNN module weights are not part of si
 
 
 class StackedRNN(nn.Module):
-    """L recurrent layers run one by one, with the parameter names of one stacked nn.LSTM/nn.GRU/nn.RNN."""
+    """L recurrent layers run one by one, with the parameter names of one stacked nn.LSTM/nn.GRU/nn.RNN.
 
-    def __init__(self, cell, input_size, hidden, layers, activation="tanh"):
+    forget_gate=False (cell "lstm" only): Hochreiter & Schmidhuber's 1997 LSTM, rnn's `--cell lstm
+    --no-forget-gate` (src/model/cells/lstm-nofg.ts). PyTorch has no kernel for it: nn.LSTM's names, its
+    gate order with f left out — rows [i, g, o], 3H of them — and, step by step with autograd,
+        i, g, o = σ, tanh, σ of x W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh
+        c_t = c_{t−1} + i ⊙ g          h_t = o ⊙ tanh(c_t)
+    (test/reference/char_rnn.py NoForgetLSTM, the same arithmetic)."""
+
+    def __init__(self, cell, input_size, hidden, layers, activation="tanh", forget_gate=True):
         super().__init__()
         if cell not in GATES:
             raise ValueError(f"cell must be rnn, lstm or gru, got {cell!r}")
         if activation not in ("tanh", "relu") or (activation == "relu" and cell != "rnn"):
             raise ValueError(f"activation {activation!r} applies to cell 'rnn' only (tanh or relu)")
-        self.cell, self.hidden, self.layers, self.activation = cell, hidden, layers, activation
-        G = GATES[cell]
+        if forget_gate is not True and forget_gate is not False:
+            raise ValueError(f"forget_gate must be True or False, got {forget_gate!r}")
+        if not forget_gate and cell != "lstm":
+            raise ValueError(f"the {cell} cell has no forget gate to leave out (forget_gate=False is for 'lstm')")
+        self.cell, self.hidden, self.layers, self.activation, self.forget_gate = cell, hidden, layers, activation, forget_gate
+        G = GATES[cell] if forget_gate else 3
         k = 1 / math.sqrt(hidden)
         for l in range(layers):
             In = input_size if l == 0 else hidden
@@ -304,22 +319,26 @@ class StackedRNN(nn.Module):
     def layer(self, l, x, h, c=None):
         """x [T, B, In], h (and c) [B, H] → y [T, B, H], h_T (, c_T)."""
         w = self.weights(l)
-        if _VF is not None:
+        if _VF is not None and self.forget_gate:
             if self.cell == "lstm":
                 y, hn, cn = _VF.lstm(x, (h.unsqueeze(0), c.unsqueeze(0)), w, True, 1, 0.0, self.training, False, False)
                 return y, hn[0], cn[0]
             fn = _VF.gru if self.cell == "gru" else (_VF.rnn_tanh if self.activation == "tanh" else _VF.rnn_relu)
             y, hn = fn(x, h.unsqueeze(0), w, True, 1, 0.0, self.training, False, False)
             return y, hn[0], None
-        return self._layer_loop(w, x, h, c)  # pragma: no cover
+        return self._layer_loop(w, x, h, c)  # the LSTM without forget gate (and any cell without torch._VF)
 
-    def _layer_loop(self, w, x, h, c):  # the same arithmetic, step by step (only without torch._VF)
+    def _layer_loop(self, w, x, h, c):  # the same arithmetic, step by step
         wih, whh, bih, bhh = w
         gx = x @ wih.t() + bih
         ys = []
         for t in range(x.shape[0]):
             gh = h @ whh.t() + bhh
-            if self.cell == "lstm":
+            if not self.forget_gate:  # rows [i, g, o]; c_t = c_{t−1} + i ⊙ g: nothing is forgotten
+                i, g, o = (gx[t] + gh).chunk(3, 1)
+                c = c + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(c)
+            elif self.cell == "lstm":
                 i, f, g, o = (gx[t] + gh).chunk(4, 1)
                 c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
                 h = torch.sigmoid(o) * torch.tanh(c)
@@ -339,32 +358,45 @@ class CharRNN(nn.Module):
     """rnn's character model. state_dict names and shapes are those of rnn's checkpoints.
 
     forward(x [T, B] long, state=None, masks=None) → (logits [T, B, V], state); state is h [L, B, H], or
-    (h, c) for lstm, None = zeros. masks: per layer [T, B, H] dropout masks (values 0 or 1/(1−p)) to use
-    instead of drawing new ones (train_ddp.py passes rnn's own); without masks, training mode draws
-    inverted-dropout masks from torch's generator when dropout > 0, eval mode uses none.
+    (h, c) for lstm (with or without forget gate), None = zeros. masks: per layer [T, B, H] dropout masks
+    (values 0 or 1/(1−p)) to use instead of drawing new ones (train_ddp.py passes rnn's own); without masks,
+    training mode draws inverted-dropout masks from torch's generator when dropout > 0, eval mode uses none.
     """
 
-    def __init__(self, cell, vocab_size, hidden, layers=1, embed=0, activation="tanh", residual=False, dropout=0.0):
+    def __init__(self, cell, vocab_size, hidden, layers=1, embed=0, activation="tanh", residual=False, dropout=0.0, forget_gate=True):
         super().__init__()
         if residual and layers < 2:
             raise ValueError("residual needs at least 2 layers")
         self.cell, self.vocab_size, self.hidden, self.layers, self.embed = cell, vocab_size, hidden, layers, embed
         self.activation, self.residual, self.dropout = activation, bool(residual), float(dropout)
+        self.forget_gate = forget_gate
         if embed > 0:
             self.embedding = nn.Embedding(vocab_size, embed)
-        self.rnn = StackedRNN(cell, embed if embed > 0 else vocab_size, hidden, layers, activation)
+        self.rnn = StackedRNN(cell, embed if embed > 0 else vocab_size, hidden, layers, activation, forget_gate)
         self.decoder = nn.Linear(hidden, vocab_size)
 
     @classmethod
     def from_config(cls, mc, dropout=0.0):
-        """mc: rnn's model config {cell, layers, hidden, embed, activation, residual, vocabSize}."""
+        """mc: rnn's model config {cell, layers, hidden, embed, activation, residual, vocabSize[, forgetGate]}
+        (forgetGate false: the LSTM without forget gate; absent = true)."""
         return cls(mc["cell"], mc["vocabSize"], mc["hidden"], mc["layers"], mc.get("embed", 0),
-                   mc.get("activation", "tanh"), mc.get("residual", False), dropout)
+                   mc.get("activation", "tanh"), mc.get("residual", False), dropout, mc.get("forgetGate", True))
 
     @property
     def model_config(self):
-        return {"cell": self.cell, "layers": self.layers, "hidden": self.hidden, "embed": self.embed,
-                "activation": self.activation, "residual": self.residual, "vocabSize": self.vocab_size}
+        """As rnn stores it: forgetGate only when false, after vocabSize."""
+        mc = {"cell": self.cell, "layers": self.layers, "hidden": self.hidden, "embed": self.embed,
+              "activation": self.activation, "residual": self.residual, "vocabSize": self.vocab_size}
+        if not self.forget_gate:
+            mc["forgetGate"] = False
+        return mc
+
+    @property
+    def label(self):
+        """The cell as rnn names it to people: rnn-tanh, rnn-relu, lstm, lstm-nofg, gru."""
+        if self.cell == "rnn":
+            return f"rnn-{self.activation}"
+        return self.cell if self.forget_gate else f"{self.cell}-nofg"
 
     def zero_state(self, B):
         p = self.decoder.weight
@@ -400,7 +432,7 @@ def default_config(model, corpus=None, **train):
     """A complete rnn training config for a model made here (rnn's defaults for everything else)."""
     cfg = dict(TRAIN_DEFAULTS)
     cfg["dropout"] = model.dropout
-    if model.cell == "lstm" and cfg["init"] != "pytorch":
+    if model.cell == "lstm" and model.forget_gate and cfg["init"] != "pytorch":  # no forget gate, no forget bias
         cfg["forgetBias"] = 1
     cfg.update({"corpus": [os.path.abspath(p) for p in (corpus or [])], "out": "", "threads": 1})
     cfg.update(train)
@@ -429,11 +461,14 @@ def load(path, map_location="cpu"):
     check_vocab(vocab, f"{path}: vocab")
     if len(vocab) != mc["vocabSize"]:
         raise RnnFormatError(f"{path} is not an rnn checkpoint: config and vocabulary do not agree")
-    model = CharRNN.from_config(mc, config.get("dropout", 0))
+    try:
+        model = CharRNN.from_config(mc, config.get("dropout", 0))
+    except (KeyError, TypeError, ValueError) as e:
+        raise RnnFormatError(f"{path}: its config.model cannot be built: {e}") from None
     want = model.state_dict()
     for name, t in tensors.items():
         if name not in want:
-            raise RnnFormatError(f"{path}: unknown tensor {name} for this {mc['cell']} model")
+            raise RnnFormatError(f"{path}: unknown tensor {name} for this {model.label} model")
         if tuple(t.shape) != tuple(want[name].shape):
             raise RnnFormatError(f"{path}: tensor {name} has shape {list(t.shape)}, expected {list(want[name].shape)}")
     missing = [n for n in want if n not in tensors]
@@ -452,6 +487,8 @@ def encode_model(model, vocab, config, step=0, best_val_loss=None):
     for k, v in mc.items():
         if cfg["model"].get(k) != v:
             raise ValueError(f"config model.{k} is {cfg['model'].get(k)!r} but the model's is {v!r}")
+    if cfg["model"].get("forgetGate", True) is not model.forget_gate:
+        raise ValueError(f"config model.forgetGate is {cfg['model'].get('forgetGate')!r} but the model's forget_gate is {model.forget_gate!r}")
     check_vocab(vocab)
     if len(vocab) != model.vocab_size:
         raise ValueError(f"the vocabulary has {len(vocab)} characters, the model {model.vocab_size}")
@@ -725,6 +762,51 @@ def dropout_masks(rng, p, L, T, B, H, threads=1):
 # ---- command line -------------------------------------------------------------------------------------------
 
 
+def config_from(src, vocab=None, corpus=None):
+    """--config of convert → (rnn training config, vocabulary or None). src: an rnn run directory or checkpoint
+    (its config and vocabulary, as stored), or a .json file holding an rnn training config or just {"model":
+    {...}}: the model's fields over rnn's defaults (vocabSize defaults to the vocabulary's size), the rest rnn's
+    training defaults, as `rnn train` completes a config (corpus: the --vocab text, when one is given)."""
+    if os.path.isdir(src) or not src.lower().endswith(".json"):
+        path = os.path.join(src, "latest.safetensors") if os.path.isdir(src) else src
+        _, meta = read_safetensors(path, strict=True)
+        try:
+            return json.loads(meta["config"]), json.loads(meta["vocab"])
+        except (KeyError, ValueError):
+            raise RnnFormatError(f"{path} is not an rnn checkpoint: its metadata has no readable config and vocabulary") from None
+    with open(src, encoding="utf-8") as f:
+        try:
+            o = json.load(f)
+        except ValueError as e:
+            raise RnnFormatError(f"--config {src} is not JSON ({e})") from None
+    if not isinstance(o, dict) or not isinstance(o.get("model"), dict):
+        raise RnnFormatError(f'--config {src} must hold an rnn config: an object with "model" ({{"model": {{"cell": "lstm", "forgetGate": false, ...}}}})')
+    unknown = [k for k in o["model"] if k not in (*MODEL_DEFAULTS, "vocabSize", "forgetGate")]
+    if unknown:
+        raise RnnFormatError(f"--config {src}: model.{unknown[0]} is not one of rnn's model fields ({', '.join([*MODEL_DEFAULTS, 'vocabSize', 'forgetGate'])})")
+    mc = dict(MODEL_DEFAULTS)
+    mc.update(o["model"])
+    if "vocabSize" not in mc:
+        if vocab is None:
+            raise RnnFormatError(f"--config {src}: model.vocabSize is not given and there is no --vocab to count")
+        mc["vocabSize"] = len(vocab)
+    if mc.get("forgetGate", True) is True:
+        mc.pop("forgetGate", None)  # stored only when false, after vocabSize (rnn's order)
+    else:
+        mc["forgetGate"] = mc.pop("forgetGate")
+    try:
+        model = CharRNN.from_config(mc, o.get("dropout", 0))  # the fields make sense together
+    except (KeyError, TypeError, ValueError) as e:
+        raise RnnFormatError(f"--config {src}: {e}") from None
+    cfg = default_config(model, corpus)
+    init = o.get("init", cfg["init"])
+    if o.get("forgetBias", None) is None and init == "pytorch":
+        cfg["forgetBias"] = None
+    cfg.update({k: v for k, v in o.items() if k != "model"})
+    cfg["model"] = mc
+    return cfg, None
+
+
 def _convert(argv):
     import argparse
 
@@ -732,6 +814,9 @@ def _convert(argv):
     ap.add_argument("pt")
     ap.add_argument("--out", required=True)
     ap.add_argument("--vocab", help="text file (its distinct characters, sorted) or .json list, stored as metadata 'vocab'")
+    ap.add_argument("--config", help="stored as metadata 'config', for what the shapes cannot tell `rnn import` (an LSTM without "
+                    "forget gate, whose 3H rows look like a GRU's; --residual; --activation): an rnn run or checkpoint (its config, and "
+                    "its vocabulary unless --vocab), or FILE.json with an rnn config or just {\"model\": {\"cell\": \"lstm\", \"forgetGate\": false, ...}}")
     a = ap.parse_args(argv)
     try:
         sd = torch.load(a.pt, map_location="cpu", weights_only=True)
@@ -753,6 +838,13 @@ def _convert(argv):
             vocab = read_corpus([a.vocab])[0]
         check_vocab(vocab, a.vocab)
         meta["vocab"] = js_json(vocab)
+    if a.config:
+        text = [a.vocab] if a.vocab and not a.vocab.endswith(".json") else None
+        cfg, cvocab = config_from(a.config, json.loads(meta["vocab"]) if "vocab" in meta else None, text)
+        meta["config"] = js_json(cfg)
+        if "vocab" not in meta and cvocab is not None:
+            check_vocab(cvocab, a.config)
+            meta["vocab"] = js_json(cvocab)
     if bad:
         raise RnnFormatError(f"{a.pt}: tensor {bad[0]} is not a float tensor; rnn's CharRNN has only weights and biases")
     # a plain file (no format_version): `rnn import` reads it as a foreign state_dict
@@ -768,7 +860,7 @@ def main(argv):
         r = evaluate(model, vocab, read_text(argv[3]))
         print(js_json({k: r[k] for k in ("loss", "bpc", "perplexity", "chars", "skipped")}))
         return 0
-    print("usage: rnn_torch.py eval CKPT FILE\n       rnn_torch.py convert STATE_DICT.pt --out X.safetensors [--vocab FILE]", file=sys.stderr)
+    print("usage: rnn_torch.py eval CKPT FILE\n       rnn_torch.py convert STATE_DICT.pt --out X.safetensors [--vocab FILE] [--config RUN|CKPT|FILE.json]", file=sys.stderr)
     return 2
 
 

@@ -12,8 +12,9 @@
 What it does, step for step as rnn's training loop (src/train/train.ts):
   * reads RUN/latest.safetensors and the training state beside it (latest.state.safetensors, or
     next.state.safetensors after a crash): weights, the optimizer slab (Adam: exp_avg then exp_avg_sq, each
-    in the parameter order of the checkpoint; the step count), step / epoch / chunk, the carried hidden state
-    [L × B × H] of every stream, the RNG state, best / last validation loss and the patience count;
+    in the parameter order of the checkpoint; the step count), step / epoch / chunk, the carried state of
+    every stream (h [L × B × H], and c for an LSTM, with or without forget gate), the RNG state, best / last
+    validation loss and the patience count;
   * the same stream layout: the training split (the corpus minus its tail valFrac) cut into B contiguous
     streams, chunk c of an epoch = the next T characters of every stream, hidden state carried from chunk to
     chunk, reset at each epoch start. The B streams are split into WORLD_SIZE contiguous parts, one per rank;
@@ -213,6 +214,9 @@ def rank_main(a):
 
     mc = cfg["model"]
     L, H, V, cell = mc["layers"], mc["hidden"], mc["vocabSize"], mc["cell"]
+    has_c = cell == "lstm"  # the LSTM, with or without forget gate (forgetGate false), carries (h, c)
+    if has_c and st.get("c") is None:
+        raise Fail(f"{run}: the training state has no carried cell state c for this {model.label}")
     B, T = cfg["batch"], cfg["seq"]
     p_drop = float(cfg.get("dropout", 0) or 0)
     threads = a.rnn_threads if a.rnn_threads is not None else int(cfg.get("threads", 1) or 1)
@@ -246,7 +250,7 @@ def rank_main(a):
     ddp = DDP(model, device_ids=[local_rank] if devkind == "cuda" else None)
     h_all = st["h"].view(L, B, H)
     h = h_all[:, b0 : b0 + nb].clone().to(device)
-    c = st["c"].view(L, B, H)[:, b0 : b0 + nb].clone().to(device) if cell == "lstm" else None
+    c = st["c"].view(L, B, H)[:, b0 : b0 + nb].clone().to(device) if has_c else None
     rng = R.Rng(state=st["rng"])
     names = [n for n, _ in model.named_parameters()]
     params = [p for _, p in model.named_parameters()]
@@ -402,7 +406,7 @@ def rank_main(a):
 
     event({"type": "start", "world": world, "backend": backend, "device": str(device), "startStep": start_step, "totalSteps": total,
            "batch": B, "seq": T, "streamsPerRank": [n for _, n in split_streams(B, world)], "chunksPerEpoch": cpe, "dropoutThreads": threads if p_drop > 0 else None})
-    say(f"train_ddp {cell} {L}×{H} V={V} · {world} rank{'s' if world > 1 else ''} ({backend}, {devkind}) · B{B} T{T} · {kind} · steps {start_step} → {total}")
+    say(f"train_ddp {model.label} {L}×{H} V={V} · {world} rank{'s' if world > 1 else ''} ({backend}, {devkind}) · B{B} T{T} · {kind} · steps {start_step} → {total}")
     t0 = time.time()
     scale = world / (B * T)
     every = max(1, a.steps // 10)
@@ -423,10 +427,10 @@ def rank_main(a):
             masks = torch.from_numpy(np.ascontiguousarray(m)).to(device)
         x, y = batch(chunk)
         opt.zero_grad(set_to_none=False)
-        logits, new_state = ddp(x, (h, c) if cell == "lstm" else h, masks)
+        logits, new_state = ddp(x, (h, c) if has_c else h, masks)
         lsum = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1), reduction="sum")
         (lsum * scale).backward()
-        if cell == "lstm":
+        if has_c:
             h, c = new_state[0].detach(), new_state[1].detach()
         else:
             h = new_state.detach()

@@ -12,6 +12,11 @@
 //     the same 60 steps in one rnn run (no jump where the run changes hands); 3 ranks (streams split 2/1/1)
 //     for 50 steps: within 1e-3 of rnn, step for step. Dropout is on in all of them: the masks come from rnn's
 //     RNG as rnn draws them with --threads 1 (one-step test) and --threads 2 (the others).
+//   * the LSTM without forget gate (`--cell lstm --no-forget-gate`; config forgetGate false, 3H rows [i g o])
+//     all the way: rnn train → PyTorch eval and PyTorch save → rnn eval within 1e-4, rnn import of its file
+//     (and of a torch.save'd one through `rnn_torch.py convert --config`; without a config its shapes are a
+//     GRU's), one train_ddp.py step = one rnn step (c, which nothing forgets, compared relative to its size),
+//     2 gloo ranks for 20 steps then rnn for 20 more within 1e-3 of rnn's 60 steps.
 // Needs /usr/bin/python3 with torch (Debian: apt-get install python3-torch); skipped in one line without it.
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -89,6 +94,8 @@ describe.skipIf(!hasTorch)("PyTorch round trip (python/rnn_torch.py, rnn import,
     "lstm-embed-dropout": ["--cell", "lstm", "--embed", "8", "--layers", "2", "--dropout", "0.3"],
     "gru-onehot": ["--cell", "gru", "--layers", "1"],
     "gru-embed-residual-dropout": ["--cell", "gru", "--embed", "6", "--layers", "3", "--residual", "--dropout", "0.1"],
+    "lstm-nofg-onehot": ["--cell", "lstm", "--no-forget-gate", "--layers", "1"],
+    "lstm-nofg-embed-residual-dropout": ["--cell", "lstm", "--no-forget-gate", "--embed", "6", "--layers", "2", "--residual", "--dropout", "0.2"],
   };
   const runDir = (k: string) => path.join(tmp.dir, `run-${k}`);
   const V = hasTorch ? readCorpus([corpus]).vocab.length : 0;
@@ -102,6 +109,7 @@ describe.skipIf(!hasTorch)("PyTorch round trip (python/rnn_torch.py, rnn import,
     rnn_runs: Record<string, { eval: { loss: number; chars: number; skipped: number }; same_bytes: boolean }>;
     py_models: Record<string, { file: string; eval: { loss: number; chars: number; skipped: number } }>;
     user: { eval: { loss: number; chars: number; skipped: number }; files: Record<string, string> };
+    nofg: { pt: string; config: string; eval: { loss: number; chars: number; skipped: number } };
     bad: Record<string, string>;
     rng: { first: number[]; at: Record<string, number>; state: number[] };
   };
@@ -141,7 +149,7 @@ describe.skipIf(!hasTorch)("PyTorch round trip (python/rnn_torch.py, rnn import,
   });
 
   describe("PyTorch (rnn_torch.save) → rnn eval", () => {
-    for (const k of ["rnn-tanh-onehot", "rnn-relu-embed", "lstm-onehot-residual", "lstm-embed-dropout", "gru-embed-residual", "gru-onehot"]) {
+    for (const k of ["rnn-tanh-onehot", "rnn-relu-embed", "lstm-onehot-residual", "lstm-embed-dropout", "gru-embed-residual", "gru-onehot", "lstm-nofg-embed-residual", "lstm-nofg-onehot"]) {
       it(`${k}: rnn eval's loss equals PyTorch's within 1e-4`, async () => {
         const { file, eval: theirs } = torch.py_models[k];
         const ours = await rnnEval(file, probe);
@@ -195,6 +203,38 @@ describe.skipIf(!hasTorch)("PyTorch round trip (python/rnn_torch.py, rnn import,
       expect(r.mapping.every((t) => t.from === t.name)).toBe(true);
     });
 
+    it("an LSTM without forget gate: rnn's file (config forgetGate false) imports as one and resumes; rnn_torch.save's without --vocab; torch.save'd through convert --config (rnn eval = PyTorch within 1e-4); without a config its 3H rows are a gru", async () => {
+      const k = "lstm-nofg-embed-residual-dropout", out = path.join(tmp.dir, "imported-nofg");
+      const r = importCheckpoint([path.join(runDir(k), "latest.safetensors")], { out });
+      expect(r.model).toMatchObject({ cell: "lstm", forgetGate: false, layers: 2, hidden: 16, embed: 6, residual: true });
+      expect(r.description).toMatch(/^lstm-nofg 2×16, embedding 6, V=\d+, residual$/);
+      expect([r.step, r.cellFromShapes, r.mapping.every((t) => t.from === t.name)]).toEqual([15, false, true]);
+      expect((await rnnEval(out, probe)).loss).toBe((await rnnEval(runDir(k), probe)).loss); // the same weights, bit for bit
+      const t = await rnn(["train", "--resume", out, "--steps", "17", "-q"], { timeoutMs: 120_000 });
+      expect(t.stderr).toBe("");
+      expect(t.code).toBe(0);
+      // a CharRNN(forget_gate=False) that PyTorch saved with rnn_torch.save: its metadata says enough
+      const p = importCheckpoint([torch.py_models["lstm-nofg-onehot"].file], { out: path.join(tmp.dir, "imported-nofg-py") });
+      expect(p.model).toMatchObject({ cell: "lstm", forgetGate: false, layers: 1, embed: 0 });
+      close("import rnn_torch.save nofg", (await rnnEval(p.out, probe)).loss, torch.py_models["lstm-nofg-onehot"].eval.loss);
+      // torch.save'd: rnn_torch.py convert --config stores rnn's config beside the tensors
+      const conv = path.join(tmp.dir, "nofg-converted.safetensors");
+      await ok(py([RNN_TORCH, "convert", torch.nofg.pt, "--out", conv, "--vocab", corpus, "--config", torch.nofg.config]), "rnn_torch.py convert --config");
+      const c = importCheckpoint([conv], { out: path.join(tmp.dir, "imported-nofg-pt") });
+      expect(c.model).toMatchObject({ cell: "lstm", forgetGate: false, layers: 2, hidden: 10, embed: 5, residual: true, vocabSize: V });
+      expect([c.step, c.config.forgetBias]).toEqual([0, null]);
+      close("import nofg .pt via convert --config", (await rnnEval(c.out, probe)).loss, torch.nofg.eval.loss);
+      // the same .pt without a config: its shapes are a GRU's (3H rows), which is what it imports as
+      const g = importCheckpoint([torch.nofg.pt], { out: path.join(tmp.dir, "imported-nofg-as-gru"), vocab: corpus, python: PY, residual: true });
+      expect(g.model.cell).toBe("gru");
+      expect(g.model.forgetGate).toBeUndefined();
+      expect(g.cellFromShapes).toBe(true);
+      // a config that says no forget gate over an LSTM's 4H rows is refused
+      const wrong = path.join(tmp.dir, "lstm-said-nofg.safetensors");
+      await ok(py([RNN_TORCH, "convert", torch.user.files.pt, "--out", wrong, "--vocab", corpus, "--config", torch.nofg.config]), "convert user.pt --config nofg");
+      expect(() => importCheckpoint([wrong], { out: path.join(tmp.dir, "x-nofg") })).toThrow(/has shape \[48×12\], but its config says lstm without forget gate: expected \[36×12\]/);
+    }, 240_000);
+
     it("refuses, in one line: a shape mismatch, an unknown tensor, no vocabulary, a vocabulary of the wrong size, an existing run", () => {
       const taken = path.join(tmp.dir, "taken");
       importCheckpoint([torch.user.files.safetensors], { out: taken, vocab: corpus });
@@ -240,52 +280,75 @@ describe.skipIf(!hasTorch)("PyTorch round trip (python/rnn_torch.py, rnn import,
     const base1 = path.join(tmp.dir, "ddp-base1"), base2 = path.join(tmp.dir, "ddp-base2"), ref2 = path.join(tmp.dir, "ddp-ref2");
     const F1 = ["--cell", "lstm", "--embed", "8", "--hidden", "16", "--layers", "2", "--residual", "--dropout", "0.2", "--batch", "4", "--seq", "8", "--eval-every", "10", "--threads", "1"];
     const F2 = ["--cell", "gru", "--embed", "8", "--hidden", "16", "--layers", "2", "--dropout", "0.2", "--batch", "4", "--seq", "8", "--eval-every", "10", "--checkpoint-every", "1000", "--threads", "2"];
-    let ref: Map<number, number>;
+    // the LSTM without forget gate: c = c_0 + Σ i⊙g grows with every character of a stream (carried across chunks)
+    const F3 = ["--cell", "lstm", "--no-forget-gate", "--embed", "8", "--hidden", "16", "--layers", "2", "--dropout", "0.2", "--batch", "4", "--seq", "8", "--eval-every", "10", "--checkpoint-every", "1000", "--threads", "2"];
+    const base3 = path.join(tmp.dir, "ddp-base3"), ref3 = path.join(tmp.dir, "ddp-ref3");
+    let ref: Map<number, number>, refNofg: Map<number, number>;
     const copy = (from: string, to: string) => fs.cpSync(from, to, { recursive: true });
     const measured: string[] = [];
     afterAll(() => measured.length && console.log(`train_ddp measured: ${measured.join("; ")}`));
 
     beforeAll(async () => {
-      const [a, b, c] = await Promise.all([
+      const [a, b, c, d, e] = await Promise.all([
         rnn(["train", dcorpus, "--out", base1, ...F1, "--steps", "20", "-q"], { timeoutMs: 180_000 }),
         rnn(["train", dcorpus, "--out", base2, ...F2, "--steps", "20", "-q"], { timeoutMs: 180_000 }),
         rnn(["train", dcorpus, "--out", ref2, ...F2, "--steps", "70", "--json"], { timeoutMs: 180_000 }),
+        rnn(["train", dcorpus, "--out", base3, ...F3, "--steps", "20", "-q"], { timeoutMs: 180_000 }),
+        rnn(["train", dcorpus, "--out", ref3, ...F3, "--steps", "60", "--json"], { timeoutMs: 180_000 }),
       ]);
-      for (const r of [a, b, c]) if (r.code !== 0) throw new Error(r.stderr);
+      for (const r of [a, b, c, d, e]) if (r.code !== 0) throw new Error(r.stderr);
       ref = new Map(stepLosses(c.stdout));
-      expect(ref.size).toBe(70);
+      refNofg = new Map(stepLosses(e.stdout));
+      expect([ref.size, refNofg.size]).toEqual([70, 60]);
     }, 300_000);
 
-    it("one step with one rank on CPU = one step of rnn train --resume (weights, optimizer, carried state within 1e-5; counters and RNG exactly)", async () => {
-      const viaRnn = path.join(tmp.dir, "one-rnn"), viaDdp = path.join(tmp.dir, "one-ddp");
-      copy(base1, viaRnn);
-      copy(base1, viaDdp);
+    const maxDiff = (x: ArrayLike<number>, y: ArrayLike<number>) => {
+      expect(y.length).toBe(x.length);
+      let m = 0;
+      for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
+      return m;
+    };
+    const maxAbs = (x: ArrayLike<number>) => maxDiff(x, new Float32Array(x.length));
+
+    /** One more step of the run `base` by `rnn train --resume` and by train_ddp.py with one rank: what differs. */
+    async function oneStep(base: string, name: string) {
+      const viaRnn = path.join(tmp.dir, `${name}-rnn`), viaDdp = path.join(tmp.dir, `${name}-ddp`);
+      copy(base, viaRnn);
+      copy(base, viaDdp);
       const [r1] = await Promise.all([
         rnn(["train", "--resume", viaRnn, "--steps", "21", "-q"], { timeoutMs: 120_000 }),
-        ok(py([TRAIN_DDP, viaDdp, "--steps", "1", "--backend", "gloo", "--timeout", "240", "-q"]), "train_ddp one step"),
+        ok(py([TRAIN_DDP, viaDdp, "--steps", "1", "--backend", "gloo", "--timeout", "240", "-q"]), `train_ddp one step (${name})`),
       ]);
       expect(r1.code, r1.stderr).toBe(0);
       const A = readCheckpointFile(path.join(viaRnn, "latest.safetensors")), B = readCheckpointFile(path.join(viaDdp, "latest.safetensors"));
       expect(B.metadata.step).toBe("21");
+      expect(JSON.parse(B.metadata.config).model).toEqual(JSON.parse(A.metadata.config).model);
       expect([...B.tensors.keys()]).toEqual([...A.tensors.keys()]);
-      const maxDiff = (x: ArrayLike<number>, y: ArrayLike<number>) => {
-        expect(y.length).toBe(x.length);
-        let m = 0;
-        for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
-        return m;
-      };
       let w = 0, moved = 0;
-      const before = readCheckpointFile(path.join(base1, "latest.safetensors")).tensors;
+      const before = readCheckpointFile(path.join(base, "latest.safetensors")).tensors;
       for (const [n, t] of A.tensors) {
         w = Math.max(w, maxDiff(t.data, B.tensors.get(n)!.data));
         moved = Math.max(moved, maxDiff(t.data, before.get(n)!.data));
       }
       const sA = decodeState(fs.readFileSync(path.join(viaRnn, STATE)), "rnn"), sB = decodeState(fs.readFileSync(path.join(viaDdp, STATE)), "ddp");
-      const opt = maxDiff(sA.optimizer, sB.optimizer), h = maxDiff(sA.h, sB.h), c = maxDiff(sA.c!, sB.c!);
+      for (const k of ["step", "epoch", "chunk", "rng", "optStep", "evalsSinceBest"] as const) expect(sB[k], k).toEqual(sA[k]);
+      return { w, moved, opt: maxDiff(sA.optimizer, sB.optimizer), h: maxDiff(sA.h, sB.h), c: maxDiff(sA.c!, sB.c!), cMax: maxAbs(sA.c!) };
+    }
+
+    it("one step with one rank on CPU = one step of rnn train --resume (weights, optimizer, carried state within 1e-5; counters and RNG exactly)", async () => {
+      const { w, moved, opt, h, c } = await oneStep(base1, "one");
       measured.push(`one step: weights ${w.toExponential(1)} (the step moved them ${moved.toExponential(1)}), optimizer ${opt.toExponential(1)}, h ${h.toExponential(1)}, c ${c.toExponential(1)}`);
       expect(moved).toBeGreaterThan(1e-4);
       for (const d of [w, opt, h, c]) expect(d).toBeLessThan(1e-5);
-      for (const k of ["step", "epoch", "chunk", "rng", "optStep", "evalsSinceBest"] as const) expect(sB[k], k).toEqual(sA[k]);
+    }, 300_000);
+
+    it("the LSTM without forget gate: one step with one rank = one rnn step (weights, optimizer, h within 1e-5; c, which grows without bound, within 1e-5 of its size)", async () => {
+      const { w, moved, opt, h, c, cMax } = await oneStep(base3, "one-nofg");
+      measured.push(`nofg one step: weights ${w.toExponential(1)} (moved ${moved.toExponential(1)}), optimizer ${opt.toExponential(1)}, h ${h.toExponential(1)}, c ${c.toExponential(1)} (max |c| ${cMax.toFixed(1)})`);
+      expect(moved).toBeGreaterThan(1e-4);
+      expect(cMax).toBeGreaterThan(1); // the cell state has grown: the carried c is what is under test
+      for (const d of [w, opt, h]) expect(d).toBeLessThan(1e-5);
+      expect(c).toBeLessThan(1e-5 * cMax);
     }, 300_000);
 
     it("2 gloo ranks continue a 20-step run for 20 steps; rnn train --resume --steps 60 continues for 20 more; the loss curve stays within 1e-3 of rnn's 60 steps in one go (no jump)", async () => {
@@ -310,6 +373,27 @@ describe.skipIf(!hasTorch)("PyTorch round trip (python/rnn_torch.py, rnn import,
       const steps = fs.readFileSync(path.join(run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((o) => o.kind !== "train").map((o) => o.step);
       expect(steps).toEqual([10, 20, 30, 40, 50, 60]);
       expect((await rnnEval(run, probe)).chars).toBeGreaterThan(1000);
+    }, 400_000);
+
+    it("the LSTM without forget gate: 2 gloo ranks continue a 20-step run for 20 steps (carrying c), rnn train --resume --steps 60 for 20 more; within 1e-3 of rnn's 60 steps", async () => {
+      const run = path.join(tmp.dir, "ddp-2-nofg");
+      copy(base3, run);
+      const d = await ok(py([TRAIN_DDP, run, "--steps", "20", "--nproc", "2", "--backend", "gloo", "--timeout", "240", "--json"]), "train_ddp --nproc 2 (nofg)");
+      expect(events(d.stdout).find((e) => e.type === "start")).toMatchObject({ world: 2, startStep: 20, totalSteps: 40, streamsPerRank: [2, 2] });
+      const ddp = stepLosses(d.stdout);
+      const r = await rnn(["train", "--resume", run, "--steps", "60", "--json"], { timeoutMs: 120_000 });
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      const after = stepLosses(r.stdout);
+      expect([...ddp, ...after].map(([s]) => s)).toEqual(Array.from({ length: 40 }, (_, i) => 21 + i));
+      const dev = (xs: (readonly [number, number])[]) => Math.max(...xs.map(([s, l]) => Math.abs(l - refNofg.get(s)!)));
+      const s = decodeState(fs.readFileSync(path.join(run, STATE)), "ddp-2-nofg"), refState = decodeState(fs.readFileSync(path.join(ref3, STATE)), "ref3");
+      const cMax = maxAbs(refState.c!);
+      measured.push(`nofg 2 ranks steps 21-40: max |Δloss| ${dev(ddp).toExponential(1)}; rnn after it, 41-60: ${dev(after).toExponential(1)}; c at step 60 ${maxDiff(s.c!, refState.c!).toExponential(1)} (max |c| ${cMax.toFixed(1)})`);
+      expect(dev(ddp)).toBeLessThan(1e-3);
+      expect(dev(after)).toBeLessThan(1e-3);
+      expect([s.step, s.epoch, s.chunk, s.rng]).toEqual([refState.step, refState.epoch, refState.chunk, refState.rng]);
+      expect(maxDiff(s.c!, refState.c!)).toBeLessThan(1e-3 * Math.max(1, cMax));
     }, 400_000);
 
     it("3 gloo ranks (streams split 2/1/1) give rnn's loss curve with the same total batch, within 1e-3 over 50 steps", async () => {

@@ -13,7 +13,10 @@
 // every name is dropped. From the shapes: H = columns of weight_hh_l0, G = its rows / H (1 rnn, 3 gru,
 // 4 lstm), L = the number of layers, E = the embedding's columns (0: one-hot, weight_ih_l0 has V columns).
 // What the shapes cannot say comes from flags (--activation for rnn cells, --residual) or from the file's
-// metadata when it has rnn's `config`.
+// metadata when it has rnn's `config`. One cell the shapes cannot tell at all: the LSTM without forget gate
+// (`--cell lstm --no-forget-gate`, nn.LSTM's names with rows [i, g, o]) has G = 3, as a GRU. A file whose
+// config says cell "lstm", forgetGate false (one rnn or rnn_torch.py wrote, or `rnn_torch.py convert
+// --config`) imports as that; without such a config, 3H rows are a GRU.
 //
 // The vocabulary (--vocab FILE: a text whose distinct characters, sorted by code point as rnn's corpus reader
 // sorts them, are the vocabulary; or FILE.json, a JSON list of one-character strings in the model's index
@@ -37,7 +40,7 @@ import { writeFileAtomic } from "../io/atomic.ts";
 import { decodeSafetensors, encodeSafetensors, FORMAT_VERSION } from "../io/safetensors.ts";
 import { makeRng } from "../rng.ts";
 import { describeModel, encodeState } from "./checkpoint.ts";
-import { cellOf } from "../model/cells/index.ts";
+import { cellOf, gateCount } from "../model/cells/index.ts";
 import { isRunFile, LATEST, openRunDir, STATE } from "../run/dir.ts";
 import { optimizerSpec } from "../train/optim.ts";
 
@@ -72,6 +75,9 @@ export interface ImportResult {
   mapping: { name: string; from: string; shape: number[] }[];
   /** the vocabulary was re-ordered by code point (and the model's rows/columns with it) */
   permuted: boolean;
+  /** the cell came from the shapes alone (the file has no rnn config): 3H rows read as a GRU, which an LSTM
+   *  without forget gate also has */
+  cellFromShapes: boolean;
   config: TrainConfig;
 }
 
@@ -226,7 +232,7 @@ interface Inferred {
   names: Map<string, string>;
 }
 
-function inferModel(tensors: Map<string, Tensor>, what: string, hint: { activation?: Activation; residual?: boolean }): Inferred {
+function inferModel(tensors: Map<string, Tensor>, what: string, hint: { activation?: Activation; residual?: boolean; forgetGate?: boolean }): Inferred {
   const get = (n: string) => tensors.get(n)!;
   // recurrent tensors: one prefix, layers 0..L-1
   const prefixes = new Set<string>();
@@ -266,9 +272,14 @@ function inferModel(tensors: Map<string, Tensor>, what: string, hint: { activati
   const whh0 = get(src(0, "weight_hh"));
   if (whh0.shape.length !== 2) throw new RnnError(`${what}: ${one(src(0, "weight_hh"))} has shape ${dims(whh0.shape)}, expected [G·H×H]`);
   const H = whh0.shape[1], rows = whh0.shape[0];
-  const cell = rows % H === 0 ? CELL_OF_GATES[rows / H] : undefined;
+  const noForget = hint.forgetGate === false; // the config says: the LSTM without forget gate, G = 3
+  if (noForget && rows !== 3 * H) {
+    throw new RnnError(`${what}: ${one(src(0, "weight_hh"))} has shape ${dims(whh0.shape)}, but its config says lstm without forget gate: expected [${3 * H}×${H}] (gates i, g, o)`);
+  }
+  const cell = noForget ? "lstm" : rows % H === 0 ? CELL_OF_GATES[rows / H] : undefined;
   if (!cell) throw new RnnError(`${what}: ${one(src(0, "weight_hh"))} has shape ${dims(whh0.shape)}: its rows are not 1, 3 or 4 times H = ${H} (rnn, gru, lstm)`);
   const G = rows / H;
+  const kind = noForget ? "lstm without forget gate" : cell;
   const wih0 = get(src(0, "weight_ih"));
   if (wih0.shape.length !== 2) throw new RnnError(`${what}: ${one(src(0, "weight_ih"))} has shape ${dims(wih0.shape)}, expected [${G * H}×In]`);
   const In0 = wih0.shape[1];
@@ -277,7 +288,7 @@ function inferModel(tensors: Map<string, Tensor>, what: string, hint: { activati
     for (const [kind, shape] of expect) {
       const n = src(k, kind), t = get(n);
       if (t.shape.join("×") !== shape.join("×")) {
-        throw new RnnError(`${what}: tensor ${one(n)} has shape ${dims(t.shape)}, expected ${dims(shape)} for a ${L}-layer ${cell} of width ${H}`);
+        throw new RnnError(`${what}: tensor ${one(n)} has shape ${dims(t.shape)}, expected ${dims(shape)} for a ${L}-layer ${kind} of width ${H}`);
       }
     }
   }
@@ -327,12 +338,14 @@ function inferModel(tensors: Map<string, Tensor>, what: string, hint: { activati
   if (hint.activation === "relu" && cell !== "rnn") throw new UsageError(`--activation relu applies to rnn cells; ${what} holds a ${cell}`);
   const residual = !!hint.residual;
   if (residual && L < 2) throw new UsageError(`--residual needs at least 2 layers; ${what} has ${L}`);
-  return { model: { cell, layers: L, hidden: H, embed: E, activation: cell === "rnn" ? hint.activation ?? "tanh" : "tanh", residual, vocabSize: V }, names };
+  const model: ModelConfig = { cell, layers: L, hidden: H, embed: E, activation: cell === "rnn" ? hint.activation ?? "tanh" : "tanh", residual, vocabSize: V };
+  if (noForget) model.forgetGate = false; // stored only when false, after vocabSize (as rnn train stores it)
+  return { model, names };
 }
 
 /** rnn's tensor names and shapes in checkpoint order (src/model/params.ts paramSpec). */
 function specOf(m: ModelConfig): { name: string; shape: number[] }[] {
-  const G = m.cell === "lstm" ? 4 : m.cell === "gru" ? 3 : 1, H = m.hidden, V = m.vocabSize, E = m.embed;
+  const G = gateCount(m), H = m.hidden, V = m.vocabSize, E = m.embed;
   const out: { name: string; shape: number[] }[] = [];
   if (E > 0) out.push({ name: "embedding.weight", shape: [V, E] });
   for (let k = 0; k < m.layers; k++) {
@@ -389,9 +402,16 @@ export function importCheckpoint(files: string[], opts: ImportOptions): ImportRe
   const inf = inferModel(tensors, what, {
     activation: opts.activation ?? (metaCfg?.model.cell === "rnn" ? metaCfg.model.activation : undefined),
     residual: opts.residual ?? metaCfg?.model.residual,
+    forgetGate: metaCfg?.model.forgetGate,
   });
   const m = inf.model;
   if (metaCfg) {
+    if (metaCfg.model.forgetGate !== undefined && typeof metaCfg.model.forgetGate !== "boolean") {
+      throw new RnnError(`${what}: its config says forgetGate ${one(JSON.stringify(metaCfg.model.forgetGate))}, not true or false`);
+    }
+    if (metaCfg.model.forgetGate === false && metaCfg.model.cell !== "lstm") {
+      throw new RnnError(`${what}: its config says forgetGate false for cell ${one(String(metaCfg.model.cell))}; only the lstm has a forget gate to leave out`);
+    }
     for (const k of ["cell", "layers", "hidden", "embed", "vocabSize"] as const) {
       if (metaCfg.model[k] !== m[k]) throw new RnnError(`${what}: its config says ${k} ${metaCfg.model[k]}, its tensors say ${m[k]}`);
     }
@@ -496,6 +516,6 @@ export function importCheckpoint(files: string[], opts: ImportOptions): ImportRe
   }), { what: "checkpoint" });
   return {
     out: dir, latest, state: statePath, model: m, description: describeModel(m), parameters: P, step,
-    mapping: out.map(({ name, shape, from }) => ({ name, from, shape })), permuted, config,
+    mapping: out.map(({ name, shape, from }) => ({ name, from, shape })), permuted, cellFromShapes: !metaCfg, config,
   };
 }

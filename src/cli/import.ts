@@ -31,7 +31,7 @@ export async function importCommand(files: string[], flags: ImportFlags): Promis
   if (flags.json) {
     process.stdout.write(`${JSON.stringify({
       out: r.out, latest: r.latest, state: r.state, model: r.model, description: r.description, parameters: r.parameters,
-      step: r.step, permuted: r.permuted, mapping: r.mapping,
+      step: r.step, permuted: r.permuted, cellFromShapes: r.cellFromShapes, mapping: r.mapping,
     })}\n`);
     return;
   }
@@ -40,6 +40,9 @@ export async function importCommand(files: string[], flags: ImportFlags): Promis
   process.stdout.write(
     `${chalk.bold("imported")} ${files.join(", ")} → ${chalk.cyan(r.latest)}: ${r.description} · ${r.parameters.toLocaleString("en-US")} parameters · step ${r.step}` +
       `${renamed ? ` · ${renamed} tensor${renamed === 1 ? "" : "s"} renamed` : ""}${r.permuted ? " · vocabulary sorted by code point (rows permuted)" : ""}\n` +
+      (r.cellFromShapes && r.model.cell === "gru"
+        ? `  a gru by its shapes (weight_hh ${3 * r.model.hidden}×${r.model.hidden}); an LSTM without forget gate has the same: import it from a file with rnn's config (rnn_torch.save, or rnn_torch.py convert --config)\n`
+        : "") +
       `  sample: rnn sample --model ${r.out} · evaluate: rnn eval --model ${r.out} FILE · fine-tune: rnn train --resume ${r.out}${corpus} --steps N\n`,
   );
 }

@@ -13,6 +13,9 @@ RUNS_JSON maps names to rnn run directories (trained by the test). Prints one JS
                                           names) as plain safetensors, as torch.save'd .pt, and with a shuffled
                                           vocabulary (.json) plus the matching permuted weights; scored by its own
                                           forward under the same protocol
+  nofg       {pt, config, eval}           an LSTM without forget gate (rnn_torch.CharRNN forget_gate=False)
+                                          torch.save'd, with the JSON model config `rnn_torch.py convert
+                                          --config` takes (its 3H rows alone look like a GRU); scored here
   bad        {name: file}                 files rnn import must refuse
   rng        first / at / state           rnn's RNG (xoshiro128**) as rnn_torch draws it, lanes path
 """
@@ -76,9 +79,12 @@ def main(out_dir, corpus, probe, runs_json):
         "lstm-embed-dropout": dict(cell="lstm", layers=1, embed=5, dropout=0.3),
         "gru-embed-residual": dict(cell="gru", layers=3, embed=6, residual=True, dropout=0.1),
         "gru-onehot": dict(cell="gru", layers=2, embed=0),
+        "lstm-nofg-embed-residual": dict(cell="lstm", layers=2, embed=6, residual=True, forget_gate=False),
+        "lstm-nofg-onehot": dict(cell="lstm", layers=1, embed=0, forget_gate=False),
     }
     for name, k in kinds.items():
-        model = R.CharRNN(k["cell"], V, 12, k["layers"], k["embed"], k.get("activation", "tanh"), k.get("residual", False), k.get("dropout", 0.0))
+        model = R.CharRNN(k["cell"], V, 12, k["layers"], k["embed"], k.get("activation", "tanh"), k.get("residual", False), k.get("dropout", 0.0),
+                          k.get("forget_gate", True))
         with torch.no_grad():
             for n, p in model.named_parameters():
                 if not (k.get("activation") == "relu" and n.startswith("rnn.weight_hh")):  # relu would blow up
@@ -102,6 +108,17 @@ def main(out_dir, corpus, probe, runs_json):
         sd2[n] = sd[n][perm]
     R.write_atomic(files["shuffled"], R.encode_safetensors(list(sd2.items()), {}, rnn_file=False))
     res["user"] = {"eval": user_eval(net, vocab, text, V), "files": files}
+
+    # an LSTM without forget gate, torch.save'd: convert needs its config (--config), the shapes say GRU
+    nofg = R.CharRNN("lstm", V, 10, 2, 5, residual=True, forget_gate=False)
+    with torch.no_grad():
+        for p in nofg.parameters():
+            p.mul_(2)
+    res["nofg"] = {"pt": os.path.join(out_dir, "nofg.pt"), "config": os.path.join(out_dir, "nofg-config.json")}
+    torch.save(nofg.state_dict(), res["nofg"]["pt"])
+    with open(res["nofg"]["config"], "w") as f:
+        json.dump({"model": {"cell": "lstm", "forgetGate": False, "layers": 2, "hidden": 10, "embed": 5, "residual": True}}, f)
+    res["nofg"]["eval"] = R.evaluate(nofg.eval(), vocab, text)
 
     # files rnn import refuses
     bad = dict(sd)
