@@ -2,22 +2,12 @@
 // state_dict through Python) becomes an rnn run directory. The logic is src/checkpoint/import.ts.
 import path from "node:path";
 import chalk from "chalk";
-import type { Activation } from "../config.ts";
 import { UsageError } from "../errors.ts";
 import { importCheckpoint } from "../checkpoint/import.ts";
+import type { FlagsOf } from "./options.ts";
 
-export interface ImportFlags {
-  out?: string;
-  vocab?: string;
-  activation?: Activation;
-  residual?: boolean;
-  batch?: number;
-  seq?: number;
-  seed?: number;
-  force?: boolean;
-  python?: string;
-  json?: boolean;
-}
+/** The flags of `rnn import`, as declared in options.ts. */
+export type ImportFlags = FlagsOf<"import">;
 
 export async function importCommand(files: string[], flags: ImportFlags): Promise<void> {
   if (!flags.out) throw new UsageError("--out RUN is required: the run directory to write");

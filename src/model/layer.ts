@@ -2,7 +2,7 @@
 // gets follows from its cell's declaration: a history for each carried state, and the hidden projection
 // either in a hot per-step scratch or kept for every step (Cell.hidden).
 // N = T·B rows, time-major: row t·B + b is stream b at step t. G = the cell's gate count.
-import type { Arr } from "../kernels/types.ts";
+import type { Arr, Kernels } from "../kernels/types.ts";
 import type { Cell, StateName } from "./cells/cell.ts";
 
 export interface LayerWeights {
@@ -91,4 +91,31 @@ export function probeDh(L: LayerBuffers, dOt: Arr, t: number, n: number, probe: 
   for (let i = 0; i < n; i++) L.dh[i] = dOt[i] + L.dhNext[i];
   probe(t + 1, L.dh);
   return L.dh;
+}
+
+/**
+ * Backpropagation through the T steps of a layer whose hidden projection is summed into its gates (rnn, lstm,
+ * lstm without forget gate). For t = T−1 … 0, `cellStep(t, dh, dh2)` runs the cell's backward kernel, which
+ * turns step t's gates into ∂L/∂gates in place given ∂L/∂h_t = dh (+ dh2, the part carried from step t+1,
+ * which the kernel adds itself; null at the last step, or when a probe has summed it already); then
+ * ∂L/∂h_{t−1} = ∂L/∂gates_t [B×G·H] · W_hh [G·H×H] into L.dhNext. The gradient into h_0 is dropped (truncated
+ * BPTT) unless a probe (diagnostics) asks for it.
+ */
+export function summedBackward(
+  ops: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, G: number,
+  cellStep: (t: number, dh: Arr, dh2: Arr | null) => void, probe?: (t: number, dh: Arr) => void,
+): void {
+  const dO = stepViews(dOut, T, B * H); // ∂L/∂h_t from above, per step [B×H] (read only)
+  L.dhNext.fill(0);
+  for (let t = T - 1; t >= 0; t--) {
+    // total ∂L/∂h_t = dO[t] + the part carried from step t+1 (dhNext), summed inside the cell kernel
+    let dh = dO[t], dh2: Arr | null = t < T - 1 ? L.dhNext : null;
+    if (probe) {
+      dh = probeDh(L, dh, t, B * H, probe);
+      dh2 = null;
+    }
+    cellStep(t, dh, dh2);
+    if (t > 0 || probe) ops.gemmNNPacked(L.dhNext, L.gatesAt[t], W.whhP, B, H, G * H, false); // [B×H] = dGates[B×GH] · W_hh[GH×H]
+  }
+  if (probe) probe(0, L.dhNext); // ∂L/∂h_0, the carried-in state (dropped when not probed)
 }

@@ -16,7 +16,7 @@
 // The [di df dg do] of all steps stay in L.gates; model.backward makes the weight gradients from them.
 import type { ModelConfig } from "../../config.ts";
 import type { Arr, Kernels } from "../../kernels/types.ts";
-import { type LayerBuffers, type LayerWeights, probeDh, stepViews } from "../layer.ts";
+import { type LayerBuffers, type LayerWeights, summedBackward } from "../layer.ts";
 import { type Cell, type Probe, watchGates } from "./cell.ts";
 
 export const lstm: Cell = {
@@ -46,18 +46,7 @@ function forward(ops: Kernels, L: LayerBuffers, W: LayerWeights, B: number, T: n
 }
 
 function backward(ops: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, _m: ModelConfig, probe?: Probe): void {
-  const dO = stepViews(dOut, T, B * H); // ∂L/∂h_t from above, per step [B×H] (read only)
-  L.dhNext.fill(0);
-  L.dc.fill(0);
-  for (let t = T - 1; t >= 0; t--) {
-    // total ∂L/∂h_t = dO[t] + the part carried from step t+1 (dhNext), summed inside the cell kernel
-    let dh = dO[t], dh2: Arr | null = t < T - 1 ? L.dhNext : null;
-    if (probe) {
-      dh = probeDh(L, dh, t, B * H, probe);
-      dh2 = null;
-    }
-    ops.lstmCellBackward(L.gatesAt[t], L.dc, dh, L.gatesAt[t], L.cAt[t + 1], L.cAt[t], B, H, dh2); // gates → dGates in place
-    if (t > 0 || probe) ops.gemmNNPacked(L.dhNext, L.gatesAt[t], W.whhP, B, H, 4 * H, false); // [B×H] = dGates[B×4H] · W_hh[4H×H]
-  }
-  if (probe) probe(0, L.dhNext); // ∂L/∂h_0, the carried-in state (dropped when not probed)
+  L.dc.fill(0); // ∂L/∂c carried back from step t+1, accumulated by the cell kernel
+  summedBackward(ops, L, W, dOut, B, T, H, 4, (t, dh, dh2) =>
+    ops.lstmCellBackward(L.gatesAt[t], L.dc, dh, L.gatesAt[t], L.cAt[t + 1], L.cAt[t], B, H, dh2), probe); // gates → dGates in place
 }

@@ -11,7 +11,7 @@
 // The da_t of all steps stay in L.gates; model.backward makes the weight gradients from them (one GEMM each).
 import type { Arr, Kernels } from "../../kernels/types.ts";
 import type { ModelConfig } from "../../config.ts";
-import { type LayerBuffers, type LayerWeights, probeDh, stepViews } from "../layer.ts";
+import { type LayerBuffers, type LayerWeights, summedBackward } from "../layer.ts";
 import type { Cell, Probe } from "./cell.ts";
 
 export const rnn: Cell = {
@@ -39,17 +39,6 @@ function forward(ops: Kernels, L: LayerBuffers, W: LayerWeights, B: number, T: n
 
 function backward(ops: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, m: ModelConfig, probe?: Probe): void {
   const relu = m.activation === "relu";
-  const dO = stepViews(dOut, T, B * H); // ∂L/∂h_t from above, per step [B×H] (read only)
-  L.dhNext.fill(0);
-  for (let t = T - 1; t >= 0; t--) {
-    // total ∂L/∂h_t = dO[t] + the part carried from step t+1 (dhNext), summed inside the cell kernel
-    let dh = dO[t], dh2: Arr | null = t < T - 1 ? L.dhNext : null;
-    if (probe) {
-      dh = probeDh(L, dh, t, B * H, probe);
-      dh2 = null;
-    }
-    ops.rnnCellBackward(L.gatesAt[t], dh, L.hAt[t + 1], B, H, relu, dh2); // da_t, in place of a_t
-    if (t > 0 || probe) ops.gemmNNPacked(L.dhNext, L.gatesAt[t], W.whhP, B, H, H, false); // [B×H] = da_t[B×H] · W_hh[H×H]
-  }
-  if (probe) probe(0, L.dhNext); // ∂L/∂h_0, the carried-in state (dropped when not probed)
+  summedBackward(ops, L, W, dOut, B, T, H, 1, (t, dh, dh2) =>
+    ops.rnnCellBackward(L.gatesAt[t], dh, L.hAt[t + 1], B, H, relu, dh2), probe); // da_t, in place of a_t
 }
