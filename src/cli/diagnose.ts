@@ -11,6 +11,7 @@ import { splitTrainVal } from "../corpus/batches.ts";
 import { type Diagnosis, diagnose } from "../diagnose/diagnose.ts";
 import { RnnError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
+import { requireWritableTarget } from "../io/paths.ts";
 import { refF64 } from "../kernels/ref.ts";
 import { cellLabel, forgetGate } from "../model/cells/index.ts";
 import { linePlot, type Series } from "../plot/svg.ts";
@@ -30,6 +31,7 @@ interface Result {
 }
 
 export async function diagnoseCommand(file: string | undefined, flags: DiagnoseFlags): Promise<void> {
+  if (typeof flags.svg === "string") requireWritableTarget(flags.svg, "--svg", { usage: true }); // before the work, not after
   const results: Result[] = [];
   for (const p of flags.model) {
     const { model, meta, path: file_ } = loadModel(p, refF64);

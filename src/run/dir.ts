@@ -10,8 +10,9 @@
 // A directory "holds a run" when it has any of these files. Nothing else in it is ever touched.
 import fs from "node:fs";
 import path from "node:path";
-import { RnnError, UsageError } from "../errors.ts";
-import { cleanStaleTemps, describeFsError } from "../io/atomic.ts";
+import { UsageError } from "../errors.ts";
+import { cleanStaleTemps } from "../io/atomic.ts";
+import { describeKind, ensureDirectory } from "../io/paths.ts";
 
 export const LATEST = "latest.safetensors";
 export const BEST = "best.safetensors";
@@ -52,7 +53,13 @@ export function defaultOut(corpus: string, cell: string): string {
 
 /** --out of a new run: refuses a file, and a directory that holds a run unless `force` (then removes the run's files). */
 export function prepareOutDir(dir: string, force: boolean): void {
-  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new UsageError(`--out ${dir} is a file, not a directory`);
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    // missing (it is created), or a path ensureDirectory explains (a loop, a parent that is a file)
+  }
+  if (st && !st.isDirectory()) throw new UsageError(`--out ${dir} is ${describeKind(st)}, not a directory: choose another --out`);
   if (!isRun(dir)) return;
   if (!force) {
     throw new UsageError(`${dir} already holds a run: continue it with --resume ${dir}, overwrite it with --force, or choose another --out`);
@@ -76,15 +83,14 @@ export function checkRunDir(dir: string): void {
 
 /**
  * Makes DIR (and its parents) for training, and removes the temp files of saves that were killed midway
- * (kill -9, power cut).
+ * (kill -9, power cut). Returns the directories it created, outermost first (for removeCreated). The
+ * directories are made one level at a time (ensureDirectory): a path such as /proc/run fails at once with one
+ * line, where Node 20's recursive mkdir spins forever, deaf to Ctrl-C.
  */
-export function openRunDir(dir: string): void {
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new RnnError(`cannot create the run directory ${dir}: ${describeFsError(e)}; choose another --out`);
-  }
+export function openRunDir(dir: string): string[] {
+  const created = ensureDirectory(dir, "--out");
   cleanStaleTemps(dir);
+  return created;
 }
 
 /** Keeps the `keep` newest DIR/step-NNNNNN.safetensors. */
