@@ -6,7 +6,7 @@ import { readCorpus } from "../corpus/corpus.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { selectKernels } from "../kernels/index.ts";
 import { describeModel, loadModel } from "../checkpoint/checkpoint.ts";
-import { checkRunDir, defaultOut, LATEST, prepareOutDir } from "../run/dir.ts";
+import { checkOutDir, checkRunDir, claimRunDir, defaultOut, LATEST } from "../run/dir.ts";
 import { metricsWriter } from "../train/metrics.ts";
 import { train, type TrainEvent } from "../train/train.ts";
 import { everyCore, EXIT } from "./common.ts";
@@ -44,7 +44,7 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
       threads: everyCore(),
       out: out ?? defaultOut(corpusArgs[0], settings.cell ?? MODEL_DEFAULTS.cell),
     });
-    prepareOutDir(cfg.out, !!force);
+    checkOutDir(cfg.out, !!force); // fails fast; checked again, and --force's files removed, once it is locked (claimRunDir)
   }
 
   const present: Presenter = flags.json ? jsonPresenter() : flags.quiet ? quietPresenter() : humanPresenter({ tty: !!process.stdout.isTTY });
@@ -78,6 +78,9 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
     }
     return stop;
   };
+  // one trainer per run directory, from here to the end (a new run's directory is made here)
+  const claim = claimRunDir(cfg.out, resume ? "resume" : force ? "force" : "new");
+  let failed = true;
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
@@ -88,8 +91,10 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
       if (!flags.json && !flags.quiet) process.stderr.write(`interrupted at step ${end.step}; saved ${path.join(cfg.out, LATEST)} (continue with --resume ${cfg.out})\n`);
       process.exitCode = EXIT.interrupted;
     }
+    failed = false;
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    claim.release(failed);
   }
 }
