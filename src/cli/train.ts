@@ -5,7 +5,7 @@ import { configFromSettings, mergeResume, MODEL_DEFAULTS, type TrainConfig, type
 import { readCorpus } from "../corpus/corpus.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { selectKernels } from "../kernels/index.ts";
-import { describeModel, loadModel } from "../checkpoint/checkpoint.ts";
+import { describeModel, loadModel, loadRunSettings, resumeConfig } from "../checkpoint/checkpoint.ts";
 import { checkOutDir, checkRunDir, claimRunDir, defaultOut, LATEST } from "../run/dir.ts";
 import { metricsWriter } from "../train/metrics.ts";
 import { train, type TrainEvent } from "../train/train.ts";
@@ -32,7 +32,9 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
     checkRunDir(resumeDir);
     const loaded = loadModel(resumeDir, (await selectKernels("ref")));
     resumedVocab = loaded.meta.vocab;
-    cfg = mergeResume(loaded.meta.config, settings, describeModel);
+    // the run's config: its state's (budget included; a model checkpoint holds none), in the directory given
+    const stored = loadRunSettings(resumeDir, loaded.meta.step);
+    cfg = mergeResume(resumeConfig(loaded.meta.config, stored?.config ?? null, resumeDir), settings, describeModel);
     if (out && path.resolve(out) !== path.resolve(resumeDir)) {
       throw new UsageError(`--out and --resume name different directories; a resumed run continues in its own directory`);
     }

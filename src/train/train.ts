@@ -349,6 +349,7 @@ function saveLatest(run: Run): void {
   saveRun(cfg.out, model, metaOf(run), {
     step, epoch: run.epoch, chunk: run.chunk, rng: run.rng.getState(), optStep: run.opt.step, bestValLoss: tally.bestVal,
     evalsSinceBest: tally.evalsSinceBest, lastValLoss: tally.lastVal, optimizer: run.opt.slab.data, h: run.h, c: run.c,
+    config: cfg, // the run's whole config, budget included (the model checkpoints hold neither budget nor path)
   });
   run.lastSaved = step;
   run.emit({ type: "checkpoint", step, path: path.join(cfg.out, LATEST), kind: "latest" });
