@@ -17,6 +17,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { DEFAULT_STEPS, MODEL_DEFAULTS, type ModelConfig, resolveTrainConfig, type TrainConfig } from "../config.ts";
+import { type CorpusFingerprint, encodeFingerprint, parseFingerprint } from "../corpus/fingerprint.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { describeFsError, writeFileAtomic } from "../io/atomic.ts";
 import { requireRegularFile } from "../io/paths.ts";
@@ -178,6 +179,8 @@ export interface RunState {
   c: Float32Array | Float64Array | null;
   /** the run's whole effective config (saved without its path); null in the state of an older rnn */
   config?: StateConfig | TrainConfig | null;
+  /** the fingerprint of the training text (src/corpus/fingerprint.ts); null in the state of an older rnn */
+  fingerprint?: CorpusFingerprint | null;
 }
 
 export function encodeState(s: RunState): Buffer {
@@ -195,6 +198,7 @@ export function encodeState(s: RunState): Buffer {
     }),
   };
   if (s.config) metadata.config = storedConfig(s.config, ["out"]);
+  if (s.fingerprint) metadata.fingerprint = encodeFingerprint(s.fingerprint);
   return encodeSafetensors(tensors, metadata);
 }
 
@@ -217,7 +221,7 @@ export function decodeState(buf: Buffer, what: string): RunState {
   const get = (n: string) => tensors.get(n)?.data ?? null;
   const optimizer = get("optimizer"), h = get("h");
   if (!optimizer || !h) throw new RnnError(`${what} is missing optimizer or hidden state`);
-  return { ...c, optimizer, h, c: get("c"), config: stateConfigOf(metadata) };
+  return { ...c, optimizer, h, c: get("c"), config: stateConfigOf(metadata), fingerprint: parseFingerprint(metadata.fingerprint) };
 }
 
 /** Saves model + state so that a crash at any point leaves a consistent pair (see the header comment). */
@@ -232,11 +236,11 @@ export function saveRun(dir: string, model: Model, meta: ModelMeta, state: RunSt
 }
 
 /**
- * What the training state of step `step` in DIR says about the run (its config), read from the file's header
+ * What the training state of step `step` in DIR says about the run (its config, the fingerprint of its text), read from the file's header
  * alone (the optimizer slab may be gigabytes; train() reads and checks the whole file). null when no state file
  * of that step has a readable header: then train() explains.
  */
-export function loadRunSettings(dir: string, step: number): { config: StateConfig | null } | null {
+export function loadRunSettings(dir: string, step: number): { config: StateConfig | null; fingerprint: CorpusFingerprint | null } | null {
   for (const name of [STATE, NEXT_STATE]) {
     const m = readHeaderMetadata(path.join(dir, name));
     if (!m || m.kind !== "rnn-train-state") continue;
@@ -246,7 +250,7 @@ export function loadRunSettings(dir: string, step: number): { config: StateConfi
     } catch {
       continue;
     }
-    if (counters.step === step) return { config: stateConfigOf(m) };
+    if (counters.step === step) return { config: stateConfigOf(m), fingerprint: parseFingerprint(m.fingerprint) };
   }
   return null;
 }

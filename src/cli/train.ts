@@ -3,6 +3,7 @@ import path from "node:path";
 import chalk from "chalk";
 import { configFromSettings, mergeResume, MODEL_DEFAULTS, type TrainConfig, type TrainSettings } from "../config.ts";
 import { readCorpus } from "../corpus/corpus.ts";
+import { type CorpusFingerprint, describeChange } from "../corpus/fingerprint.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { selectKernels } from "../kernels/index.ts";
 import { describeModel, loadModel, loadRunSettings, resumeConfig } from "../checkpoint/checkpoint.ts";
@@ -27,6 +28,7 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
   let cfg: TrainConfig;
   let resume = false;
   let resumedVocab: string[] | null = null;
+  let resumedText: CorpusFingerprint | null = null; // the fingerprint of the run's text (null: an older run, not checked)
   if (resumeDir) {
     resume = true;
     checkRunDir(resumeDir);
@@ -34,6 +36,7 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
     resumedVocab = loaded.meta.vocab;
     // the run's config: its state's (budget included; a model checkpoint holds none), in the directory given
     const stored = loadRunSettings(resumeDir, loaded.meta.step);
+    resumedText = stored?.fingerprint ?? null;
     cfg = mergeResume(resumeConfig(loaded.meta.config, stored?.config ?? null, resumeDir), settings, describeModel);
     if (out && path.resolve(out) !== path.resolve(resumeDir)) {
       throw new UsageError(`--out and --resume name different directories; a resumed run continues in its own directory`);
@@ -53,12 +56,14 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
   const showRead = !flags.json && !flags.quiet && process.stderr.isTTY;
   const corpus = readCorpus(cfg.corpus, showRead ? (done, total) => {
     process.stderr.write(`\rreading corpus ${Math.round((100 * done) / total)}%`);
-  } : undefined);
+  } : undefined, { fingerprint: true });
   if (showRead) process.stderr.write("\r\x1b[K");
   if (resumedVocab) {
     if (JSON.stringify(resumedVocab) !== JSON.stringify(corpus.vocab)) {
       throw new RnnError(`the corpus (${cfg.corpus.join(", ")}) has a different vocabulary from the run being resumed; resume on the same text`);
     }
+    const changed = resumedText && describeChange(resumedText, corpus.fingerprint!, { paths: cfg.corpus, run: cfg.out });
+    if (changed) throw new RnnError(changed);
   }
   cfg.model.vocabSize = corpus.vocab.length;
   const kernels = await selectKernels(flags.kernels);
@@ -88,7 +93,7 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
   try {
     const metrics = metricsWriter(cfg.out); // DIR/metrics.jsonl and DIR/loss.svg, refreshed at every evaluation
     const onEvent = (e: TrainEvent) => { present(e); metrics(e); };
-    const end = await train({ cfg, vocab: corpus.vocab, ids: corpus.ids, kernels, onEvent, resume, shouldStop: stopping });
+    const end = await train({ cfg, vocab: corpus.vocab, ids: corpus.ids, kernels, onEvent, resume, shouldStop: stopping, fingerprint: corpus.fingerprint });
     if (end.reason === "interrupted") {
       if (!flags.json && !flags.quiet) process.stderr.write(`interrupted at step ${end.step}; saved ${path.join(cfg.out, LATEST)} (continue with --resume ${cfg.out})\n`);
       process.exitCode = EXIT.interrupted;

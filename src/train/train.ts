@@ -7,6 +7,7 @@
 // Tally, changed only by the tally* functions; validate() and saveLatest() work on the Run that train() sets up.
 import path from "node:path";
 import type { TrainConfig } from "../config.ts";
+import type { CorpusFingerprint } from "../corpus/fingerprint.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { checkFits, type Ids, makeBatcher, splitTrainVal } from "../corpus/batches.ts";
 import type { Kernels } from "../kernels/types.ts";
@@ -43,6 +44,8 @@ export interface TrainInput {
   onEvent: (e: TrainEvent, model: Model) => void;
   /** resume from cfg.out's latest checkpoint */
   resume?: boolean;
+  /** the fingerprint of the training text, saved in the run's state (--resume compares it with the text then) */
+  fingerprint?: CorpusFingerprint;
   /** polled after every step: true → save and stop (SIGINT / SIGTERM) */
   shouldStop?: () => boolean;
   /** builds the gradient engine from the training split (default: createEngine; tests wrap it) */
@@ -92,7 +95,7 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
   const run: Run = {
     cfg, vocab, model, engine, opt, rng, emit, h: hBuf, c: cBuf,
     step: resumed?.step ?? 0, epoch: resumed?.epoch ?? 0, chunk: resumed?.chunk ?? 0,
-    lastSaved: resumed ? resumed.step : null,
+    lastSaved: resumed ? resumed.step : null, fingerprint: inp.fingerprint ?? null,
     tally: newTally(resumed, resumed ? bestFileLoss(cfg.out) : null),
   };
   const startStep = run.step;
@@ -296,6 +299,8 @@ interface Run {
   chunk: number;
   /** step of the newest latest.safetensors */
   lastSaved: number | null;
+  /** of the training text, saved with the state */
+  fingerprint: CorpusFingerprint | null;
   tally: Tally;
   /** the carried state of every stream, [L × B × H], filled from the engine at each save */
   h: Float32Array;
@@ -349,7 +354,7 @@ function saveLatest(run: Run): void {
   saveRun(cfg.out, model, metaOf(run), {
     step, epoch: run.epoch, chunk: run.chunk, rng: run.rng.getState(), optStep: run.opt.step, bestValLoss: tally.bestVal,
     evalsSinceBest: tally.evalsSinceBest, lastValLoss: tally.lastVal, optimizer: run.opt.slab.data, h: run.h, c: run.c,
-    config: cfg, // the run's whole config, budget included (the model checkpoints hold neither budget nor path)
+    config: cfg, fingerprint: run.fingerprint, // the run's whole config, budget included (the model checkpoints hold neither budget nor path)
   });
   run.lastSaved = step;
   run.emit({ type: "checkpoint", step, path: path.join(cfg.out, LATEST), kind: "latest" });
