@@ -24,6 +24,7 @@ import { requireRegularFile } from "../io/paths.ts";
 import { checkFormatVersion, decodeSafetensors, encodeSafetensors, FORMAT_VERSION, readCheckpointFile, readHeaderMetadata } from "../io/safetensors.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { cellLabel } from "../model/cells/index.ts";
+import { isOutOfMemory, modelTooLarge } from "../model/memory.ts";
 import { createModel, type Model, pack } from "../model/model.ts";
 import type { Slab } from "../model/params.ts";
 import { BEST, LATEST, NEXT_STATE, STATE } from "../run/dir.ts";
@@ -144,7 +145,13 @@ export function loadModel(p: string, ops: Kernels): LoadedModel {
   const decoded = readCheckpointFile(file);
   checkFormatVersion(decoded.metadata, file);
   const { config, vocab, step, bestValLoss } = validateCheckpoint(decoded, file);
-  const model = createModel(config.model, ops);
+  let model: Model;
+  try {
+    model = createModel(config.model, ops);
+  } catch (e) {
+    // a model that passes validation may still not fit here: say which setting makes it too large
+    throw isOutOfMemory(e) ? modelTooLarge(file, config.model, describeModel(config.model), e) : e;
+  }
   for (const t of model.spec.tensors) {
     const src = decoded.tensors.get(t.name);
     if (!src) throw new RnnError(`${file} lacks tensor ${t.name} for a ${describeModel(config.model)}`);
@@ -227,7 +234,17 @@ export function decodeState(buf: Buffer, what: string): RunState {
 /** Saves model + state so that a crash at any point leaves a consistent pair (see the header comment). */
 export function saveRun(dir: string, model: Model, meta: ModelMeta, state: RunState): void {
   writeFileAtomic(path.join(dir, NEXT_STATE), encodeState(state), { what: "training state" });
-  saveModel(path.join(dir, LATEST), model, meta);
+  try {
+    saveModel(path.join(dir, LATEST), model, meta);
+  } catch (e) {
+    // the model was not committed (disk full, …): the state written for it belongs to nothing
+    try {
+      fs.unlinkSync(path.join(dir, NEXT_STATE));
+    } catch {
+      // gone already; the next resume clears it otherwise (settleRunState)
+    }
+    throw e;
+  }
   try {
     fs.renameSync(path.join(dir, NEXT_STATE), path.join(dir, STATE));
   } catch (e) {
@@ -253,6 +270,41 @@ export function loadRunSettings(dir: string, step: number): { config: StateConfi
     if (counters.step === step) return { config: stateConfigOf(m), fingerprint: parseFingerprint(m.fingerprint) };
   }
   return null;
+}
+
+/**
+ * Tidies the training state of run directory DIR before a resume (with its lock held): a next.state that
+ * belongs to DIR/latest.safetensors (a crash between the model's commit and the rename) becomes latest.state,
+ * as the save would have left it; any other next.state (a save that failed after writing it: a full disk, a
+ * kill) belongs to no model and is removed. Returns what it did, for tests. Best effort: a file it cannot read
+ * is left for loadRunState to judge.
+ */
+export function settleRunState(dir: string): "renamed" | "removed" | null {
+  const next = path.join(dir, NEXT_STATE);
+  if (!fs.existsSync(next)) return null;
+  const stepIn = (f: string, key: "step" | "counters"): number | null => {
+    const m = readHeaderMetadata(f);
+    if (!m) return null;
+    try {
+      const v = key === "step" ? Number(m.step) : (JSON.parse(m.counters ?? "null") as { step?: unknown } | null)?.step;
+      return typeof v === "number" && Number.isSafeInteger(v) ? v : null;
+    } catch {
+      return null;
+    }
+  };
+  const model = stepIn(path.join(dir, LATEST), "step");
+  if (model === null) return null;
+  const nextStep = stepIn(next, "counters");
+  try {
+    if (nextStep === model && stepIn(path.join(dir, STATE), "counters") !== model) {
+      fs.renameSync(next, path.join(dir, STATE));
+      return "renamed";
+    }
+    fs.unlinkSync(next);
+    return "removed";
+  } catch {
+    return null;
+  }
 }
 
 /** The state that belongs with DIR/latest.safetensors at step `step`. */

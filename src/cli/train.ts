@@ -6,11 +6,12 @@ import { readCorpus } from "../corpus/corpus.ts";
 import { type CorpusFingerprint, describeChange } from "../corpus/fingerprint.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { selectKernels } from "../kernels/index.ts";
-import { describeModel, loadModel, loadRunSettings, resumeConfig } from "../checkpoint/checkpoint.ts";
+import { describeModel, loadModel, loadRunSettings, resumeConfig, settleRunState } from "../checkpoint/checkpoint.ts";
 import { checkOutDir, checkRunDir, claimRunDir, defaultOut, LATEST } from "../run/dir.ts";
 import { metricsWriter } from "../train/metrics.ts";
 import { train, type TrainEvent } from "../train/train.ts";
 import { everyCore, EXIT } from "./common.ts";
+import { explainTrainingError, refuseBeyondLimits, refuseUselessFlags, threadsWarning } from "./train-checks.ts";
 import type { FlagsOf } from "./options.ts";
 import { humanPresenter, jsonPresenter, type Presenter, quietPresenter } from "./present.ts";
 
@@ -51,6 +52,8 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
     });
     checkOutDir(cfg.out, !!force); // fails fast; checked again, and --force's files removed, once it is locked (claimRunDir)
   }
+  refuseUselessFlags(flags, cfg);
+  refuseBeyondLimits(cfg);
 
   const present: Presenter = flags.json ? jsonPresenter() : flags.quiet ? quietPresenter() : humanPresenter({ tty: !!process.stdout.isTTY });
   const showRead = !flags.json && !flags.quiet && process.stderr.isTTY;
@@ -66,7 +69,10 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
     if (changed) throw new RnnError(changed);
   }
   cfg.model.vocabSize = corpus.vocab.length;
+  refuseBeyondLimits(cfg); // the parameter count, now that the vocabulary is known
   const kernels = await selectKernels(flags.kernels);
+  const manyThreads = threadsWarning(flags, everyCore());
+  if (manyThreads && !flags.quiet) process.stderr.write(`${chalk.yellow("rnn: warning:")} ${manyThreads}\n`);
 
   // Ctrl-C / SIGTERM: finish the current step, save, exit 130. A second one exits at once. The loop is
   // synchronous and gives signals a turn between steps: a second signal seen then exits straight away; once
@@ -87,6 +93,7 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
   };
   // one trainer per run directory, from here to the end (a new run's directory is made here)
   const claim = claimRunDir(cfg.out, resume ? "resume" : force ? "force" : "new");
+  if (resume) settleRunState(cfg.out); // a stale next.state of a failed save goes
   let failed = true;
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
@@ -99,6 +106,8 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
       process.exitCode = EXIT.interrupted;
     }
     failed = false;
+  } catch (e) {
+    throw explainTrainingError(e, cfg); // out of memory: which setting to lower
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

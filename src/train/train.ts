@@ -82,6 +82,7 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
 
   // model, optimizer and engine: new, or as the run directory's latest checkpoint left them
   const { model, resumed } = inp.resume ? resumeModel(cfg.out, ops, rng) : { model: newModel(cfg, ops, rng), resumed: null };
+  if (resumed) refuseSpentBudget(cfg, resumed.step, makeBatcher(trainIds, cfg.batch, cfg.seq).chunksPerEpoch);
   const opt = createOptimizer(cfg, model, resumed);
   const engine = await (inp.makeEngine ?? createEngine)(model, cfg, trainIds);
   if (resumed) engine.loadState(resumed);
@@ -201,6 +202,19 @@ function createOptimizer(cfg: TrainConfig, model: Model, resumed: RunState | nul
     opt.step = resumed.optStep;
   }
   return opt;
+}
+
+/**
+ * A resumed run whose budget is spent (the budget counts from the start of the run) would train nothing: it
+ * used to save again and print "train NaN", exit 0. Refused in one line, before anything is written.
+ */
+function refuseSpentBudget(cfg: TrainConfig, step: number, epochSteps: number): void {
+  const total = stepBudget(cfg, epochSteps);
+  if (total === null || total > step) return;
+  const budget = cfg.steps > 0 && total === cfg.steps ? `--steps ${cfg.steps}` : `--epochs ${cfg.epochs} (${total} steps)`;
+  throw new UsageError(
+    `nothing to train: the run is at step ${step} and its budget is ${budget}, counted from the start of the run; give --steps above ${step} (or more --epochs) to train more`,
+  );
 }
 
 /** Steps the run may take in all: --steps, --epochs (the smaller when both), or null for --time alone. */
@@ -371,9 +385,16 @@ function diverged(run: Run, r: StepResult): RnnError {
   const { cfg } = run;
   const what = !Number.isFinite(r.loss) ? `the loss is ${r.loss}` : !r.finite ? `the gradient norm is ${r.gradNorm}` : "the weights overflowed to Inf/NaN";
   const kept = run.lastSaved !== null ? `the last good checkpoint (step ${run.lastSaved}) is ${path.join(cfg.out, LATEST)}` : "no checkpoint was saved before it";
-  return new RnnError(
-    `training diverged at step ${run.step + 1}: ${what}; ${kept}. Lower --lr (now ${cfg.lr}) or use --clip (now ${cfg.clip || "off"}); both may change on --resume`,
-  );
+  // settings that push the weights or the loss to extremes by themselves, when set: name them too
+  const extreme = [
+    cfg.weightDecay > 0 ? `--weight-decay (now ${cfg.weightDecay})` : null,
+    cfg.orthoReg > 0 ? `--ortho-reg (now ${cfg.orthoReg})` : null,
+    cfg.forgetBias !== null && cfg.forgetBias !== 1 ? `--forget-bias (now ${cfg.forgetBias})` : null,
+  ].filter((x) => x !== null);
+  const fix = extreme.length
+    ? `Lower ${extreme.join(", ")} in a new run (they cannot change on --resume), or lower --lr (now ${cfg.lr}) or use --clip (now ${cfg.clip || "off"})`
+    : `Lower --lr (now ${cfg.lr}) or use --clip (now ${cfg.clip || "off"}); both may change on --resume`;
+  return new RnnError(`training diverged at step ${run.step + 1}: ${what}; ${kept}. ${fix}`);
 }
 
 /** True when no element is NaN or ±Inf (x·0 is 0 for every finite x, NaN otherwise). */
