@@ -204,7 +204,7 @@ export function parseDuration(flag: string, raw: string): number {
   const s = String(raw).trim().toLowerCase();
   if (/^\d+(\.\d+)?$/.test(s)) {
     const v = Number(s);
-    if (v > 0) return v;
+    if (v > 0 && Number.isFinite(v)) return v;
   }
   const re = /(\d+(?:\.\d+)?)(h|m|s)/g;
   let total = 0;
@@ -213,7 +213,7 @@ export function parseDuration(flag: string, raw: string): number {
     total += Number(m[1]) * (m[2] === "h" ? 3600 : m[2] === "m" ? 60 : 1);
     consumed += m[0].length;
   }
-  if (consumed !== s.length || total <= 0) {
+  if (consumed !== s.length || !(total > 0 && Number.isFinite(total))) {
     throw new UsageError(`${flag} must be a positive duration like 90s, 15m or 1h30m; got '${raw}'`);
   }
   return total;

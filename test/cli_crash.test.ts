@@ -19,8 +19,11 @@ import { errLines, events, isEvent, makeCorpus, rnn, SMALL, sleep, snapshot, sta
 const tmp = tempDir("crash");
 afterAll(tmp.cleanup);
 const corpus = makeCorpus(tmp.dir, 4000);
-/** every file a run directory may hold (temps only between a killed save and the next start) */
-const RUN_FILE = /^(latest|best|latest\.state|next\.state|step-\d{6})\.safetensors$|^metrics\.jsonl$|^loss\.svg$/;
+/**
+ * every file a run directory may hold (temps only between a killed save and the next start; the lock of the
+ * one trainer, src/run/lock.ts, only while it runs or after it was killed: the next one takes it over)
+ */
+const RUN_FILE = /^(latest|best|latest\.state|next\.state|step-\d{6})\.safetensors$|^metrics\.jsonl$|^loss\.svg$|^\.lock$/;
 const stepOf = (dir: string) => loadModel(dir, refF32).meta.step;
 
 /** Loads DIR/latest (checksum verified) with the training state of the same step; returns the step. */
@@ -79,7 +82,7 @@ describe("kill -9", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(stepOf(dir)).toBe(last + 3);
-    const left = fs.readdirSync(dir).sort();
+    const left = fs.readdirSync(dir).sort(); // the lock was taken over and released: not among them
     expect(left.filter(isTempName)).toEqual([]);
     expect(left.filter((f) => f.startsWith("step-"))).toEqual([last + 2, last + 3].map((s) => `step-${String(s).padStart(6, "0")}.safetensors`));
     expect(left.filter((f) => !f.startsWith("step-"))).toEqual(["best.safetensors", "latest.safetensors", "latest.state.safetensors", "loss.svg", "metrics.jsonl"]);
@@ -222,7 +225,25 @@ describe.concurrent("divergence and failing saves", () => {
       "--lr", "1e30", "--clip", "0", "--steps", "50"]);
     expect(r.code).toBe(1);
     expect(errLines(r.stderr)).toEqual([expect.stringMatching(/^rnn: error: training diverged at step \d+: .*; no checkpoint was saved before it\. Lower --lr/)]);
-    expect(fs.readdirSync(dir).filter((f) => f.endsWith(".safetensors") || isTempName(f))).toEqual([]);
+    // issue 14 (defect 7): a failed new run leaves no empty --out behind (it made the directory, nothing was written)
+    expect(fs.existsSync(dir)).toBe(false);
+  }, 20_000);
+
+  it("a failed new run keeps an --out that existed, and the parents it did not make", async () => {
+    const parent = path.join(tmp.dir, "existing-parent");
+    fs.mkdirSync(parent);
+    const dir = path.join(parent, "made", "run");
+    const r = await rnn(["train", corpus, "--out", dir, ...SMALL, "--cell", "rnn", "--activation", "relu", "--optimizer", "sgd", "--momentum", "0",
+      "--lr", "1e30", "--clip", "0", "--steps", "50"]);
+    expect(r.code).toBe(1);
+    expect(fs.existsSync(path.join(parent, "made"))).toBe(false); // made by rnn: removed, with run/ inside it
+    expect(fs.readdirSync(parent)).toEqual([]);
+    const existing = path.join(tmp.dir, "existing-out");
+    fs.mkdirSync(existing);
+    const again = await rnn(["train", corpus, "--out", existing, ...SMALL, "--cell", "rnn", "--activation", "relu", "--optimizer", "sgd",
+      "--momentum", "0", "--lr", "1e30", "--clip", "0", "--steps", "50"]);
+    expect(again.code).toBe(1);
+    expect(fs.readdirSync(existing)).toEqual([]); // kept, as it was (empty)
   }, 20_000);
 
   it("--out under a regular file: one line, exit 1, nothing created", async () => {
@@ -230,7 +251,8 @@ describe.concurrent("divergence and failing saves", () => {
     fs.writeFileSync(file, "not a directory");
     const r = await rnn(["train", corpus, "--out", path.join(file, "run"), ...SMALL, "--steps", "3"]);
     expect(r.code).toBe(1);
-    expect(errLines(r.stderr)).toEqual([`rnn: error: cannot create the run directory ${path.join(file, "run")}: a parent of the path is not a directory; choose another --out`]);
+    // (issue 14: the run directory is made one level at a time, and the line names the file in the way)
+    expect(errLines(r.stderr)).toEqual([`rnn: error: cannot create --out '${path.join(file, "run")}': '${file}' is a regular file, not a directory; choose another --out`]);
     expect(fs.readFileSync(file, "utf8")).toBe("not a directory");
   }, 20_000);
 

@@ -15,7 +15,7 @@ afterAll(tmp.cleanup);
 const corpus = makeCorpus(tmp.dir, 800);
 const REF = ["--kernels", "ref"];
 let runs = 0;
-/** A fresh working directory: every run is `--out run` inside one, so the configs stored in the checkpoints agree. */
+/** A fresh working directory: every run is `--out run` inside one (test/cli_same_bytes.test.ts runs in different directories). */
 const workdir = () => {
   const d = path.join(tmp.dir, `w${runs++}`);
   fs.mkdirSync(d);
@@ -128,7 +128,10 @@ describe("resume semantics", () => {
     await ok(["train", corpus, "--resume", "run", "--steps", String(at + 6), "--lr", "0.01", "--eval-every", "3", "--checkpoint-every", "2",
       "--keep", "1", "--patience", "50", "--threads", "1", "-q"], w);
     const cfg = config(path.join(w, "run", "latest.safetensors"));
-    expect(cfg).toMatchObject({ steps: at + 6, lr: 0.01, evalEvery: 3, checkpointEvery: 2, keep: 1, patience: 50, threads: 1 });
+    expect(cfg).toMatchObject({ lr: 0.01, evalEvery: 3, checkpointEvery: 2, keep: 1, patience: 50, threads: 1 });
+    // the budget belongs to the run, not to the model: it is in the training state (issue 14, defect 6)
+    expect(cfg).not.toHaveProperty("steps");
+    expect(config(path.join(w, "run", "latest.state.safetensors"))).toMatchObject({ steps: at + 6, lr: 0.01, evalEvery: 3, threads: 1 });
     expect(fs.readdirSync(path.join(w, "run")).filter((f) => f.startsWith("step-"))).toEqual([`step-${String(at + 6).padStart(6, "0")}.safetensors`]);
   }, 20_000);
 

@@ -5,6 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { readCorpus } from "../src/corpus/corpus.ts";
 import { RnnError } from "../src/errors.ts";
 import {
   describeChange,
@@ -112,5 +113,17 @@ describe("stored form", () => {
       JSON.stringify({ ...fp, files: [{ bytes: -1, sha256: fp.sha256 }] }), JSON.stringify({ ...fp, chars: 1.5 })]) {
       expect(parseFingerprint(bad)).toBeNull();
     }
+  });
+});
+
+describe("readCorpus's fingerprint", () => {
+  it("is fingerprintFiles' of the same files (BOMs included, any read size), with the character count", () => {
+    const a = write("rc-a.txt", Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from("héllo wörld\n".repeat(50))]));
+    const b = write("rc-b.txt", "😀 and more text\n".repeat(30));
+    for (const chunkBytes of [1, 7, 1 << 20]) {
+      const c = readCorpus([a, b], undefined, { chunkBytes, fingerprint: true });
+      expect(c.fingerprint).toEqual(fingerprintFiles([a, b], c.chars));
+    }
+    expect(readCorpus([a]).fingerprint).toBeUndefined(); // only when asked
   });
 });

@@ -2,9 +2,9 @@
 // on what, with which configuration, and the files of the run.
 import fs from "node:fs";
 import path from "node:path";
-import type { ModelConfig, TrainConfig } from "../config.ts";
+import type { ModelConfig } from "../config.ts";
 import { UsageError } from "../errors.ts";
-import { describeModel, loadModel, loadRunState } from "../checkpoint/checkpoint.ts";
+import { type CheckpointConfig, describeModel, loadModel, loadRunState, type StateConfig } from "../checkpoint/checkpoint.ts";
 import { BEST, LATEST } from "../run/dir.ts";
 import { readCheckpointFile } from "../io/safetensors.ts";
 import { refF32 } from "../kernels/ref.ts";
@@ -36,8 +36,12 @@ export interface RunInfo {
   best: { step: number; valLoss: number | null } | null;
   /** the training text as configured; bytes = its size now (null: it is gone) */
   corpus: { path: string; bytes: number | null }[];
-  /** the full training configuration stored in the checkpoint (what `--config` will take) */
-  config: TrainConfig;
+  /**
+   * the training configuration (what `--config` will take): for a run directory's latest checkpoint the run's
+   * whole config from its training state (budget included); else the one stored in the checkpoint (the model
+   * and the training hyper-parameters: a model checkpoint holds no budget and no path)
+   */
+  config: CheckpointConfig | StateConfig;
   /** every file of the run directory (or the file alone), paths relative to it, sorted */
   files: { name: string; bytes: number }[];
 }
@@ -62,7 +66,7 @@ export function runInfo(p: string): RunInfo {
   // loadModel checks the file as sample and eval do (checksum, format, tensors); the reference kernels
   // allocate plain arrays, nothing else
   const { meta } = loadModel(file, refF32);
-  const cfg = meta.config;
+  let cfg: CheckpointConfig | StateConfig = meta.config;
   const isLatest = runDir !== null && path.resolve(file) === path.resolve(runDir, LATEST);
 
   let epoch: number | null = null, chunk: number | null = null, lastValLoss: number | null = null;
@@ -70,6 +74,7 @@ export function runInfo(p: string): RunInfo {
     try {
       const s = loadRunState(runDir!, meta.step);
       ({ epoch, chunk } = s);
+      if (s.config) cfg = { ...s.config, model: meta.config.model }; // the run's whole config, budget included
       lastValLoss = s.lastValLoss ?? null;
     } catch {
       // no (matching) training state: epoch unknown

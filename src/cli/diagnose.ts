@@ -6,16 +6,17 @@
 import fs from "node:fs";
 import path from "node:path";
 import chalk from "chalk";
-import { DIAGNOSE_DEFAULTS, type TrainConfig } from "../config.ts";
+import { DIAGNOSE_DEFAULTS } from "../config.ts";
 import { readCorpus } from "../corpus/corpus.ts";
 import { splitTrainVal } from "../corpus/batches.ts";
 import { type Diagnosis, diagnose, type StateRun, stateRun } from "../diagnose/diagnose.ts";
 import { RnnError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
+import { requireWritableTarget } from "../io/paths.ts";
 import { refF64 } from "../kernels/ref.ts";
 import { cellLabel, forgetGate } from "../model/cells/index.ts";
 import { linePlot, type Series, stackPlots } from "../plot/svg.ts";
-import { describeModel, loadModel } from "../checkpoint/checkpoint.ts";
+import { type CheckpointConfig, describeModel, loadModel } from "../checkpoint/checkpoint.ts";
 import { textIds } from "./eval.ts";
 import type { FlagsOf } from "./options.ts";
 
@@ -25,7 +26,7 @@ export type DiagnoseFlags = FlagsOf<"diagnose">;
 interface Result {
   label: string;
   path: string;
-  config: TrainConfig;
+  config: CheckpointConfig;
   what: string;
   d: Diagnosis;
   /** the carried-state run (null with --chunks 0) */
@@ -33,6 +34,7 @@ interface Result {
 }
 
 export async function diagnoseCommand(file: string | undefined, flags: DiagnoseFlags): Promise<void> {
+  if (typeof flags.svg === "string") requireWritableTarget(flags.svg, "--svg", { usage: true }); // before the work, not after
   const results: Result[] = [];
   for (const p of flags.model) {
     const { model, meta, path: file_ } = loadModel(p, refF64);
@@ -55,7 +57,7 @@ export async function diagnoseCommand(file: string | undefined, flags: DiagnoseF
 }
 
 /** Without FILE: the run's validation split (its training text when it has none), in the model's ids. */
-function runText(cfg: TrainConfig, vocab: string[]): { ids: Int32Array; what: string } {
+function runText(cfg: CheckpointConfig, vocab: string[]): { ids: Int32Array; what: string } {
   const missing = cfg.corpus.filter((p) => !fs.existsSync(p));
   if (missing.length) throw new RnnError(`the run's corpus ${missing.join(", ")} is gone; give a FILE: rnn diagnose --model RUN FILE`);
   const c = readCorpus(cfg.corpus);
@@ -66,7 +68,7 @@ function runText(cfg: TrainConfig, vocab: string[]): { ids: Int32Array; what: st
   return { ids, what: `${cfg.valFrac > 0 ? "validation split of " : ""}${cfg.corpus.map((p) => path.basename(p)).join(", ")}` };
 }
 
-function labelOf(p: string, cfg: TrainConfig): string {
+function labelOf(p: string, cfg: CheckpointConfig): string {
   const m = cfg.model;
   const fb = forgetGate(m) >= 0 && cfg.forgetBias !== null ? `, forget bias ${cfg.forgetBias}` : "";
   return `${path.basename(path.resolve(p))}: ${cellLabel(m)} ${m.layers}×${m.hidden}, init ${cfg.init}${fb}${cfg.orthoReg ? `, ortho-reg ${cfg.orthoReg}` : ""}`;

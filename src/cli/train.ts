@@ -4,16 +4,18 @@ import path from "node:path";
 import chalk from "chalk";
 import { configFromSettings, flagOf, mergeResume, MODEL_DEFAULTS, MODEL_FIELDS, type TrainConfig, type TrainSettings } from "../config.ts";
 import { readCorpus } from "../corpus/corpus.ts";
+import { type CorpusFingerprint, describeChange } from "../corpus/fingerprint.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { selectKernels } from "../kernels/index.ts";
-import { describeModel, type LoadedModel, loadModel } from "../checkpoint/checkpoint.ts";
-import { checkRunDir, defaultOut, LATEST, prepareOutDir } from "../run/dir.ts";
+import { describeModel, type LoadedModel, loadModel, loadRunSettings, resumeConfig, settleRunState } from "../checkpoint/checkpoint.ts";
+import { checkOutDir, checkRunDir, claimRunDir, defaultOut, LATEST } from "../run/dir.ts";
 import { remapIds, unionVocab } from "../train/finetune.ts";
 import { metricsWriter } from "../train/metrics.ts";
 import { samplesWriter } from "../train/samples.ts";
 import { train, type TrainEvent, type TrainInput } from "../train/train.ts";
 import { everyCore, EXIT } from "./common.ts";
 import { type BaseSettings, settingsFromConfigFile, settingsFromRun } from "./configfile.ts";
+import { explainTrainingError, refuseBeyondLimits, refuseUselessFlags, threadsWarning } from "./train-checks.ts";
 import type { FlagsOf } from "./options.ts";
 import { humanPresenter, jsonPresenter, type Presenter, quietPresenter } from "./present.ts";
 
@@ -31,6 +33,7 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
   let cfg: TrainConfig;
   let resume = false;
   let resumedVocab: string[] | null = null;
+  let resumedText: CorpusFingerprint | null = null; // the fingerprint of the run's text (null: an older run, not checked)
   let init: LoadedModel | null = null;
   if (configFile && like) throw new UsageError("--config and --like both give the settings of the new run: use one of them (flags override it)");
   const startsNew = configFile ? "--config" : like ? "--like" : settings.initFrom ? "--init-from" : null;
@@ -42,7 +45,10 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
     checkRunDir(resumeDir);
     const loaded = loadModel(resumeDir, (await selectKernels("ref")));
     resumedVocab = loaded.meta.vocab;
-    cfg = mergeResume(loaded.meta.config, settings, describeModel);
+    // the run's config: its state's (budget included; a model checkpoint holds none), in the directory given
+    const stored = loadRunSettings(resumeDir, loaded.meta.step);
+    resumedText = stored?.fingerprint ?? null;
+    cfg = mergeResume(resumeConfig(loaded.meta.config, stored?.config ?? null, resumeDir), settings, describeModel);
     if (out && path.resolve(out) !== path.resolve(resumeDir)) {
       throw new UsageError(`--out and --resume name different directories; a resumed run continues in its own directory`);
     }
@@ -61,14 +67,16 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
       threads: everyCore(),
       out: out ?? base?.out ?? defaultOut(corpusPaths[0], merged.cell ?? MODEL_DEFAULTS.cell),
     });
-    prepareOutDir(cfg.out, !!force);
+    checkOutDir(cfg.out, !!force); // fails fast; checked again, and --force's files removed, once it is locked (claimRunDir)
   }
+  refuseUselessFlags(flags, cfg);
+  refuseBeyondLimits(cfg);
 
   const present: Presenter = flags.json ? jsonPresenter() : flags.quiet ? quietPresenter() : humanPresenter({ tty: !!process.stdout.isTTY });
   const showRead = !flags.json && !flags.quiet && process.stderr.isTTY;
   const corpus = readCorpus(cfg.corpus, showRead ? (done, total) => {
     process.stderr.write(`\rreading corpus ${Math.round((100 * done) / total)}%`);
-  } : undefined);
+  } : undefined, { fingerprint: true });
   if (showRead) process.stderr.write("\r\x1b[K");
   let vocab = corpus.vocab, ids = corpus.ids;
   let initFrom: TrainInput["initFrom"];
@@ -84,6 +92,8 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
     } else if (JSON.stringify(resumedVocab) !== JSON.stringify(corpus.vocab)) {
       throw new RnnError(`the corpus (${cfg.corpus.join(", ")}) has a different vocabulary from the run being resumed; resume on the same text`);
     }
+    const changed = resumedText && describeChange(resumedText, corpus.fingerprint!, { paths: cfg.corpus, run: cfg.out });
+    if (changed) throw new RnnError(changed);
   } else if (init) {
     const u = unionVocab(init.meta.vocab, corpus.vocab);
     ids = remapIds(ids, corpus.vocab, u.vocab);
@@ -91,7 +101,10 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
     initFrom = { path: init.path, step: init.meta.step, model: init.model, vocab: init.meta.vocab, added: u.added };
   }
   cfg.model.vocabSize = vocab.length;
+  refuseBeyondLimits(cfg); // the parameter count, now that the vocabulary is known
   const kernels = await selectKernels(flags.kernels);
+  const manyThreads = threadsWarning(flags, everyCore());
+  if (manyThreads && !flags.quiet) process.stderr.write(`${chalk.yellow("rnn: warning:")} ${manyThreads}\n`);
 
   // Ctrl-C / SIGTERM: finish the current step, save, exit 130. A second one exits at once. The loop is
   // synchronous and gives signals a turn between steps: a second signal seen then exits straight away; once
@@ -110,20 +123,28 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
     }
     return stop;
   };
+  // one trainer per run directory, from here to the end (a new run's directory is made here)
+  const claim = claimRunDir(cfg.out, resume ? "resume" : force ? "force" : "new");
+  if (resume) settleRunState(cfg.out); // a stale next.state of a failed save goes
+  let failed = true;
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
     const metrics = metricsWriter(cfg.out); // DIR/metrics.jsonl and DIR/loss.svg, refreshed at every evaluation
     const samples = samplesWriter(cfg.out); // DIR/samples.jsonl, with --sample-every
     const onEvent = (e: TrainEvent) => { present(e); metrics(e); samples(e); };
-    const end = await train({ cfg, vocab, ids, kernels, onEvent, resume, initFrom, shouldStop: stopping });
+    const end = await train({ cfg, vocab, ids, kernels, onEvent, resume, initFrom, shouldStop: stopping, fingerprint: corpus.fingerprint });
     if (end.reason === "interrupted") {
       if (!flags.json && !flags.quiet) process.stderr.write(`interrupted at step ${end.step}; saved ${path.join(cfg.out, LATEST)} (continue with --resume ${cfg.out})\n`);
       process.exitCode = EXIT.interrupted;
     }
+    failed = false;
+  } catch (e) {
+    throw explainTrainingError(e, cfg); // out of memory: which setting to lower
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    claim.release(failed);
   }
 }
 

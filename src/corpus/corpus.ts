@@ -10,6 +10,7 @@
 import fs from "node:fs";
 import { RnnError, UsageError } from "../errors.ts";
 import { describeKind } from "../io/paths.ts";
+import { type CorpusFingerprint, FingerprintBuilder } from "./fingerprint.ts";
 
 export interface Corpus {
   /** [V] one-code-point strings, sorted by code point */
@@ -21,6 +22,8 @@ export interface Corpus {
   bytes: number;
   /** characters (code points) of the whole text; ids.length unless opts.tail kept only its end */
   chars: number;
+  /** the fingerprint of the text read (src/corpus/fingerprint.ts), when opts.fingerprint asked for it */
+  fingerprint?: CorpusFingerprint;
 }
 
 export interface ReadCorpusOptions {
@@ -32,6 +35,8 @@ export interface ReadCorpusOptions {
    * that of the whole text. Default: keep every id.
    */
   tail?: (chars: number) => number;
+  /** also fingerprint the bytes as the second pass reads them (the ids are made from those very bytes) */
+  fingerprint?: boolean;
 }
 
 const MAX_CP = 0x110000;
@@ -100,10 +105,12 @@ export function readCorpus(
   const ids = vocab.length <= 65536 ? new Uint16Array(new SharedArrayBuffer(2 * kept)) : new Uint32Array(new SharedArrayBuffer(4 * kept));
 
   // Pass 2: decode again into ids.
+  const fp = opts.fingerprint ? new FingerprintBuilder() : null;
   let at = 0;
   for (let f = 0; f < paths.length; f++) {
     const start = at;
-    streamFile(paths[f], buf, cps, progress, (k) => {
+    fp?.beginFile();
+    streamFile(paths[f], buf, cps, fp ? (n) => { fp.update(buf.subarray(0, n)); progress(n); } : progress, (k) => {
       if (at + k > start + perFile[f]) changed(paths[f]);
       if (from === 0) {
         for (let i = 0; i < k; i++) {
@@ -120,7 +127,9 @@ export function readCorpus(
     });
     if (at !== start + perFile[f]) changed(paths[f]);
   }
-  return { vocab, ids, paths: [...paths], bytes, chars: n };
+  const corpus: Corpus = { vocab, ids, paths: [...paths], bytes, chars: n };
+  if (fp) corpus.fingerprint = fp.finish(n);
+  return corpus;
 }
 
 export { decodeIds, encodeText, vocabIndex } from "./vocab.ts";

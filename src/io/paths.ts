@@ -286,3 +286,29 @@ export function removeCreated(created: string[]): void {
     }
   }
 }
+
+/**
+ * Checks that a file rnn is about to write (diagnose --svg) can be written where it is asked for, before any
+ * work is done: its directory exists and is a directory, and the path itself, when it exists, is a regular
+ * file (a FIFO or device would be replaced by the atomic rename, or block a plain write). One-line error.
+ */
+export function requireWritableTarget(p: string, what: string, opts: { usage?: boolean } = {}): void {
+  const dir = nodePath.dirname(nodePath.resolve(p));
+  let st: nodeFs.Stats | undefined;
+  try {
+    st = nodeFs.statSync(dir);
+  } catch (err) {
+    const c = code(err);
+    if (c === "ENOENT" || c === "ENOTDIR") throw makeError(`${what} '${p}': its directory '${dir}' does not exist; create it or choose another path`, opts.usage);
+    throw makeError(`${what} '${p}': cannot use its directory '${dir}': ${describeFsError(err)}`, opts.usage);
+  }
+  if (!st.isDirectory()) throw makeError(`${what} '${p}': '${dir}' is ${describeKind(st)}, not a directory; choose another path`, opts.usage);
+  let target: nodeFs.Stats | undefined;
+  try {
+    target = nodeFs.statSync(p);
+  } catch {
+    return; // to be created (a dangling link or a loop fails at the write, with its own line)
+  }
+  if (target.isDirectory()) throw makeError(`${what} '${p}' is a directory: give a file name inside it`, opts.usage);
+  if (!target.isFile()) throw makeError(`${what} '${p}' is ${describeKind(target)}, not a regular file: rnn writes only regular files; choose another path`, opts.usage);
+}

@@ -337,3 +337,45 @@ function readAt(fd: number, path: string, n: number): Buffer {
   }
   return got === n ? buf : buf.subarray(0, got);
 }
+
+/**
+ * The metadata of a safetensors file from its header alone (the tensors are not read, the checksum not
+ * checked: a loader that reads the file whole checks it). null when the file cannot be read or its header is
+ * not a safetensors header with string metadata. Only a regular file is read (non-blocking open, checked on the
+ * descriptor).
+ */
+export function readHeaderMetadata(path: string): Record<string, string> | null {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch {
+    return null;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return null;
+    const lead = Buffer.alloc(8);
+    if (readSync(fd, lead, 0, 8, 0) !== 8) return null;
+    const N64 = lead.readBigUInt64LE(0);
+    if (N64 < 2n || N64 > BigInt(MAX_HEADER)) return null;
+    const N = Number(N64);
+    const head = Buffer.allocUnsafe(N);
+    let got = 0;
+    while (got < N) {
+      const k = readSync(fd, head, got, N - got, 8 + got);
+      if (k === 0) return null;
+      got += k;
+    }
+    const header = JSON.parse(head.toString("utf8")) as unknown;
+    if (!isPlainObject(header) || !isPlainObject(header.__metadata__)) return null;
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(header.__metadata__)) {
+      if (typeof v !== "string" || k === "__proto__") return null;
+      out[k] = v;
+    }
+    return out;
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}

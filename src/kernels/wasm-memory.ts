@@ -15,6 +15,31 @@ import type { Arr } from "./types.ts";
 
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
 const PAGE = 65536;
+
+/**
+ * The kernels asked for more memory than they may have: `limit` bytes in all (4 GiB, the wasm32 limit, or
+ * RNN_WASM_MAX_MEMORY), or more than the system would give when growing. Callers that know what the memory was
+ * for say which setting is too large (src/model/memory.ts).
+ */
+export class KernelMemoryError extends RangeError {
+  override name = "KernelMemoryError";
+  constructor(readonly asked: number, readonly limit: number, why: string) {
+    super(`wasm kernels: ${why} (asked for ${asked} bytes)`);
+  }
+}
+
+/**
+ * The most memory the WebAssembly kernels may use, in bytes: 4 GiB (the wasm32 limit), or less where
+ * RNN_WASM_MAX_MEMORY says so (bytes, or with a unit: 512M, 2G; e.g. to stay within a container's memory).
+ */
+export function wasmMemoryLimit(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.RNN_WASM_MAX_MEMORY?.trim();
+  if (!raw) return MAX_PAGES * PAGE;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?$/i.exec(raw);
+  if (!m) throw new Error(`RNN_WASM_MAX_MEMORY must be a size such as 512M or 2G, got '${raw}'`);
+  const bytes = Math.floor(Number(m[1]) * 1024 ** " kmg".indexOf((m[2] || " ").toLowerCase()));
+  return Math.max(PAGE, Math.min(MAX_PAGES * PAGE, Math.floor(bytes / PAGE) * PAGE));
+}
 const ALIGN = 64;
 /** uint32 words of the header at byte 0 */
 const HEADER = { id: 0, next: 1, build: 2, words: 3 } as const;
@@ -51,7 +76,8 @@ export interface WasmMemory {
 
 /** Opens `opts.memory` (or a new shared memory) for allocation from this thread. */
 export function openWasmMemory(opts: WasmMemoryOptions = {}): WasmMemory {
-  const memory = opts.memory ?? new WebAssembly.Memory({ initial: opts.initialPages ?? 256, maximum: MAX_PAGES, shared: true });
+  const limit = wasmMemoryLimit();
+  const memory = opts.memory ?? new WebAssembly.Memory({ initial: Math.min(opts.initialPages ?? 256, limit / PAGE), maximum: MAX_PAGES, shared: true });
   if (!(memory.buffer instanceof SharedArrayBuffer)) throw new Error("wasm kernels need a shared WebAssembly.Memory");
   let buf = memory.buffer as SharedArrayBuffer;
   const header = new Uint32Array(buf, 0, HEADER.words);
@@ -72,14 +98,14 @@ export function openWasmMemory(opts: WasmMemoryOptions = {}): WasmMemory {
     const size = Math.ceil(Math.max(bytes, 1) / ALIGN) * ALIGN;
     const off = Atomics.add(header, HEADER.next, size);
     const end = off + size;
-    if (end > MAX_PAGES * PAGE || off < HEAP_START) throw new RangeError(`wasm kernels: out of memory (asked for ${bytes} bytes)`);
+    if (end > limit || off < HEAP_START) throw new KernelMemoryError(bytes, limit, "out of memory");
     const have = memory.buffer.byteLength;
     if (end > have) {
       try {
         memory.grow(Math.ceil((end - have) / PAGE));
       } catch {
         // another thread may have grown it meanwhile
-        if (memory.buffer.byteLength < end) throw new RangeError(`wasm kernels: cannot grow memory to ${end} bytes`);
+        if (memory.buffer.byteLength < end) throw new KernelMemoryError(bytes, limit, `cannot grow memory to ${end} bytes`);
       }
     }
     if (memory.buffer !== buf) {

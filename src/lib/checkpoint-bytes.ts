@@ -4,6 +4,7 @@
 // tile the data section exactly, format_version, and the SHA-256 of the whole file with the checksum's digits
 // taken as '0' (./sha256.ts instead of node:crypto). Every failure is one line that names the file.
 // test/api.test.ts checks that it accepts what src/io/safetensors.ts accepts and refuses what it refuses.
+import type { CheckpointConfig } from "../checkpoint/checkpoint.ts";
 import type { ModelConfig, TrainConfig } from "../config.ts";
 import { RnnError } from "../errors.ts";
 import type { Kernels } from "../kernels/types.ts";
@@ -24,7 +25,7 @@ export interface CheckpointContents {
 
 /** What a checkpoint says about itself besides its weights. */
 export interface CheckpointMeta {
-  config: TrainConfig;
+  config: CheckpointConfig;
   vocab: string[];
   step: number;
   bestValLoss: number | null;
@@ -106,7 +107,7 @@ export function decodeCheckpoint(buf: Uint8Array, what: string): CheckpointConte
 
 /** The checkpoint's config, vocabulary, step and best validation loss, checked to agree. */
 export function checkpointMeta(c: CheckpointContents, what: string): CheckpointMeta {
-  let config: TrainConfig, vocab: string[];
+  let config: CheckpointConfig, vocab: string[];
   try {
     config = JSON.parse(c.metadata.config);
     vocab = JSON.parse(c.metadata.vocab);

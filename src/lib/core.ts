@@ -2,7 +2,8 @@
 // and the browser entry (./browser.ts). Each is the CLI's own code: generate is `rnn sample`'s sampleSteps,
 // predict is `rnn predict`'s predictNext, score is `rnn score`'s scoreText; the same model, flags and seed give
 // the same characters and numbers. Nothing here reads files or touches Node.
-import { SAMPLE_DEFAULTS, type SampleConfig, type TrainConfig } from "../config.ts";
+import type { CheckpointConfig } from "../checkpoint/checkpoint.ts";
+import { SAMPLE_DEFAULTS, type SampleConfig } from "../config.ts";
 import type { Model } from "../model/model.ts";
 import { predictNext, type Prediction, type PredictOptions } from "../ask/predict.ts";
 import { scoreText, type ScoreResult } from "../ask/score.ts";
@@ -19,7 +20,7 @@ export interface RnnModel {
   /** the vocabulary: one code point per entry, in id order */
   readonly vocab: readonly string[];
   /** the training configuration stored in the checkpoint (config.model: cell, layers, hidden…) */
-  readonly config: TrainConfig;
+  readonly config: CheckpointConfig;
   /** optimizer steps the checkpoint was trained for */
   readonly step: number;
   /** best validation loss of its run (nats/char), null when none was measured */

@@ -7,12 +7,15 @@
 //   DIR/step-000123.safetensors   step checkpoints, the newest --keep of them
 //   DIR/metrics.jsonl, loss.svg   one line per evaluation, and its plot (src/train/metrics.ts)
 //   DIR/samples.jsonl             with --sample-every: one sample per line (src/train/samples.ts)
+//   DIR/.lock                     held by the one `rnn train` using the directory (src/run/lock.ts), removed when it ends
 //
-// A directory "holds a run" when it has any of these files. Nothing else in it is ever touched.
+// A directory "holds a run" when it has any of these files (the lock aside). Nothing else in it is ever touched.
 import fs from "node:fs";
 import path from "node:path";
-import { RnnError, UsageError } from "../errors.ts";
-import { cleanStaleTemps, describeFsError } from "../io/atomic.ts";
+import { UsageError } from "../errors.ts";
+import { cleanStaleTemps } from "../io/atomic.ts";
+import { describeKind, ensureDirectory, removeCreated } from "../io/paths.ts";
+import { acquireRunLock } from "./lock.ts";
 
 export const LATEST = "latest.safetensors";
 export const BEST = "best.safetensors";
@@ -52,14 +55,24 @@ export function defaultOut(corpus: string, cell: string): string {
   return out;
 }
 
-/** --out of a new run: refuses a file, and a directory that holds a run unless `force` (then removes the run's files). */
-export function prepareOutDir(dir: string, force: boolean): void {
-  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new UsageError(`--out ${dir} is a file, not a directory`);
-  if (!isRun(dir)) return;
-  if (!force) {
+/** --out of a new run: refuses a file, and a directory that holds a run unless `force`. Deletes nothing. */
+export function checkOutDir(dir: string, force: boolean): void {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    // missing (it is created), or a path ensureDirectory explains (a loop, a parent that is a file)
+  }
+  if (st && !st.isDirectory()) throw new UsageError(`--out ${dir} is ${describeKind(st)}, not a directory: choose another --out`);
+  if (!force && isRun(dir)) {
     throw new UsageError(`${dir} already holds a run: continue it with --resume ${dir}, overwrite it with --force, or choose another --out`);
   }
-  for (const f of fs.readdirSync(dir)) if (isRunFile(f)) fs.rmSync(path.join(dir, f), { force: true });
+}
+
+/** checkOutDir, then (with `force`) removes the files of the run there. Only with the directory's lock held. */
+export function prepareOutDir(dir: string, force: boolean): void {
+  checkOutDir(dir, force);
+  if (force) for (const f of fs.readdirSync(dir)) if (isRunFile(f)) fs.rmSync(path.join(dir, f), { force: true });
 }
 
 /** --resume must name a run directory: one line saying what it is instead. */
@@ -78,15 +91,52 @@ export function checkRunDir(dir: string): void {
 
 /**
  * Makes DIR (and its parents) for training, and removes the temp files of saves that were killed midway
- * (kill -9, power cut).
+ * (kill -9, power cut). Returns the directories it created, outermost first (for removeCreated). The
+ * directories are made one level at a time (ensureDirectory): a path such as /proc/run fails at once with one
+ * line, where Node 20's recursive mkdir spins forever, deaf to Ctrl-C.
  */
-export function openRunDir(dir: string): void {
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new RnnError(`cannot create the run directory ${dir}: ${describeFsError(e)}; choose another --out`);
-  }
+export function openRunDir(dir: string): string[] {
+  const created = ensureDirectory(dir, "--out");
   cleanStaleTemps(dir);
+  return created;
+}
+
+/** A run directory claimed by one `rnn train` (claimRunDir). */
+export interface RunDirClaim {
+  /** the directories claimRunDir created for a new run, outermost first */
+  created: string[];
+  /** releases the lock; after a failed new run, also removes the directories it created if they are still empty */
+  release(failed: boolean): void;
+}
+
+/**
+ * Claims DIR for one `rnn train` before anything in it is touched: makes it (a new run), takes its lock (one
+ * trainer per directory: a second gets one line naming the pid that holds it), and only then, for a new run,
+ * refuses a run that is there (without `force`) or removes its files (with `force`: never the lock). The lock is
+ * held until release(), or until the process exits.
+ */
+export function claimRunDir(dir: string, mode: "new" | "force" | "resume"): RunDirClaim {
+  const created = mode === "resume" ? [] : ensureDirectory(dir, "--out");
+  let lock;
+  try {
+    lock = acquireRunLock(dir);
+  } catch (e) {
+    removeCreated(created);
+    throw e;
+  }
+  const release = (failed: boolean) => {
+    lock.release();
+    if (failed) removeCreated(created);
+  };
+  if (mode !== "resume") {
+    try {
+      prepareOutDir(dir, mode === "force");
+    } catch (e) {
+      release(true);
+      throw e;
+    }
+  }
+  return { created, release };
 }
 
 /** Keeps the `keep` newest DIR/step-NNNNNN.safetensors. */

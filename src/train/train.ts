@@ -7,6 +7,7 @@
 // Tally, changed only by the tally* functions; validate() and saveLatest() work on the Run that train() sets up.
 import path from "node:path";
 import { SAMPLE_DEFAULTS, TRAIN_SAMPLE_DEFAULTS, type TrainConfig } from "../config.ts";
+import type { CorpusFingerprint } from "../corpus/fingerprint.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { checkFits, type Ids, makeBatcher, splitTrainVal } from "../corpus/batches.ts";
 import type { Kernels } from "../kernels/types.ts";
@@ -52,6 +53,8 @@ export interface TrainInput {
    * (`vocab` above must start with it; characters after it get the fresh rows). `added`: those characters.
    */
   initFrom?: { path: string; step: number; model: Model; vocab: string[]; added: string[] };
+  /** the fingerprint of the training text, saved in the run's state (--resume compares it with the text then) */
+  fingerprint?: CorpusFingerprint;
   /** polled after every step: true → save and stop (SIGINT / SIGTERM) */
   shouldStop?: () => boolean;
   /** builds the gradient engine from the training split (default: createEngine; tests wrap it) */
@@ -89,6 +92,7 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
   // model, optimizer and engine: new, or as the run directory's latest checkpoint left them
   const { model, resumed } = inp.resume ? resumeModel(cfg.out, ops, rng) : { model: newModel(cfg, ops, rng), resumed: null };
   if (inp.initFrom && !resumed) transplant(model, vocab, inp.initFrom.model, inp.initFrom.vocab);
+  if (resumed) refuseSpentBudget(cfg, resumed.step, makeBatcher(trainIds, cfg.batch, cfg.seq).chunksPerEpoch);
   const opt = createOptimizer(cfg, model, resumed);
   const engine = await (inp.makeEngine ?? createEngine)(model, cfg, trainIds);
   if (resumed) engine.loadState(resumed);
@@ -102,7 +106,7 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
   const run: Run = {
     cfg, vocab, model, engine, opt, rng, emit, h: hBuf, c: cBuf,
     step: resumed?.step ?? 0, epoch: resumed?.epoch ?? 0, chunk: resumed?.chunk ?? 0,
-    lastSaved: resumed ? resumed.step : null,
+    lastSaved: resumed ? resumed.step : null, fingerprint: inp.fingerprint ?? null,
     tally: newTally(resumed, resumed ? bestFileLoss(cfg.out) : null),
     sampleSpace: null, sampledAt: null,
   };
@@ -214,6 +218,19 @@ function createOptimizer(cfg: TrainConfig, model: Model, resumed: RunState | nul
   return opt;
 }
 
+/**
+ * A resumed run whose budget is spent (the budget counts from the start of the run) would train nothing: it
+ * used to save again and print "train NaN", exit 0. Refused in one line, before anything is written.
+ */
+function refuseSpentBudget(cfg: TrainConfig, step: number, epochSteps: number): void {
+  const total = stepBudget(cfg, epochSteps);
+  if (total === null || total > step) return;
+  const budget = cfg.steps > 0 && total === cfg.steps ? `--steps ${cfg.steps}` : `--epochs ${cfg.epochs} (${total} steps)`;
+  throw new UsageError(
+    `nothing to train: the run is at step ${step} and its budget is ${budget}, counted from the start of the run; give --steps above ${step} (or more --epochs) to train more`,
+  );
+}
+
 /** Steps the run may take in all: --steps, --epochs (the smaller when both), or null for --time alone. */
 function stepBudget(cfg: TrainConfig, epochSteps: number): number | null {
   const budget = cfg.steps > 0 ? cfg.steps : cfg.epochs > 0 ? cfg.epochs * epochSteps : 0;
@@ -310,6 +327,8 @@ interface Run {
   chunk: number;
   /** step of the newest latest.safetensors */
   lastSaved: number | null;
+  /** of the training text, saved with the state */
+  fingerprint: CorpusFingerprint | null;
   tally: Tally;
   /** the carried state of every stream, [L × B × H], filled from the engine at each save */
   h: Float32Array;
@@ -366,6 +385,7 @@ function saveLatest(run: Run): void {
   saveRun(cfg.out, model, metaOf(run), {
     step, epoch: run.epoch, chunk: run.chunk, rng: run.rng.getState(), optStep: run.opt.step, bestValLoss: tally.bestVal,
     evalsSinceBest: tally.evalsSinceBest, lastValLoss: tally.lastVal, optimizer: run.opt.slab.data, h: run.h, c: run.c,
+    config: cfg, fingerprint: run.fingerprint, // the run's whole config, budget included (the model checkpoints hold neither budget nor path)
   });
   run.lastSaved = step;
   run.emit({ type: "checkpoint", step, path: path.join(cfg.out, LATEST), kind: "latest" });
@@ -399,9 +419,16 @@ function diverged(run: Run, r: StepResult): RnnError {
   const { cfg } = run;
   const what = !Number.isFinite(r.loss) ? `the loss is ${r.loss}` : !r.finite ? `the gradient norm is ${r.gradNorm}` : "the weights overflowed to Inf/NaN";
   const kept = run.lastSaved !== null ? `the last good checkpoint (step ${run.lastSaved}) is ${path.join(cfg.out, LATEST)}` : "no checkpoint was saved before it";
-  return new RnnError(
-    `training diverged at step ${run.step + 1}: ${what}; ${kept}. Lower --lr (now ${cfg.lr}) or use --clip (now ${cfg.clip || "off"}); both may change on --resume`,
-  );
+  // settings that push the weights or the loss to extremes by themselves, when set: name them too
+  const extreme = [
+    cfg.weightDecay > 0 ? `--weight-decay (now ${cfg.weightDecay})` : null,
+    cfg.orthoReg > 0 ? `--ortho-reg (now ${cfg.orthoReg})` : null,
+    cfg.forgetBias !== null && cfg.forgetBias !== 1 ? `--forget-bias (now ${cfg.forgetBias})` : null,
+  ].filter((x) => x !== null);
+  const fix = extreme.length
+    ? `Lower ${extreme.join(", ")} in a new run (they cannot change on --resume), or lower --lr (now ${cfg.lr}) or use --clip (now ${cfg.clip || "off"})`
+    : `Lower --lr (now ${cfg.lr}) or use --clip (now ${cfg.clip || "off"}); both may change on --resume`;
+  return new RnnError(`training diverged at step ${run.step + 1}: ${what}; ${kept}. ${fix}`);
 }
 
 /** True when no element is NaN or ±Inf (x·0 is 0 for every finite x, NaN otherwise). */
