@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tensorDigests } from "../scripts/pin-outputs.mjs";
+import { loadModel, loadRunSettings } from "../src/checkpoint/checkpoint.ts";
 import { readCheckpointFile } from "../src/io/safetensors.ts";
 import { createModel } from "../src/model/model.ts";
 import { initParams } from "../src/model/init.ts";
@@ -212,7 +213,10 @@ describe("config files: --config FILE, --like RUN, rnn info --json", () => {
     expect(digests(at("like1"))).toEqual(digests(orig));
     await ok(["train", corpus, "--like", orig, "--hidden", "10", "--epochs", "1", "--out", "like2", "-q"]);
     const c = config(at("like2", "latest.safetensors"));
-    expect(c).toMatchObject({ model: { cell: "gru", hidden: 10, layers: 2 }, batch: 3, seq: 7, lr: 0.005, dropout: 0.1, seed: 9, sampleEvery: 4, epochs: 1, steps: 0 });
+    expect(c).toMatchObject({ model: { cell: "gru", hidden: 10, layers: 2 }, batch: 3, seq: 7, lr: 0.005, dropout: 0.1, seed: 9, sampleEvery: 4 });
+    // the budget is the run's, kept in its training state (a model checkpoint holds none: issue 14's same bytes)
+    const step = loadModel(at("like2"), refF32).meta.step;
+    expect(loadRunSettings(at("like2"), step)?.config).toMatchObject({ epochs: 1, steps: 0 });
     // another cell on top: the forget bias is the new cell's default, not the stored one (gru → lstm: 1; lstm → gru: none)
     await ok(["train", "--like", orig, "--cell", "lstm", "--steps", "2", "--out", "like3", "-q"]);
     expect(config(at("like3", "latest.safetensors"))).toMatchObject({ model: { cell: "lstm" }, forgetBias: 1 });

@@ -11,6 +11,8 @@ import {
   CELLS, MODEL_DEFAULTS, MODEL_FIELDS, type ModelConfig, parseFloatFlag, parseIntFlag, TRAIN_DEFAULTS, type TrainConfig, type TrainSettings,
 } from "../config.ts";
 import { RnnError, UsageError } from "../errors.ts";
+import { loadRunSettings } from "../checkpoint/checkpoint.ts";
+import { readRegularFile } from "../io/paths.ts";
 import { readCheckpointFile } from "../io/safetensors.ts";
 import { LATEST } from "../run/dir.ts";
 import { optionsOf } from "./options.ts";
@@ -117,13 +119,10 @@ export function settingsFromConfig(raw: unknown, source: string, baseDir: string
 
 /** `--config FILE`: the settings in a JSON file. */
 export function settingsFromConfigFile(file: string): BaseSettings {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`--config '${file}' ${code === "ENOENT" ? "does not exist" : code === "EISDIR" ? "is a directory" : "cannot be read"}: give a JSON file (a checkpoint's config, or rnn info RUN --json > run.json)`);
-  }
+  // a regular file, opened without blocking (a FIFO or /dev/zero would hang or fill memory), of a sane size
+  const text = readRegularFile(file, "--config", {
+    maxBytes: 64 << 20, usage: true, hint: "give a JSON file (a checkpoint's config, or rnn info RUN --json > run.json)",
+  }).toString("utf8");
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -150,7 +149,10 @@ export function settingsFromRun(run: string): BaseSettings {
   } catch {
     throw new RnnError(`${file} is not an rnn checkpoint: its metadata has no readable config`);
   }
-  const base = settingsFromConfig(cfg, `--like ${run}`, process.cwd());
+  // a run directory's whole config (its budget included) is in its training state; a checkpoint holds the
+  // model and training settings only
+  const stored = st.isDirectory() ? loadRunSettings(run, Number(metadata.step))?.config : null;
+  const base = settingsFromConfig(stored ?? cfg, `--like ${run}`, process.cwd());
   delete base.out;
   return base;
 }
