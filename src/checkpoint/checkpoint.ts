@@ -16,19 +16,21 @@
 // crash at any moment leaves a model whose step matches either latest.state or next.state.
 import fs from "node:fs";
 import path from "node:path";
-import { DEFAULT_STEPS, MODEL_DEFAULTS, type ModelConfig, resolveTrainConfig, type TrainConfig } from "../config.ts";
+import { DEFAULT_STEPS, MODEL_DEFAULTS, resolveTrainConfig, type TrainConfig } from "../config.ts";
 import { type CorpusFingerprint, encodeFingerprint, parseFingerprint } from "../corpus/fingerprint.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { describeFsError, writeFileAtomic } from "../io/atomic.ts";
 import { requireRegularFile } from "../io/paths.ts";
 import { checkFormatVersion, decodeSafetensors, encodeSafetensors, FORMAT_VERSION, readCheckpointFile, readHeaderMetadata } from "../io/safetensors.ts";
 import type { Kernels } from "../kernels/types.ts";
-import { cellLabel } from "../model/cells/index.ts";
 import { isOutOfMemory, modelTooLarge } from "../model/memory.ts";
-import { createModel, type Model, pack } from "../model/model.ts";
+import { createModel, type Model } from "../model/model.ts";
 import type { Slab } from "../model/params.ts";
 import { BEST, LATEST, NEXT_STATE, STATE } from "../run/dir.ts";
+import { describeModel, setWeights } from "../model/weights.ts";
 import { validateCheckpoint } from "./validate.ts";
+
+export { describeModel } from "../model/weights.ts";
 
 /** The fields of a run's config that belong to its directory and its budget, not to the model it trains. */
 export const RUN_ONLY = ["out", "steps", "epochs", "time"] as const;
@@ -152,21 +154,10 @@ export function loadModel(p: string, ops: Kernels): LoadedModel {
     // a model that passes validation may still not fit here: say which setting makes it too large
     throw isOutOfMemory(e) ? modelTooLarge(file, config.model, describeModel(config.model), e) : e;
   }
-  for (const t of model.spec.tensors) {
-    const src = decoded.tensors.get(t.name);
-    if (!src) throw new RnnError(`${file} lacks tensor ${t.name} for a ${describeModel(config.model)}`);
-    if (src.shape.join("×") !== t.shape.join("×")) {
-      throw new RnnError(`${file}: tensor ${t.name} has shape [${src.shape.join("×")}], expected [${t.shape.join("×")}]`);
-    }
-    model.params.views[t.name].set(src.data);
-  }
-  pack(model);
+  setWeights(model, decoded.tensors, file);
   return { model, meta: { config, vocab, step, bestValLoss }, path: file };
 }
 
-export function describeModel(m: ModelConfig): string {
-  return `${cellLabel(m)} ${m.layers}×${m.hidden}${m.embed ? `, embedding ${m.embed}` : ", one-hot"}, V=${m.vocabSize}${m.residual ? ", residual" : ""}`;
-}
 
 // ---- training state (resume) ------------------------------------------------------------------------------
 

@@ -5,12 +5,13 @@
 // taken as '0' (./sha256.ts instead of node:crypto). Every failure is one line that names the file.
 // test/api.test.ts checks that it accepts what src/io/safetensors.ts accepts and refuses what it refuses.
 import type { CheckpointConfig } from "../checkpoint/checkpoint.ts";
-import type { ModelConfig, TrainConfig } from "../config.ts";
 import { RnnError } from "../errors.ts";
 import type { Kernels } from "../kernels/types.ts";
-import { cellLabel } from "../model/cells/index.ts";
-import { createModel, type Model, pack } from "../model/model.ts";
+import { setWeights } from "../model/weights.ts";
+import { createModel, type Model } from "../model/model.ts";
 import { Sha256 } from "./sha256.ts";
+
+export { describeModel } from "../model/weights.ts";
 
 /** The checkpoint layout version this reader understands (src/io/safetensors.ts FORMAT_VERSION). */
 export const READS_FORMAT = 1;
@@ -123,17 +124,7 @@ export function checkpointMeta(c: CheckpointContents, what: string): CheckpointM
 export function modelFromCheckpoint(c: CheckpointContents, what: string, ops: Kernels): { model: Model; meta: CheckpointMeta } {
   const meta = checkpointMeta(c, what);
   const model = createModel(meta.config.model, ops);
-  for (const t of model.spec.tensors) {
-    const src = c.tensors.get(t.name);
-    if (!src) fail(`${what} lacks tensor ${t.name} for a ${describeModel(meta.config.model)}`);
-    if (src.shape.join("×") !== t.shape.join("×")) fail(`${what}: tensor ${t.name} has shape [${src.shape.join("×")}], expected [${t.shape.join("×")}]`);
-    model.params.views[t.name].set(src.data);
-  }
-  pack(model);
+  setWeights(model, c.tensors, what.replace(/[\x00-\x1f\x7f]+/g, " ")); // as fail() cleans a message
   return { model, meta };
 }
 
-/** "lstm 2×128, one-hot, V=65" (as src/checkpoint/checkpoint.ts describes a model). */
-export function describeModel(m: ModelConfig): string {
-  return `${cellLabel(m)} ${m.layers}×${m.hidden}${m.embed ? `, embedding ${m.embed}` : ", one-hot"}, V=${m.vocabSize}${m.residual ? ", residual" : ""}`;
-}
