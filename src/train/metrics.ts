@@ -17,6 +17,7 @@
 // resumed run redoes those steps.
 import fs from "node:fs";
 import path from "node:path";
+import { parseJsonObjects } from "../jsonl.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { cellLabel } from "../model/cells/index.ts";
 import { linePlot } from "../plot/svg.ts";
@@ -59,17 +60,7 @@ export function readMetricsRecords(dir: string): MetricsRecord[] {
   } catch {
     return [];
   }
-  const lines: MetricsRecord[] = [];
-  for (const l of text.split("\n")) {
-    if (!l.trim()) continue;
-    try {
-      const o = JSON.parse(l);
-      if (typeof o?.step === "number") lines.push(o);
-    } catch {
-      // skip
-    }
-  }
-  return lines;
+  return parseJsonObjects(text).objs.filter((o) => typeof o.step === "number") as unknown as MetricsRecord[];
 }
 
 /** The evaluation lines of DIR/metrics.jsonl (old files: every line). */

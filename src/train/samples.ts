@@ -5,6 +5,7 @@
 // are kept up to the resumed step (as metrics.jsonl's), and the new ones appended.
 import fs from "node:fs";
 import path from "node:path";
+import { parseJsonObjects } from "../jsonl.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { SAMPLES } from "../run/dir.ts";
 import type { TrainEvent } from "./train.ts";
@@ -23,17 +24,7 @@ export function readSamples(dir: string): SampleLine[] {
   } catch {
     return [];
   }
-  const out: SampleLine[] = [];
-  for (const l of text.split("\n")) {
-    if (!l.trim()) continue;
-    try {
-      const o = JSON.parse(l);
-      if (typeof o?.step === "number" && typeof o.text === "string") out.push(o);
-    } catch {
-      // skip
-    }
-  }
-  return out;
+  return parseJsonObjects(text).objs.filter((o) => typeof o.step === "number" && typeof o.text === "string") as unknown as SampleLine[];
 }
 
 export function samplesWriter(dir: string): (e: TrainEvent) => void {

@@ -5,6 +5,8 @@
 // skipped; a field that is missing or not a finite number is simply absent from that point. Shared by the
 // dashboard page and the server's tests: no DOM, no Node.
 
+import { parseJsonObjects } from "../jsonl.ts";
+
 /** One point of a run's history. Every field but step may be missing. */
 export interface Point {
   step: number;
@@ -48,22 +50,6 @@ const num = (o: Record<string, unknown>, ...keys: string[]): number | undefined 
   }
   return undefined;
 };
-
-function parseJsonObjects(text: string): { objs: Record<string, unknown>[]; skipped: number } {
-  const objs: Record<string, unknown>[] = [];
-  let skipped = 0;
-  for (const line of text.split("\n")) {
-    if (!line.trim()) continue;
-    try {
-      const o = JSON.parse(line);
-      if (typeof o === "object" && o !== null && !Array.isArray(o)) objs.push(o);
-      else skipped++;
-    } catch {
-      skipped++;
-    }
-  }
-  return { objs, skipped };
-}
 
 /** The points of a metrics.jsonl text, or of lines appended to one (added to `into`). */
 export function parseMetrics(text: string, into?: RunLog): RunLog {
