@@ -117,7 +117,7 @@ export function bestFileLoss(dir: string): number | null {
 }
 
 /** `--model` accepts a run directory (its latest checkpoint) or a checkpoint file, which must be a regular file. */
-export function resolveModelPath(p: string): string {
+export function resolveModelPath(p: string, what = "--model"): string {
   const hint = "give a run directory (e.g. runs/my-run) or a .safetensors checkpoint";
   let st: fs.Stats | undefined;
   try {
@@ -127,11 +127,11 @@ export function resolveModelPath(p: string): string {
   }
   if (st?.isDirectory()) {
     const f = path.join(p, LATEST);
-    if (!fs.existsSync(f)) throw new UsageError(`--model '${p}' is a directory without ${LATEST}: is it a run directory of rnn train?`);
-    requireRegularFile(f, "--model", { hint: "its latest checkpoint must be a .safetensors file", usage: true });
+    if (!fs.existsSync(f)) throw new UsageError(`${what} '${p}' is a directory without ${LATEST}: is it a run directory of rnn train?`);
+    requireRegularFile(f, what, { hint: "its latest checkpoint must be a .safetensors file", usage: true });
     return f;
   }
-  requireRegularFile(p, "--model", { hint, usage: true });
+  requireRegularFile(p, what, { hint, usage: true });
   return p;
 }
 
@@ -142,8 +142,8 @@ export interface LoadedModel {
 }
 
 /** Reads, checks (validateCheckpoint: nothing is allocated from an invalid file) and builds a model. */
-export function loadModel(p: string, ops: Kernels): LoadedModel {
-  const file = resolveModelPath(p);
+export function loadModel(p: string, ops: Kernels, what = "--model"): LoadedModel {
+  const file = resolveModelPath(p, what);
   const decoded = readCheckpointFile(file);
   checkFormatVersion(decoded.metadata, file);
   const { config, vocab, step, bestValLoss } = validateCheckpoint(decoded, file);

@@ -4,17 +4,15 @@
 // at the top, the model's under "model", plus "corpus" and "out". Every value is checked as the flag that sets
 // it would check it (the option table's parsers, the same messages), a key rnn does not know is an error
 // naming it, and flags given on the command line override the file.
-import fs from "node:fs";
 import path from "node:path";
 import { forgetGate } from "../model/cells/index.ts";
 import {
   CELLS, MODEL_DEFAULTS, MODEL_FIELDS, type ModelConfig, parseFloatFlag, parseIntFlag, TRAIN_DEFAULTS, type TrainConfig, type TrainSettings,
 } from "../config.ts";
 import { RnnError, UsageError } from "../errors.ts";
-import { loadRunSettings } from "../checkpoint/checkpoint.ts";
+import { loadRunSettings, resolveModelPath } from "../checkpoint/checkpoint.ts";
 import { readRegularFile } from "../io/paths.ts";
 import { readCheckpointFile } from "../io/safetensors.ts";
-import { LATEST } from "../run/dir.ts";
 import { optionsOf } from "./options.ts";
 
 /** What a config file or another run says about a new run. */
@@ -134,14 +132,8 @@ export function settingsFromConfigFile(file: string): BaseSettings {
 
 /** `--like RUN`: the settings of a run directory's latest checkpoint, or of a checkpoint file; never its --out. */
 export function settingsFromRun(run: string): BaseSettings {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(run);
-  } catch {
-    throw new UsageError(`--like '${run}' does not exist: give a run directory (e.g. runs/my-run) or a .safetensors checkpoint`);
-  }
-  const file = st.isDirectory() ? path.join(run, LATEST) : run;
-  if (st.isDirectory() && !fs.existsSync(file)) throw new UsageError(`--like '${run}' is a directory without ${LATEST}: is it a run directory of rnn train?`);
+  const file = resolveModelPath(run, "--like"); // a run directory's latest checkpoint, or the file itself
+  const isRunDir = file !== run;
   const { metadata } = readCheckpointFile(file);
   let cfg: unknown;
   try {
@@ -151,7 +143,7 @@ export function settingsFromRun(run: string): BaseSettings {
   }
   // a run directory's whole config (its budget included) is in its training state; a checkpoint holds the
   // model and training settings only
-  const stored = st.isDirectory() ? loadRunSettings(run, Number(metadata.step))?.config : null;
+  const stored = isRunDir ? loadRunSettings(run, Number(metadata.step))?.config : null;
   const base = settingsFromConfig(stored ?? cfg, `--like ${run}`, process.cwd());
   delete base.out;
   return base;

@@ -1,5 +1,4 @@
 // `rnn train`: flags → config, corpus → ids, events → presenter, signals → a clean stop.
-import fs from "node:fs";
 import path from "node:path";
 import chalk from "chalk";
 import { configFromSettings, flagOf, mergeResume, MODEL_DEFAULTS, MODEL_FIELDS, type TrainConfig, type TrainSettings } from "../config.ts";
@@ -158,16 +157,7 @@ function overrideSettings(base: Partial<TrainSettings>, given: Partial<TrainSett
 
 /** --init-from's checkpoint: a run directory (its latest) or a .safetensors file, with messages naming the flag. */
 async function loadInitFrom(p: string): Promise<LoadedModel> {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(p);
-  } catch {
-    throw new UsageError(`--init-from '${p}' does not exist: give a run directory (e.g. runs/my-run) or a .safetensors checkpoint`);
-  }
-  if (st.isDirectory() && !fs.existsSync(path.join(p, LATEST))) {
-    throw new UsageError(`--init-from '${p}' is a directory without ${LATEST}: is it a run directory of rnn train?`);
-  }
-  return loadModel(p, await selectKernels("ref"));
+  return loadModel(p, await selectKernels("ref"), "--init-from");
 }
 
 /**
