@@ -74,6 +74,20 @@ export interface TrainConfig {
   sampleLength?: number;
   /** the checkpoint a fine-tuned run started from (absolute path); absent for a run from scratch */
   initFrom?: string;
+  /** how `--time` auto-sizing chose this config (src/train/autosize.ts); absent for a run not auto-sized */
+  autoSize?: AutoSizeRecord;
+}
+
+/** What an auto-sized run records of the choice (the chosen settings themselves are the config's fields). */
+export interface AutoSizeRecord {
+  /** seconds: the --time given (the config's `time` is what was left of it after measuring the speed) */
+  budget: number;
+  /** the training speed (characters per second) the step horizon was computed from: the chosen config's */
+  charsPerSec: number;
+  /** how that speed was found: the reference workload measured, and at what speed */
+  reference: string;
+  /** the rule and its constants, as src/train/autosize.ts names them */
+  rule: string;
 }
 
 export const MODEL_DEFAULTS: Omit<ModelConfig, "vocabSize"> = {
@@ -257,8 +271,8 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 
 // ---- settings: the flat view the command line gives -----------------------------------------------------
 
-/** Every field a command line can set: the model's fields (but V, set from the corpus) and training's. */
-export type TrainSettings = Omit<ModelConfig, "vocabSize"> & Omit<TrainConfig, "model" | "corpus" | "out">;
+/** Every field a command line can set: the model's fields (but V, set from the corpus) and training's (autoSize is a record, never set). */
+export type TrainSettings = Omit<ModelConfig, "vocabSize"> & Omit<TrainConfig, "model" | "corpus" | "out" | "autoSize">;
 
 /** The settings that live in `config.model`, in the order a resumed run checks them (forgetGate: no default). */
 export const MODEL_FIELDS = [...Object.keys(MODEL_DEFAULTS), "forgetGate"] as (keyof Omit<ModelConfig, "vocabSize">)[];

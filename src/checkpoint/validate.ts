@@ -125,6 +125,13 @@ function trainConfigProblems(c: Obj): string[] {
   if (has("forgetBias") && c.forgetBias !== null && !(typeof c.forgetBias === "number" && Number.isFinite(c.forgetBias))) {
     p.push(`config.forgetBias is ${show(c.forgetBias)}, not a finite number or null`);
   }
+  if (has("autoSize")) {
+    const a = c.autoSize;
+    const finite = (v: unknown) => typeof v === "number" && Number.isFinite(v);
+    if (!isObj(a) || !finite(a.budget) || !finite(a.charsPerSec) || typeof a.reference !== "string" || typeof a.rule !== "string") {
+      p.push(`config.autoSize is ${show(a)}, not a record of --time auto-sizing ({budget, charsPerSec, reference, rule})`);
+    }
+  }
   return p;
 }
 

@@ -66,6 +66,7 @@ const TOP: Record<Exclude<keyof TrainConfig, "model">, Check> = {
   steps: viaFlag("steps"), epochs: viaFlag("epochs"), time: viaFlag("time"),
   evalEvery: viaFlag("evalEvery"), checkpointEvery: viaFlag("checkpointEvery"), keep: viaFlag("keep"), seed: viaFlag("seed"), threads: viaFlag("threads"),
   sampleEvery: viaFlag("sampleEvery"), sampleLength: viaFlag("sampleLength"), initFrom: text,
+  autoSize: (where, v) => (isObject(v) ? v : fail(`${where} must be an object (how --time auto-sizing chose that run's settings)`)),
 };
 const MODEL: Record<keyof ModelConfig, Check> = {
   cell: viaFlag("cell"), layers: viaFlag("layers"), hidden: viaFlag("hidden"), embed: viaFlag("embed"),
@@ -104,6 +105,7 @@ export function settingsFromConfig(raw: unknown, source: string, baseDir: string
     if (k === "corpus") out.corpus = (value as string[]).map(resolve);
     else if (k === "out") out.out = resolve(value as string);
     else if (k === "initFrom") settings.initFrom = resolve(value as string);
+    else if (k === "autoSize") continue; // how that run was sized, not a setting: its choice is in the other keys
     else settings[k] = value;
   }
   // a stored config holds the forget bias that resolution filled in (1 with xavier or orthogonal init): taken

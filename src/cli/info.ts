@@ -1,5 +1,6 @@
 // `rnn info RUN|FILE`: what a run directory or checkpoint holds, for people or (--json) for scripts.
 import { runInfo, type RunInfo } from "../ask/info.ts";
+import { duration, human } from "./common.ts";
 import { bytes, chalkFor, ioOf, type Io, showChar } from "./show.ts";
 
 export interface InfoFlags {
@@ -40,6 +41,11 @@ export function renderInfo(info: RunInfo, io: Io): string {
   rows.push(["validation", `best ${loss(info.bestValLoss)}${info.best ? ` (best.safetensors: step ${info.best.step})` : ""} · last ${info.lastValLoss === null ? "–" : info.lastValLoss.toFixed(4)}`]);
   rows.push(["corpus", info.corpus.length ? info.corpus.map((k) => `${k.path} (${k.bytes === null ? "gone" : bytes(k.bytes)})`).join(", ") : "–"]);
   rows.push(["config", wrap(configLine(info), 92).join(`\n${" ".repeat(14)}`)]);
+  const auto = info.config.autoSize;
+  if (auto) {
+    const text = `for --time ${duration(auto.budget)} at ${human(auto.charsPerSec)} chars/s; ${auto.reference}; rule: ${auto.rule}`;
+    rows.push(["auto-sized", wrap(text, 92).join(`\n${" ".repeat(14)}`)]);
+  }
   const width = Math.max(...info.files.map((f) => f.name.length));
   const head = `${c.bold(info.file)}${info.runDir ? c.dim(` in run directory ${info.runDir}`) : ""}`;
   const lines = [head, ...rows.map(([k, v]) => `  ${c.bold(k.padEnd(10))}  ${v}`), `  ${c.bold("files")}`];
@@ -49,7 +55,7 @@ export function renderInfo(info: RunInfo, io: Io): string {
 
 /** The configuration as key=value pairs, the model's keys first (the full, nested form is in --json). */
 function configLine(info: RunInfo): string {
-  const { model, corpus: _corpus, ...rest } = info.config;
+  const { model, corpus: _corpus, autoSize: _auto, ...rest } = info.config; // autoSize: a row of its own
   const flat = { ...model, ...rest } as Record<string, unknown>;
   return Object.entries(flat)
     .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)

@@ -102,7 +102,10 @@ export const OPTIONS = [
   // ---- rnn train: budget, cadence, run
   { flags: "--steps <n>", field: "steps", parse: int(), help: "optimizer steps, counted from the start of the run", default: `${DEFAULT_STEPS} if no budget given`, commands: ["train"], familiar: ["max_iters"] },
   { flags: "--epochs <n>", field: "epochs", parse: int(), help: "passes over the training text", default: false, commands: ["train"], familiar: ["max_epochs"] },
-  { flags: "--time <duration>", field: "time", parse: parseDuration, help: "wall-clock budget, e.g. 90s, 15m, 1h30m", default: false, commands: ["train"] },
+  { flags: "--time <duration>", field: "time", parse: parseDuration, help: "wall-clock budget, e.g. 90s, 15m, 1h30m; alone (no --steps, --epochs), a new run's model and schedule are sized for it", default: false, commands: ["train"] },
+  // --time auto-sizing (src/train/autosize.ts): the opt-out, and the tests' fixed speed instead of a measured one
+  { flags: "--no-auto-size", field: "autoSize", help: "with --time alone: keep the defaults and stop at the time", commands: ["train"] },
+  { flags: "--auto-size-speed <chars/s>", field: "autoSizeSpeed", parse: positive, help: "the reference workload's speed, instead of measuring it (tests)", default: false, hidden: true, commands: ["train"] },
   { flags: "--eval-every <n>", field: "evalEvery", parse: int(), help: "steps between validations", commands: ["train"], familiar: ["eval_val_every", "eval_interval"] },
   { flags: "--checkpoint-every <n>", field: "checkpointEvery", parse: int(), help: "steps between checkpoints", commands: ["train"], familiar: ["save_every"] },
   { flags: "--sample-every <n>", field: "sampleEvery", parse: int(0), help: "every n steps, a sample (seed --seed, after a newline) printed and added to samples.jsonl; 0 = off", default: "off", commands: ["train"] },

@@ -15,20 +15,21 @@ import { train, type TrainEvent, type TrainInput } from "../train/train.ts";
 import { everyCore, EXIT } from "./common.ts";
 import { type BaseSettings, settingsFromConfigFile, settingsFromRun } from "./configfile.ts";
 import { explainTrainingError, refuseBeyondLimits, refuseUselessFlags, threadsWarning } from "./train-checks.ts";
+import { autoSizeConfig, autoSizes, reportAutoSize } from "./train-autosize.ts";
 import type { FlagsOf } from "./options.ts";
 import { humanPresenter, jsonPresenter, type Presenter, quietPresenter } from "./present.ts";
 
 /** The flags of `rnn train`, as declared in options.ts. */
 export type TrainFlags = FlagsOf<"train">;
 /** The flags that are about this invocation, not the run: the rest are settings of its config. */
-type InvocationFlags = "out" | "resume" | "force" | "kernels" | "json" | "quiet" | "config" | "like";
+type InvocationFlags = "out" | "resume" | "force" | "kernels" | "json" | "quiet" | "config" | "like" | "autoSize" | "autoSizeSpeed";
 // compile-time: every other train flag is a config setting (TrainSettings), of the config's type
 const everyFlagIsASetting: Exclude<keyof TrainFlags, InvocationFlags | keyof TrainSettings> extends never ? true : never = true;
 void everyFlagIsASetting;
 
 
 export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Promise<void> {
-  const { out, resume: resumeDir, force, kernels: _k, json: _j, quiet: _q, config: configFile, like, ...settings } = flags;
+  const { out, resume: resumeDir, force, kernels: _k, json: _j, quiet: _q, config: configFile, like, autoSize: _a, autoSizeSpeed, ...settings } = flags;
   let cfg: TrainConfig;
   let resume = false;
   let resumedVocab: string[] | null = null;
@@ -68,6 +69,7 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
     });
     checkOutDir(cfg.out, !!force); // fails fast; checked again, and --force's files removed, once it is locked (claimRunDir)
   }
+  const autoSizing = autoSizes(flags); // --time alone: the model and schedule are chosen once the corpus is read
   refuseUselessFlags(flags, cfg);
   refuseBeyondLimits(cfg);
 
@@ -100,6 +102,11 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
     initFrom = { path: init.path, step: init.meta.step, model: init.model, vocab: init.meta.vocab, added: u.added };
   }
   cfg.model.vocabSize = vocab.length;
+  if (autoSizing) {
+    const sized = await autoSizeConfig(cfg, settings, ids.length, { kernels: flags.kernels, speed: autoSizeSpeed, showProgress: showRead });
+    cfg = sized.cfg;
+    reportAutoSize(sized, flags);
+  }
   refuseBeyondLimits(cfg); // the parameter count, now that the vocabulary is known
   const kernels = await selectKernels(flags.kernels);
   const manyThreads = threadsWarning(flags, everyCore());

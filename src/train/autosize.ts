@@ -1,0 +1,224 @@
+// `rnn train CORPUS --time D` with no --steps or --epochs (issue 13): the model, batch, sequence length,
+// dropout, learning-rate schedule and step horizon for that budget, that corpus and this machine's speed.
+// Pure: no I/O, no printing. The speed comes in as a function (src/bench/bench.ts's calibrate measures a
+// reference workload and scales it by FLOPs), the explanation goes out as lines that src/cli/ prints.
+//
+// The rule, all of whose constants are AUTOSIZE below (retune them there; nothing else changes):
+//  1. Model: the largest rung of LADDER whose characters processable in the budget (speed × usable seconds ×
+//     SAFETY) reach CHARS_PER_PARAM × its parameter count, and whose parameter count is at most
+//     PARAMS_PER_CHAR × the training characters; the first rung when none qualifies.
+//  2. Horizon: steps = ⌊speed × usable seconds × SAFETY / (B·T)⌋ (SAFETY leaves room for validation,
+//     checkpoints and a slower moment). The run stops at the horizon or at --time, whichever comes first.
+//  3. Dropout: DROPOUT_BY_EPOCHS for the passes over the training text the horizon makes, at most the rung's.
+//  4. Learning rate: the rung's, decayed in LR_DECAYS equal steps (--lr-decay, --lr-decay-every) so that it
+//     ends at LR_END × itself at the horizon.
+//  5. Validation, kept small: valFrac = min(VAL_FRAC_MAX, VAL_CHARS / corpus characters), evalEvery =
+//     max(EVAL_MIN, horizon / EVALS).
+// "Usable seconds" are the budget less what measuring the speed took: --time is the whole wall clock.
+// Settings given explicitly always win. A given --hidden fixes the model's width: the rung of the nearest
+// width supplies the rest (batch, seq, lr, dropout cap), nothing is walked. The other shape settings given
+// (--layers, --cell, --embed, --batch, --seq, --no-forget-gate) apply to every rung before the walk.
+import { type CellKind, flagOf, MODEL_DEFAULTS, type ModelConfig, type TrainSettings } from "../config.ts";
+import { duration, human } from "../format.ts";
+import { paramSpec } from "../model/params.ts";
+
+/** A candidate of the ladder: a model shape, its batch and chunk, and the hyper-parameters that go with it. */
+export interface Rung {
+  cell: CellKind;
+  layers: number;
+  hidden: number;
+  /** B, T */
+  batch: number;
+  seq: number;
+  /** the peak learning rate (the schedule decays from it) */
+  lr: number;
+  /** the most dropout this rung gets (DROPOUT_BY_EPOCHS gives the amount; a small model needs less) */
+  dropout: number;
+  /** its measured speed relative to the FLOP count's prediction from the reference workload (1 = as predicted) */
+  efficiency: number;
+}
+
+// ──────────────────────────────────────────────────────────────────────────────────────────────────────────
+// THE TABLE: every constant of the rule. Placeholders until the sweep fixes them (docs/quality.md).
+// ──────────────────────────────────────────────────────────────────────────────────────────────────────────
+export const AUTOSIZE = {
+  /** the candidates, smallest first */
+  LADDER: [
+    { cell: "lstm", layers: 2, hidden: 128, batch: 50, seq: 50, lr: 2e-3, dropout: 0.1, efficiency: 1 },
+    { cell: "lstm", layers: 2, hidden: 256, batch: 50, seq: 50, lr: 2e-3, dropout: 0.2, efficiency: 1 },
+    { cell: "lstm", layers: 2, hidden: 384, batch: 50, seq: 50, lr: 2e-3, dropout: 0.25, efficiency: 1 },
+    { cell: "lstm", layers: 2, hidden: 512, batch: 50, seq: 50, lr: 2e-3, dropout: 0.3, efficiency: 1 },
+  ] as readonly Rung[],
+  /** a rung qualifies when the budget lets it see at least this many characters per parameter */
+  CHARS_PER_PARAM: 20,
+  /** … and has at most this many parameters per training character (small corpora get small models) */
+  PARAMS_PER_CHAR: 4,
+  /** the share of the usable seconds the horizon plans for */
+  SAFETY: 0.93,
+  /** dropout by the epochs the horizon covers: the first row whose `epochs` is at least that many */
+  DROPOUT_BY_EPOCHS: [
+    { epochs: 1, dropout: 0 },
+    { epochs: 4, dropout: 0.1 },
+    { epochs: 16, dropout: 0.2 },
+    { epochs: Infinity, dropout: 0.3 },
+  ] as readonly { epochs: number; dropout: number }[],
+  /** the learning rate at the horizon, as a fraction of the peak, reached in LR_DECAYS equal decays */
+  LR_END: 0.1,
+  LR_DECAYS: 10,
+  /** validation: at most this fraction of the corpus, and no more characters than VAL_CHARS */
+  VAL_FRAC_MAX: 0.05,
+  VAL_CHARS: 20_000,
+  /** about EVALS validations over the horizon, at least EVAL_MIN steps apart */
+  EVALS: 10,
+  EVAL_MIN: 50,
+  /** the workload timed to measure the speed (src/bench/bench.ts's calibrate), and for how long: at most
+   *  CALIBRATE_SECONDS, at most CALIBRATE_SHARE of the budget (after a few warm-up steps) */
+  REFERENCE: { cell: "lstm", layers: 2, hidden: 256, batch: 50, seq: 50 } as { cell: CellKind; layers: number; hidden: number; batch: number; seq: number },
+  CALIBRATE_SECONDS: 1,
+  CALIBRATE_SHARE: 0.02,
+};
+
+// ── where a cosine schedule plugs in ─────────────────────────────────────────────────────────────────────
+// COSINE: when `lrSchedule: "cosine"` and `lrMin` land in config.ts, `schedule` below returns
+// { lrSchedule: "cosine", lrMin: lr × LR_END } (a cosine from lr to lrMin over the horizon) instead of the
+// step decay. SCHEDULE_FIELDS already lists them: given on the command line, they keep the rule's hands off.
+const SCHEDULE_FIELDS = ["lrDecay", "lrDecayEvery", "lrSchedule", "lrMin"] as const;
+
+/** The shape settings a user may fix: kept, and applied to every rung. */
+const SHAPE_FIELDS = ["cell", "layers", "hidden", "embed", "forgetGate", "batch", "seq"] as const satisfies readonly (keyof TrainSettings)[];
+
+/** What the speed function is asked about: a model (V included), its batch and chunk, its rung's efficiency. */
+export interface Shape {
+  model: ModelConfig;
+  batch: number;
+  seq: number;
+  efficiency: number;
+}
+
+export interface BudgetInput {
+  /** seconds: the --time given */
+  budget: number;
+  /** seconds of it already spent (measuring the speed) */
+  spent: number;
+  /** characters of the whole corpus (training and validation) */
+  corpusChars: number;
+  /** V */
+  vocabSize: number;
+  threads: number;
+  /** training characters per second of a shape on this machine (measured or estimated) */
+  speedOf: (s: Shape) => number;
+  /** the settings given explicitly: they win */
+  given: Partial<TrainSettings>;
+  /** how the speed was found, for the first line ("lstm 2×256 B50 T50 measured at 17.1k chars/s") */
+  measured: string;
+}
+
+export interface BudgetChoice {
+  /** every setting the rule sets (none of those given): model shape, batch, seq, lr, dropout, schedule,
+   *  valFrac, evalEvery, and `steps`, the horizon */
+  settings: Partial<TrainSettings>;
+  /** the step horizon, the validation cadence and split, given or chosen */
+  steps: number;
+  evalEvery: number;
+  valFrac: number;
+  /** seconds: the budget less what was spent, the run's --time */
+  time: number;
+  /** the chosen config's speed, from which the horizon was computed */
+  charsPerSec: number;
+  /** the choice explained, one line each */
+  lines: string[];
+}
+
+/** The rule with its constants, in one line (stored in the checkpoint with the choice). */
+export function ruleOf(t = AUTOSIZE): string {
+  const epochs = t.DROPOUT_BY_EPOCHS.map((r) => `${Number.isFinite(r.epochs) ? `≤${r.epochs}` : "more"}: ${r.dropout}`).join(", ");
+  return `largest of ${t.LADDER.map((r) => `${label(r)} B${r.batch} T${r.seq}`).join(", ")} seeing ≥ ${t.CHARS_PER_PARAM} chars/param, ≤ ${t.PARAMS_PER_CHAR} params/char; ` +
+    `safety ${t.SAFETY}; dropout by epochs ${epochs}; lr to ×${t.LR_END} in ${t.LR_DECAYS} decays`;
+}
+
+const label = (r: { cell: string; layers: number; hidden: number }) => `${r.cell} ${r.layers}×${r.hidden}`;
+/** 0.0020000000000000005 → "2e-3", 0.79432 → "0.794" */
+const num = (x: number) => (x !== 0 && Math.abs(x) < 1e-2 ? Number(x.toPrecision(3)).toExponential() : String(Number(x.toPrecision(3))));
+
+export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
+  const { given } = inp;
+  const usable = Math.max(0, inp.budget - inp.spent);
+  const valFrac = given.valFrac ?? Number(Math.min(t.VAL_FRAC_MAX, t.VAL_CHARS / Math.max(1, inp.corpusChars)).toPrecision(2));
+  const trainChars = inp.corpusChars - Math.floor(inp.corpusChars * valFrac);
+  const shapes = t.LADDER.map((r) => shapeOf(r, given, inp.vocabSize, trainChars));
+  const chars = (s: Shape) => inp.speedOf(s) * usable * t.SAFETY; // characters the budget lets it see
+  const params = shapes.map((s) => paramSpec(s.model).size);
+  const qualifies = (i: number) => chars(shapes[i]) >= t.CHARS_PER_PARAM * params[i] && params[i] <= t.PARAMS_PER_CHAR * trainChars;
+
+  // 1. the rung: the nearest width to a given --hidden, else the largest that qualifies
+  let at = 0;
+  if (given.hidden !== undefined) {
+    const far = (r: Rung) => Math.abs(Math.log(r.hidden / given.hidden!));
+    t.LADDER.forEach((r, i) => { if (far(r) < far(t.LADDER[at])) at = i; });
+  } else {
+    for (let i = 0; i < shapes.length; i++) if (qualifies(i)) at = i;
+  }
+  const rung = t.LADDER[at], shape = shapes[at];
+  const B = shape.batch, T = shape.seq;
+
+  // 2. the horizon; 3. dropout; 4. the schedule; 5. validation
+  const charsPerSec = inp.speedOf(shape);
+  const steps = Math.max(1, Math.floor((charsPerSec * usable * t.SAFETY) / (B * T)));
+  const epochs = (steps * B * T) / Math.max(1, trainChars);
+  const byEpochs = t.DROPOUT_BY_EPOCHS.find((r) => epochs <= r.epochs)?.dropout ?? 0;
+  const dropout = given.dropout ?? Math.min(rung.dropout, byEpochs);
+  const lr = given.lr ?? rung.lr;
+  const ownSchedule = SCHEDULE_FIELDS.some((k) => (given as Record<string, unknown>)[k] !== undefined);
+  const sched = ownSchedule ? {} : schedule(steps, t);
+  const evalEvery = given.evalEvery ?? Math.max(t.EVAL_MIN, Math.round(steps / t.EVALS));
+
+  const chosen: Partial<TrainSettings> = {
+    cell: shape.model.cell, layers: shape.model.layers, hidden: shape.model.hidden, batch: B, seq: T,
+    lr, dropout, ...sched, valFrac, evalEvery, steps,
+  };
+  const settings = Object.fromEntries(Object.entries(chosen).filter(([k]) => (given as Record<string, unknown>)[k] === undefined)) as Partial<TrainSettings>;
+
+  // the explanation
+  const decay = sched.lrDecay !== undefined ? ` decaying to ${num(lr * Math.pow(sched.lrDecay, Math.floor((steps - 1) / sched.lrDecayEvery!)))} (×${sched.lrDecay} every ${sched.lrDecayEvery === 1 ? "step" : `${sched.lrDecayEvery} steps`})` : "";
+  const lines = [
+    `auto-sizing for --time ${duration(inp.budget)} (--no-auto-size: the defaults instead): ${inp.measured}, ${inp.threads} thread${inp.threads === 1 ? "" : "s"}` +
+      `${inp.spent > 0 ? `; ${inp.spent.toFixed(1)}s of the budget spent measuring` : ""}`,
+    `→ ${label(shape.model)}${shape.model.embed ? `, embedding ${shape.model.embed}` : ""}, B${B} T${T}, dropout ${num(dropout)}, lr ${num(lr)}${decay}: ` +
+      `~${steps} steps at ~${human(charsPerSec)} chars/s (${epochs.toFixed(1)} epochs of ${human(trainChars)} chars), validation ${num(100 * valFrac)}% every ${evalEvery} steps`,
+  ];
+  if (given.hidden !== undefined) {
+    lines.push(`  --hidden ${given.hidden} fixes the width: batch, seq, lr and dropout from the rung of nearest width, ${label(rung)}`);
+  } else {
+    const next = at + 1 < shapes.length ? at + 1 : -1;
+    const why = next < 0 ? "the largest rung" : params[next] > t.PARAMS_PER_CHAR * trainChars
+      ? `${label(shapes[next].model)} would have ${(params[next] / trainChars).toFixed(1)} params per training char`
+      : `${label(shapes[next].model)} would see ${(chars(shapes[next]) / params[next]).toFixed(1)} chars per param`;
+    lines.push(`  the largest of ${shapes.map((s) => label(s.model)).join(", ")} seeing ≥ ${t.CHARS_PER_PARAM} chars per param in the budget, ≤ ${t.PARAMS_PER_CHAR} params per char (${why})`);
+  }
+  const kept = Object.keys(chosen).filter((k) => (given as Record<string, unknown>)[k] !== undefined);
+  if (kept.length) lines.push(`  kept from the command line: ${kept.map(flagOf).join(", ")}`);
+  return { settings, steps, evalEvery, valFrac, time: Math.max(0.1, Math.round(usable * 100) / 100), charsPerSec, lines };
+}
+
+/**
+ * A rung as it will run: the shape settings given replace its own, and a corpus too short for its batch × seq
+ * gets a smaller batch (then seq) unless those were given (a run needs B·T + 1 training characters).
+ */
+function shapeOf(r: Rung, given: Partial<TrainSettings>, vocabSize: number, trainChars: number): Shape {
+  const own: Record<string, unknown> = { cell: r.cell, layers: r.layers, hidden: r.hidden, batch: r.batch, seq: r.seq };
+  for (const k of SHAPE_FIELDS) if (given[k] !== undefined) own[k] = given[k];
+  const { batch, seq, ...m } = own as { batch: number; seq: number } & Partial<ModelConfig>;
+  let B = batch, T = seq;
+  if (B * T + 1 > trainChars && given.batch === undefined) B = Math.max(1, Math.floor((trainChars - 1) / T));
+  if (B * T + 1 > trainChars && given.seq === undefined) T = Math.max(1, Math.floor((trainChars - 1) / B));
+  const model: ModelConfig = { ...MODEL_DEFAULTS, activation: given.activation ?? MODEL_DEFAULTS.activation, residual: given.residual ?? false, ...m, vocabSize };
+  return { model, batch: B, seq: T, efficiency: r.efficiency };
+}
+
+/** --lr-decay and --lr-decay-every that bring lr to LR_END × lr at the last step of the horizon (none for one step). */
+function schedule(steps: number, t = AUTOSIZE): { lrDecay?: number; lrDecayEvery?: number } {
+  const every = Math.max(1, Math.round(steps / t.LR_DECAYS));
+  const decays = Math.floor((steps - 1) / every); // lrAt: lr × decay^⌊step/every⌋, the last step being steps − 1
+  if (decays < 1) return {};
+  return { lrDecay: Number(Math.pow(t.LR_END, 1 / decays).toPrecision(4)), lrDecayEvery: every };
+}

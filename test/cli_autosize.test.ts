@@ -1,0 +1,155 @@
+// `rnn train CORPUS --time D` alone auto-sizes the run (issue 13), end to end (spawned `rnn`): the choice is
+// printed (stderr lines, or one "autosize" event first with --json), stored in the checkpoints and the
+// training state (`rnn info --json` shows the chosen model, the step horizon and the autoSize record), kept on
+// --resume; settings given win; --no-auto-size, --steps or --epochs keep the old meaning. The speed is given
+// (the hidden --auto-size-speed) so that the choice is deterministic; one run measures it for real.
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { calibrationOf } from "../src/bench/bench.ts";
+import { MODEL_DEFAULTS, TRAIN_DEFAULTS, type TrainSettings } from "../src/config.ts";
+import { readCheckpointFile } from "../src/io/safetensors.ts";
+import { chooseForBudget, ruleOf } from "../src/train/autosize.ts";
+import { errLines, events, makeCorpus, rnn, SMALL, tempDir } from "./helpers/cli.ts";
+
+const tmp = tempDir("autosize");
+afterAll(tmp.cleanup);
+const CHARS = 8000;
+const corpus = makeCorpus(tmp.dir, CHARS);
+const V = new Set(fs.readFileSync(corpus, "utf8")).size;
+const at = (...p: string[]) => path.join(tmp.dir, ...p);
+/** the reference's speed the tests give: a horizon of a few steps in 3 s */
+const SPEED = 1000;
+const base = (out: string) => ["train", corpus, "--time", "3s", "--auto-size-speed", String(SPEED), "--threads", "1", "--out", at(out)];
+
+/** What the rule chooses for this corpus, 3 s and the given speed, with `given` on the command line. */
+function expected(given: Partial<TrainSettings> = {}) {
+  const cal = calibrationOf(SPEED, V, "given as");
+  const choice = chooseForBudget({ budget: 3, spent: 0, corpusChars: CHARS, vocabSize: V, threads: 1, speedOf: cal.speedOf, given: { threads: 1, ...given }, measured: cal.reference });
+  return { choice, record: { budget: 3, charsPerSec: Number(choice.charsPerSec.toPrecision(4)), reference: cal.reference, rule: ruleOf() } };
+}
+
+async function ok(args: string[]) {
+  const r = await rnn(args, { cwd: tmp.dir, timeoutMs: 60_000 });
+  expect(r.code, `${args.join(" ")}\n${r.stderr}`).toBe(0);
+  return r;
+}
+
+async function info(run: string) {
+  const r = await ok(["info", run, "--json"]);
+  return JSON.parse(r.stdout) as { config: Record<string, unknown> & { model: Record<string, unknown> } };
+}
+
+/** One line on stderr matching `re`, exit 2, nothing written. */
+async function refused(args: string[], re: RegExp) {
+  const r = await rnn(args, { cwd: tmp.dir });
+  expect(errLines(r.stderr), args.join(" ")).toEqual([expect.stringMatching(re)]);
+  expect(r.code, args.join(" ")).toBe(2);
+}
+
+describe("rnn train --time alone: auto-sized", () => {
+  it("prints the choice, then trains it: the chosen config, the horizon and the autoSize record are in the checkpoints", async () => {
+    const { choice, record } = expected();
+    const r = await ok(base("auto"));
+    expect(errLines(r.stderr)).toEqual(choice.lines);
+    expect(choice.lines[0]).toMatch(/^auto-sizing for --time 3s .*given as 1\.00k chars\/s/);
+    expect(r.stdout).toContain(`rnn train lstm ${choice.settings.layers}×${choice.settings.hidden}`);
+
+    const { config } = await info(at("auto"));
+    expect(config.model).toMatchObject({ cell: choice.settings.cell, layers: choice.settings.layers, hidden: choice.settings.hidden });
+    expect(config).toMatchObject({
+      steps: choice.steps, time: 3, epochs: 0, batch: choice.settings.batch, seq: choice.settings.seq, lr: choice.settings.lr,
+      dropout: choice.settings.dropout, lrDecay: choice.settings.lrDecay, lrDecayEvery: choice.settings.lrDecayEvery,
+      valFrac: choice.valFrac, evalEvery: choice.evalEvery, autoSize: record,
+    });
+    expect(choice.steps).toBeGreaterThan(0);
+    // the model checkpoints hold the record too (and, as always, no budget)
+    const stored = JSON.parse(readCheckpointFile(at("auto", "latest.safetensors")).metadata.config);
+    expect(stored.autoSize).toEqual(record);
+    expect(stored).not.toHaveProperty("steps");
+    // rnn info shows it in a row of its own
+    const human = await ok(["info", at("auto")]);
+    expect(human.stdout).toMatch(/auto-sized +for --time 3s at .* chars\/s; lstm 2×256 B50 T50 given as/);
+    expect(human.stdout).not.toContain("autoSize=");
+  }, 90_000);
+
+  it("--json: one 'autosize' event first, then the usual events; --quiet: nothing at all", async () => {
+    const { choice, record } = expected();
+    const [json, quiet] = await Promise.all([ok([...base("json"), "--json"]), ok([...base("quiet"), "-q"])]);
+    expect(json.stderr).toBe("");
+    const ev = events(json.stdout);
+    expect(ev[0]).toMatchObject({ type: "autosize", budget: 3, spent: 0, chosen: choice.settings, steps: choice.steps, time: 3, lines: choice.lines, reference: record.reference });
+    expect(ev[1]).toMatchObject({ type: "start", totalSteps: choice.steps, config: { autoSize: record } });
+    expect(ev.filter((e) => e.type === "autosize")).toHaveLength(1);
+    expect(quiet.stdout + quiet.stderr).toBe("");
+    expect((await info(at("quiet"))).config.autoSize).toEqual(record);
+  }, 90_000);
+
+  it("settings given win: --hidden 64 keeps 64 (and the rest is chosen around it)", async () => {
+    const { choice, record } = expected({ hidden: 64, dropout: 0.1 });
+    const r = await ok([...base("h64"), "--hidden", "64", "--dropout", "0.1"]);
+    expect(errLines(r.stderr)).toEqual(choice.lines);
+    expect(choice.lines.join("\n")).toContain("kept from the command line: --hidden, --dropout");
+    const { config } = await info(at("h64"));
+    expect(config.model.hidden).toBe(64);
+    expect(config).toMatchObject({ dropout: 0.1, steps: choice.steps, autoSize: record });
+  }, 90_000);
+
+  it("the record survives --resume", async () => {
+    const { record, choice } = await (async () => expected())();
+    await ok(["train", "--resume", at("auto"), "--steps", String(choice.steps + 2), "-q"]);
+    const { config } = await info(at("auto"));
+    expect(config).toMatchObject({ steps: choice.steps + 2, time: 0, autoSize: record, model: { hidden: choice.settings.hidden } });
+  }, 90_000);
+
+  it("--config from an auto-sized run's rnn info --json: the same settings, a run that is not auto-sized", async () => {
+    const r = await ok(["info", at("h64"), "--json"]);
+    fs.writeFileSync(at("h64.json"), r.stdout);
+    const run = await ok(["train", "--config", at("h64.json"), "--steps", "1", "--out", at("from-config"), "-q"]);
+    expect(run.stderr).toBe("");
+    const { config } = await info(at("from-config"));
+    expect(config.model.hidden).toBe(64);
+    expect(config).not.toHaveProperty("autoSize");
+  }, 90_000);
+
+  it("measures the speed when none is given: the time it took comes off the budget", async () => {
+    const r = await ok(["train", corpus, ...SMALL, "--time", "4s", "--threads", "1", "--out", at("measured"), "--json"]);
+    const ev = events(r.stdout);
+    expect(ev[0]).toMatchObject({ type: "autosize", budget: 4, reference: expect.stringMatching(/^lstm 2×256 B50 T50 measured at .* chars\/s/) });
+    const spent = ev[0].spent as number;
+    expect(spent).toBeGreaterThan(0);
+    const { config } = await info(at("measured"));
+    expect(config.model.hidden).toBe(16);
+    expect(config.time).toBeCloseTo(Math.max(0.1, 4 - spent), 1);
+    expect(config.autoSize).toMatchObject({ budget: 4, rule: ruleOf() });
+  }, 90_000);
+});
+
+describe("not auto-sized", () => {
+  it("--no-auto-size: the defaults, stopping at the time", async () => {
+    const r = await ok(["train", corpus, "--time", "1s", "--no-auto-size", "--threads", "1", "--out", at("plain"), "-q"]);
+    expect(r.stderr).toBe("");
+    const { config } = await info(at("plain"));
+    expect(config.model).toMatchObject({ hidden: MODEL_DEFAULTS.hidden, layers: MODEL_DEFAULTS.layers });
+    expect(config).toMatchObject({ steps: 0, epochs: 0, time: 1, lr: TRAIN_DEFAULTS.lr, dropout: TRAIN_DEFAULTS.dropout, lrDecay: 1, evalEvery: TRAIN_DEFAULTS.evalEvery });
+    expect(config).not.toHaveProperty("autoSize");
+  }, 60_000);
+
+  it("--time with --steps (or --epochs): a budget as before", async () => {
+    const r = await ok(["train", corpus, ...SMALL, "--time", "30s", "--steps", "2", "--threads", "1", "--out", at("steps"), "-q"]);
+    expect(r.stderr).toBe("");
+    const { config } = await info(at("steps"));
+    expect(config).toMatchObject({ steps: 2, time: 30, model: { hidden: 16 } });
+    expect(config).not.toHaveProperty("autoSize");
+  }, 60_000);
+
+  it("--no-auto-size (or --auto-size-speed) where nothing is auto-sized is refused in one line", async () => {
+    const out = ["--out", at("never")];
+    await refused(["train", corpus, ...out, "--no-auto-size"], /^rnn: error: --no-auto-size does nothing here: only a run given --time is auto-sized/);
+    await refused(["train", corpus, ...out, "--time", "3s", "--steps", "5", "--no-auto-size"], /^rnn: error: --no-auto-size does nothing here: --steps fixes the budget/);
+    await refused(["train", corpus, ...out, "--time", "3s", "--epochs", "1", "--auto-size-speed", "10"], /^rnn: error: --auto-size-speed does nothing here: --epochs fixes the budget/);
+    await refused(["train", "--resume", at("steps"), "--time", "3s", "--no-auto-size"], /^rnn: error: --no-auto-size does nothing here: a run given --resume is never auto-sized/);
+    await refused(["train", corpus, ...out, "--time", "3s", "--no-auto-size", "--auto-size-speed", "10"], /^rnn: error: --auto-size-speed and --no-auto-size contradict each other/);
+    expect(fs.existsSync(at("never"))).toBe(false);
+  }, 60_000);
+});
