@@ -107,7 +107,7 @@ describe.concurrent("SIGINT and SIGTERM", () => {
     const again = await rnn(["train", "--resume", m![3], "--steps", String(Number(m![1]) + 2), "-q"]);
     expect(again.code).toBe(0);
     expect(stepOf(dir)).toBe(Number(m![1]) + 2);
-  }, 20_000);
+  }, 120_000);
 
   it("SIGTERM with --json: the same, and the last event says where and why", async () => {
     const dir = path.join(tmp.dir, "term");
@@ -122,7 +122,7 @@ describe.concurrent("SIGINT and SIGTERM", () => {
     expect(end).toMatchObject({ type: "end", reason: "interrupted", out: dir });
     expect(ev.at(-2)).toMatchObject({ type: "checkpoint", kind: "latest", step: end.step, path: path.join(dir, "latest.safetensors") });
     expect(checkResumable(dir)).toBe(end.step);
-  }, 20_000);
+  }, 120_000);
 
   it("a second SIGINT exits at once, without saving again, and leaves the files intact", async () => {
     const dir = path.join(tmp.dir, "int2");
@@ -158,7 +158,7 @@ describe.concurrent("a reader that goes away (rnn … | head)", () => {
     expect(r.code).toBe(130);
     expect(r.stderr).toBe("");
     expect(checkResumable(dir)).toBeGreaterThan(0);
-  }, 20_000);
+  }, 120_000);
 
   it("sample: ends quietly, no stack trace", async () => {
     const dir = path.join(tmp.dir, "pipe-sample");
@@ -170,7 +170,7 @@ describe.concurrent("a reader that goes away (rnn … | head)", () => {
     // sample writes synchronously: the first write after the reader left fails with EPIPE and it stops there
     expect(r.code, `code ${r.code}, signal ${r.signal}`).toBe(0);
     expect(r.stderr).toBe("");
-  }, 20_000);
+  }, 120_000);
 });
 
 describe.concurrent("divergence and failing saves", () => {
@@ -196,7 +196,7 @@ describe.concurrent("divergence and failing saves", () => {
     expect(again.stderr).toBe("");
     expect(again.code).toBe(0);
     expect(checkResumable(dir)).toBe(6);
-  }, 20_000);
+  }, 120_000);
 
   it("weights that overflow on a finite loss and gradient are caught before anything saves them", async () => {
     const dir = path.join(tmp.dir, "overflow");
@@ -227,7 +227,7 @@ describe.concurrent("divergence and failing saves", () => {
     expect(errLines(r.stderr)).toEqual([expect.stringMatching(/^rnn: error: training diverged at step \d+: .*; no checkpoint was saved before it\. Lower --lr/)]);
     // issue 14 (defect 7): a failed new run leaves no empty --out behind (it made the directory, nothing was written)
     expect(fs.existsSync(dir)).toBe(false);
-  }, 20_000);
+  }, 120_000);
 
   it("a failed new run keeps an --out that existed, and the parents it did not make", async () => {
     const parent = path.join(tmp.dir, "existing-parent");
@@ -244,7 +244,7 @@ describe.concurrent("divergence and failing saves", () => {
       "--momentum", "0", "--lr", "1e30", "--clip", "0", "--steps", "50"]);
     expect(again.code).toBe(1);
     expect(fs.readdirSync(existing)).toEqual([]); // kept, as it was (empty)
-  }, 20_000);
+  }, 120_000);
 
   it("--out under a regular file: one line, exit 1, nothing created", async () => {
     const file = path.join(tmp.dir, "plain-file");
@@ -254,7 +254,7 @@ describe.concurrent("divergence and failing saves", () => {
     // (issue 14: the run directory is made one level at a time, and the line names the file in the way)
     expect(errLines(r.stderr)).toEqual([`rnn: error: cannot create --out '${path.join(file, "run")}': '${file}' is a regular file, not a directory; choose another --out`]);
     expect(fs.readFileSync(file, "utf8")).toBe("not a directory");
-  }, 20_000);
+  }, 120_000);
 
   it("a save that cannot replace its file: one line, exit 1, previous checkpoint intact, no temp left", async () => {
     const dir = path.join(tmp.dir, "blocked");
@@ -268,7 +268,7 @@ describe.concurrent("divergence and failing saves", () => {
     expect(snapshot(dir)).toEqual(before);
     fs.rmdirSync(path.join(dir, "next.state.safetensors"));
     expect(checkResumable(dir)).toBe(4);
-  }, 20_000);
+  }, 120_000);
 
   it.skipIf(process.platform === "win32")("a write that fails halfway (file size limit, like a full disk): one line, previous checkpoint intact", async () => {
     const dir = path.join(tmp.dir, "full");
@@ -282,7 +282,7 @@ describe.concurrent("divergence and failing saves", () => {
     expect(fs.readdirSync(dir).filter(isTempName)).toEqual([]);
     expect(snapshot(dir)).toEqual(before);
     expect(checkResumable(dir)).toBe(4);
-  }, 20_000);
+  }, 120_000);
 });
 
 describe.concurrent("what accumulates, and output modes", () => {
@@ -295,7 +295,7 @@ describe.concurrent("what accumulates, and output modes", () => {
     expect(fs.readdirSync(dir).sort()).toEqual(["best.safetensors", "latest.safetensors", "latest.state.safetensors", "loss.svg", "metrics.jsonl",
       "step-000008.safetensors", "step-000009.safetensors"]);
     for (const f of ["step-000008.safetensors", "step-000009.safetensors", "best.safetensors"]) readCheckpointFile(path.join(dir, f));
-  }, 20_000);
+  }, 120_000);
 
   it("--json: every stdout line is one JSON event, start first and end last", async () => {
     const dir = path.join(tmp.dir, "json");
@@ -306,5 +306,5 @@ describe.concurrent("what accumulates, and output modes", () => {
     expect(ev.at(-1)).toMatchObject({ type: "end", step: 5, reason: "steps", out: dir });
     expect(ev.filter((e) => e.type === "step").map((e) => e.step)).toEqual([1, 2, 3, 4, 5]);
     expect(new Set(ev.map((e) => e.type))).toEqual(new Set(["start", "step", "eval", "checkpoint", "end"]));
-  }, 20_000);
+  }, 120_000);
 });

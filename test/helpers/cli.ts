@@ -68,7 +68,7 @@ export function startRnn(args: string[], opts: RunOptions = {}): Running {
   const timer = setTimeout(() => {
     timedOut = true;
     child.kill("SIGKILL");
-  }, opts.timeoutMs ?? 20_000);
+  }, opts.timeoutMs ?? 120_000);
   const result = new Promise<CliResult>((resolve, reject) => {
     child.on("error", reject);
     child.on("close", (code, signal) => {
