@@ -4,6 +4,7 @@
 // given none), that a run split and resumed writes the bytes of a straight run on 1 and 2 threads, that the
 // cosine schedule's rates are the formula's and its horizon stays on resume, that validation and `rnn eval`
 // drop nothing, and the one-line refusals.
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -19,6 +20,9 @@ const REGS = ["--embed", "8", "--dropout", "0.2", "--dropout-mode", "locked", "-
 const CADENCE = ["--eval-every", "10", "--checkpoint-every", "10", "--seed", "3"];
 const config = (file: string) => JSON.parse(readCheckpointFile(file).metadata.config);
 const MODEL_FILES = (n: string) => n.endsWith(".safetensors");
+const PY = "/usr/bin/python3";
+const hasTorch = fs.existsSync(PY) && spawnSync(PY, ["-c", "import torch"], { encoding: "utf8" }).status === 0;
+if (!hasTorch) console.warn(`cli_regularisers: python/train_ddp.py's refusal skipped — ${PY} cannot import torch`);
 
 async function ok(args: string[]) {
   const r = await rnn(args, { timeoutMs: 60_000 });
@@ -170,4 +174,15 @@ describe.concurrent("refused in one line, exit 2", () => {
     // the same values as the run's are fine
     await ok(["train", "--resume", dir, "--steps", "6", "--weight-drop", "0.2", "--lr-schedule", "cosine", "--dropout-mode", "element", "-q"]);
   }, 90_000);
+});
+
+describe.skipIf(!hasTorch)("python/train_ddp.py", () => {
+  it("refuses to continue a run whose regularisers or schedule it does not reproduce, in one line", async () => {
+    const dir = at("ddp-refused");
+    await ok(["train", corpus, "--out", dir, ...SMALL, "--threads", "1", "--steps", "3", "--weight-drop", "0.2", "--lr-schedule", "cosine", "-q"]);
+    const r = spawnSync(PY, [path.resolve(__dirname, "../python/train_ddp.py"), dir, "--steps", "1", "--backend", "gloo", "--timeout", "120", "-q"],
+      { encoding: "utf8", env: { ...process.env, GLOO_SOCKET_IFNAME: "lo" }, timeout: 120_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe(`train_ddp: error: ${dir} trains with --weight-drop, --lr-schedule cosine, which train_ddp.py does not reproduce: continue it with rnn train --resume`);
+  }, 150_000);
 });
