@@ -96,7 +96,7 @@ export const OPTIONS = [
   { flags: "--optimizer <name>", field: "optimizer", parse: choice(OPTIMIZERS), help: OPTIMIZERS.join(" | "), commands: ["train"] },
   { flags: "--lr <rate>", field: "lr", parse: positive, help: "learning rate", commands: ["train"], familiar: ["learning_rate"] },
   { flags: "--momentum <m>", field: "momentum", parse: fraction, help: "sgd momentum", commands: ["train"] },
-  { flags: "--weight-decay <w>", field: "weightDecay", parse: nonNegative, help: "L2 weight decay", commands: ["train"] },
+  { flags: "--weight-decay <w>", field: "weightDecay", parse: nonNegative, help: "L2 weight decay (with --optimizer adamw: decoupled, θ ← θ·(1 − lr·w))", commands: ["train"] },
   { flags: "--clip <norm>", field: "clip", parse: nonNegative, help: "global gradient-norm clipping, 0 = off", commands: ["train"], familiar: ["grad_clip"] },
   { flags: "--clip-value <v>", field: "clipValue", parse: nonNegative, help: "per-element gradient clipping, 0 = off", commands: ["train"] },
   { flags: "--ortho-reg <lambda>", field: "orthoReg", parse: nonNegative, help: "orthogonal regularisation λ‖WᵀW − I‖² of recurrent matrices", commands: ["train"] },
