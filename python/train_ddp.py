@@ -212,6 +212,12 @@ def rank_main(a):
     if theirs[0] != digest:
         raise Fail(f"rank {rank} read a different {latest} from rank 0's: every machine needs the same run directory")
 
+    # rnn's regularisers and schedule of issue 13 are not reproduced here: refused rather than ignored
+    unsupported = [f for f, on in (("--dropout-mode locked", cfg.get("dropoutMode") == "locked"), ("--dropout-input", cfg.get("dropoutInput")),
+                                   ("--weight-drop", cfg.get("weightDrop")), ("--embed-dropout", cfg.get("embedDropout")),
+                                   ("--lr-schedule cosine", cfg.get("lrSchedule") == "cosine")) if on]
+    if unsupported:
+        raise Fail(f"{run} trains with {', '.join(unsupported)}, which train_ddp.py does not reproduce: continue it with rnn train --resume")
     mc = cfg["model"]
     L, H, V, cell = mc["layers"], mc["hidden"], mc["vocabSize"], mc["cell"]
     has_c = cell == "lstm"  # the LSTM, with or without forget gate (forgetGate false), carries (h, c)

@@ -7,7 +7,9 @@ import { CELL_TABLE, type CellKind, forgetGate, NO_FORGET_GATE } from "./model/c
 
 export { type CellKind, gateCount } from "./model/cells/index.ts";
 export type Activation = "tanh" | "relu";
-export type OptimizerKind = "adam" | "rmsprop" | "adagrad" | "sgd";
+export type OptimizerKind = "adam" | "rmsprop" | "adagrad" | "sgd" | "adamw";
+export type DropoutMode = "element" | "locked";
+export type LrSchedule = "step" | "cosine";
 export type InitKind = "pytorch" | "xavier" | "orthogonal";
 
 /** Everything that fixes the shape and meaning of the parameters (must match on resume and load). */
@@ -74,6 +76,23 @@ export interface TrainConfig {
   sampleLength?: number;
   /** the checkpoint a fine-tuned run started from (absolute path); absent for a run from scratch */
   initFrom?: string;
+  // regularisation and schedule (issue 13); each absent when off (TRAIN_EXTRA_DEFAULTS: what absent means)
+  /** --dropout-mode locked: --dropout's masks are one per stream per chunk, the same at every step (variational
+   *  dropout); absent = element (a fresh mask for every element) */
+  dropoutMode?: DropoutMode;
+  /** locked dropout on the layer-0 input (the embedding vectors), probability; needs an embedding */
+  dropoutInput?: number;
+  /** DropConnect on every layer's W_hh: one mask per chunk, shared by all streams, probability */
+  weightDrop?: number;
+  /** whole rows of the embedding dropped per chunk, probability; needs an embedding */
+  embedDropout?: number;
+  /** the learning-rate schedule; absent = step (--lr-decay, --lr-decay-every) */
+  lrSchedule?: LrSchedule;
+  /** cosine: the floor the learning rate decays to (stored with lrSchedule) */
+  lrMin?: number;
+  /** cosine: the schedule's length in steps, fixed when the run starts (cosineHorizon: its step budget) and
+   *  kept on resume; lrAt reads it. Set by rnn train, never by a flag */
+  lrHorizon?: number;
   /** how `--time` auto-sizing chose this config (src/train/autosize.ts); absent for a run not auto-sized */
   autoSize?: AutoSizeRecord;
 }
@@ -129,6 +148,22 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, "model" | "corpus" | "out" | "thr
   seed: 42,
 };
 
+/** What the optional regularisation and schedule fields of TrainConfig mean when absent (they are stored only
+ *  when they differ from this). */
+export const TRAIN_EXTRA_DEFAULTS: { dropoutMode: DropoutMode; dropoutInput: number; weightDrop: number; embedDropout: number; lrSchedule: LrSchedule; lrMin: number } = {
+  dropoutMode: "element",
+  dropoutInput: 0,
+  weightDrop: 0,
+  embedDropout: 0,
+  lrSchedule: "step",
+  lrMin: 0,
+};
+
+/** `rnn eval --dynamic` (dynamic evaluation, Krause et al. 2018): the SGD step on each scored chunk, its
+ *  decay back toward the trained weights, and the chunk length. Chosen by a small sweep on tiny-shakespeare
+ *  (docs/model.md, "Dynamic evaluation"). */
+export const DYNAMIC_EVAL_DEFAULTS = { dynamicLr: 0.1, dynamicDecay: 0.001, seq: 50 };
+
 /** Samples during training (`--sample-every`): their length when not given. */
 export const TRAIN_SAMPLE_DEFAULTS = { sampleLength: 200 };
 
@@ -180,7 +215,9 @@ export const BENCH_DEFAULTS = { seconds: 5 };
 /** --cell choices: the cell table's keys (src/model/cells/index.ts) */
 export const CELLS = Object.keys(CELL_TABLE) as readonly CellKind[];
 export const ACTIVATIONS: readonly Activation[] = ["tanh", "relu"];
-export const OPTIMIZERS: readonly OptimizerKind[] = ["adam", "rmsprop", "adagrad", "sgd"];
+export const OPTIMIZERS: readonly OptimizerKind[] = ["adam", "rmsprop", "adagrad", "sgd", "adamw"];
+export const DROPOUT_MODES: readonly DropoutMode[] = ["element", "locked"];
+export const LR_SCHEDULES: readonly LrSchedule[] = ["step", "cosine"];
 export const INITS: readonly InitKind[] = ["pytorch", "xavier", "orthogonal"];
 
 // ---- flag value parsers (used by the CLI; each throws a one-line UsageError) -----------------------------
@@ -260,7 +297,37 @@ export function resolveTrainConfig(partial: Partial<Omit<TrainConfig, "model">> 
   if (cfg.model.residual && cfg.model.layers < 2) {
     throw new UsageError(`--residual needs at least 2 layers (it adds each layer's input to its output between stacked layers)`);
   }
+  resolveExtras(cfg);
   return cfg;
+}
+
+/**
+ * The regularisation and schedule fields: what is off is left out (so a run that uses none of them stores the
+ * config it always did), and what contradicts the rest of the config is refused in one line.
+ */
+function resolveExtras(cfg: TrainConfig): void {
+  if (cfg.dropoutMode !== "locked") delete cfg.dropoutMode;
+  else if (!(cfg.dropout > 0)) throw new UsageError(`--dropout-mode locked applies to --dropout's masks: give --dropout P too (it is 0)`);
+  for (const k of ["dropoutInput", "weightDrop", "embedDropout"] as const) if (!((cfg[k] ?? 0) > 0)) delete cfg[k];
+  if (cfg.model.embed === 0) {
+    for (const k of ["dropoutInput", "embedDropout"] as const) {
+      if (cfg[k] !== undefined) throw new UsageError(`${flagOf(k)} drops embedding vectors: it needs --embed E > 0 (with one-hot input there is no embedding to drop)`);
+    }
+  }
+  if (cfg.lrSchedule !== "cosine") {
+    delete cfg.lrSchedule;
+    delete cfg.lrMin;
+    delete cfg.lrHorizon;
+    return;
+  }
+  cfg.lrMin ??= TRAIN_EXTRA_DEFAULTS.lrMin;
+  if (cfg.lrMin > cfg.lr) throw new UsageError(`--lr-min ${cfg.lrMin} is above --lr ${cfg.lr}: the cosine schedule decays from --lr down to --lr-min`);
+  if (cfg.lrDecay !== 1 || cfg.lrDecayEvery !== 0) {
+    throw new UsageError(`--lr-decay and --lr-decay-every belong to --lr-schedule step; --lr-schedule cosine decays by itself (to --lr-min): drop them`);
+  }
+  if (cfg.lrHorizon === undefined && cfg.steps === 0 && cfg.epochs === 0) {
+    throw new UsageError(`--lr-schedule cosine needs a step budget to decay over: give --steps N or --epochs N (with --time alone the number of steps is not known in advance)`);
+  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
@@ -307,11 +374,12 @@ export function mergeResume(prev: TrainConfig, settings: Partial<TrainSettings>,
   const changeable = new Set<string>(RESUMABLE);
   const patch: Record<string, unknown> = {};
   const old = prev as unknown as Record<string, unknown>;
+  const extra = TRAIN_EXTRA_DEFAULTS as Record<string, unknown>;
   for (const [k, v] of Object.entries(settings)) {
     if (v === undefined || isModelField(k)) continue;
     if (changeable.has(k)) patch[k] = v;
-    else if (old[k] !== v) {
-      throw new UsageError(`${flagOf(k)} ${v} differs from the run being resumed (${old[k]}); only ${RESUMABLE.map(flagOf).join(", ")} may change on --resume`);
+    else if ((old[k] ?? extra[k]) !== v) { // an optional field absent from the run means its default
+      throw new UsageError(`${flagOf(k)} ${v} differs from the run being resumed (${old[k] ?? extra[k]}); only ${RESUMABLE.map(flagOf).join(", ")} may change on --resume`);
     }
   }
   const budget = patch.steps !== undefined || patch.epochs !== undefined || patch.time !== undefined;

@@ -9,7 +9,7 @@ import { formatDefault } from "../src/cli/options.ts";
 import { configFromSettings, type TrainSettings } from "../src/config.ts";
 import { paramSpec } from "../src/model/params.ts";
 import { AUTOSIZE, type BudgetInput, chooseForBudget, ruleOf, type Shape } from "../src/train/autosize.ts";
-import { lrAt } from "../src/train/train.ts";
+import { lrAt, withLrHorizon } from "../src/train/schedule.ts";
 
 const V = 65;
 /** a machine whose reference workload trains at 20k chars/s, every rung at its FLOP-predicted speed */
@@ -38,12 +38,13 @@ describe("chooseForBudget", () => {
     }
   });
 
-  it("picks the largest rung that sees CHARS_PER_PARAM characters per parameter, the first when none does", () => {
+  it("picks the largest rung that takes MIN_STEPS steps and sees CHARS_PER_PARAM characters per parameter, the first when none does", () => {
     const params = (hidden: number) => paramSpec({ cell: "lstm", layers: 2, hidden, embed: 0, activation: "tanh", residual: false, vocabSize: V }).size;
     const r1 = AUTOSIZE.LADDER[1];
     const shape1: Shape = { model: { cell: r1.cell, layers: r1.layers, hidden: r1.hidden, embed: 0, activation: "tanh", residual: false, vocabSize: V }, batch: r1.batch, seq: r1.seq, efficiency: r1.efficiency };
-    // the budget at which rung 1 just qualifies
-    const budget = (AUTOSIZE.CHARS_PER_PARAM * params(r1.hidden)) / (speedOf(shape1) * AUTOSIZE.SAFETY);
+    // the budget at which rung 1 just qualifies: the larger of the two thresholds
+    const need = Math.max(AUTOSIZE.CHARS_PER_PARAM * params(r1.hidden), AUTOSIZE.MIN_STEPS * r1.batch * r1.seq);
+    const budget = need / (speedOf(shape1) * AUTOSIZE.SAFETY);
     expect(chooseForBudget(input({ budget: budget * 1.01 })).settings.hidden).toBe(r1.hidden);
     expect(chooseForBudget(input({ budget: budget * 0.99 })).settings.hidden).toBe(AUTOSIZE.LADDER[0].hidden);
     expect(chooseForBudget(input({ budget: 0.5 })).settings.hidden).toBe(AUTOSIZE.LADDER[0].hidden);
@@ -114,16 +115,19 @@ describe("chooseForBudget", () => {
     expect(three.settings.hidden).toBe(AUTOSIZE.LADDER.at(-1)!.hidden);
   });
 
-  it("the schedule takes lr to LR_END × lr at the horizon with --lr-decay / --lr-decay-every; a schedule given is left alone", () => {
+  it("the schedule is a cosine from lr to LR_END × lr over the horizon; a schedule given is left alone", () => {
     for (const budget of [5, 60, 3600]) {
       const c = chooseForBudget(input({ budget }));
-      const cfg = configFromSettings({ ...c.settings }, ["x"], { threads: 1, out: "" });
+      expect(c.settings).toMatchObject({ lrSchedule: "cosine", lrMin: Number((c.settings.lr! * AUTOSIZE.LR_END).toPrecision(3)) });
+      const cfg = withLrHorizon(configFromSettings({ ...c.settings }, ["x"], { threads: 1, out: "" }), 1);
+      expect(cfg.lrHorizon).toBe(c.steps);
       expect(lrAt(cfg, 0)).toBe(c.settings.lr);
-      expect(lrAt(cfg, c.steps - 1) / c.settings.lr!).toBeCloseTo(AUTOSIZE.LR_END, 3);
+      expect(lrAt(cfg, c.steps) / c.settings.lr!).toBeCloseTo(AUTOSIZE.LR_END, 3);
+      if (c.steps > 10) expect(lrAt(cfg, c.steps >> 1) / c.settings.lr!).toBeCloseTo((1 + AUTOSIZE.LR_END) / 2, 1);
     }
     const own = chooseForBudget(input({ given: { lrDecay: 0.5, lrDecayEvery: 100 } }));
-    expect(own.settings).not.toHaveProperty("lrDecay");
-    expect(own.settings).not.toHaveProperty("lrDecayEvery");
+    expect(own.settings).not.toHaveProperty("lrSchedule");
+    expect(own.settings).not.toHaveProperty("lrMin");
   });
 
   it("a corpus too short for the rung's B×T gets a smaller batch", () => {
@@ -162,7 +166,7 @@ describe("README", () => {
     for (const r of t.LADDER) {
       expect(section).toContain(`| ${r.cell} ${r.layers}×${r.hidden} | ${r.batch} | ${r.seq} | ${formatDefault(r.lr)} | ${r.dropout} | ${r.efficiency} |`);
     }
-    for (const k of ["SAFETY", "CHARS_PER_PARAM", "PARAMS_PER_CHAR", "LR_DECAYS", "LR_END", "VAL_FRAC_MAX", "VAL_CHARS", "EVAL_MIN", "EVALS"] as const) {
+    for (const k of ["SAFETY", "MIN_STEPS", "CHARS_PER_PARAM", "PARAMS_PER_CHAR", "LR_END", "VAL_FRAC_MAX", "VAL_CHARS", "EVAL_MIN", "EVALS"] as const) {
       expect(section, k).toContain(`\`${k}\` ${t[k].toLocaleString("en-US")}`);
     }
     const epochs = t.DROPOUT_BY_EPOCHS.map((r, i) => (Number.isFinite(r.epochs) ? `up to ${r.epochs}${i === 0 ? ` epoch${r.epochs === 1 ? "" : "s"}` : ""} ${r.dropout}` : `more ${r.dropout}`));

@@ -59,7 +59,7 @@ describe("rnn train --time alone: auto-sized", () => {
     expect(config.model).toMatchObject({ cell: choice.settings.cell, layers: choice.settings.layers, hidden: choice.settings.hidden });
     expect(config).toMatchObject({
       steps: choice.steps, time: 3, epochs: 0, batch: choice.settings.batch, seq: choice.settings.seq, lr: choice.settings.lr,
-      dropout: choice.settings.dropout, lrDecay: choice.settings.lrDecay, lrDecayEvery: choice.settings.lrDecayEvery,
+      dropout: choice.settings.dropout, lrSchedule: "cosine", lrMin: choice.settings.lrMin, lrHorizon: choice.steps,
       valFrac: choice.valFrac, evalEvery: choice.evalEvery, autoSize: record,
     });
     expect(choice.steps).toBeGreaterThan(0);

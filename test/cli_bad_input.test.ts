@@ -61,7 +61,7 @@ const CASES: Case[] = [
   { name: "invalid UTF-8, with the byte offset", args: train("latin", at("latin.txt")), code: 1, line: /is not valid UTF-8: .* at byte offset 13; convert it to UTF-8 \(e\.g\. iconv/ },
   { name: "corpus shorter than batch × seq + 1", args: train("short", at("short.txt")), code: 2, line: /training text has 10 characters; --batch 4 --seq 8 needs at least 33\. Try --batch \d+ --seq \d+/ },
   { name: "unknown --cell", args: train("cell", corpus, "--cell", "transformer"), code: 2, line: /--cell must be one of rnn, lstm, gru; got 'transformer'/ },
-  { name: "unknown --optimizer", args: train("opt", corpus, "--optimizer", "adamw"), code: 2, line: /--optimizer must be one of adam, rmsprop, adagrad, sgd; got 'adamw'/ },
+  { name: "unknown --optimizer", args: train("opt", corpus, "--optimizer", "lamb"), code: 2, line: /--optimizer must be one of adam, rmsprop, adagrad, sgd, adamw; got 'lamb'/ },
   { name: "unknown --activation", args: train("act", corpus, "--activation", "gelu"), code: 2, line: /--activation must be one of tanh, relu; got 'gelu'/ },
   { name: "--out naming an existing run", args: () => ["train", corpus, "--out", run, ...SMALL, "--steps", "2"], code: 2, line: /already holds a run: continue it with --resume .*, overwrite it with --force, or choose another --out/ },
   { name: "--val-frac leaving nothing to train on", args: train("vf-train", corpus, "--val-frac", "0.99"), code: 2, line: /--val-frac 0\.99 leaves 20 of 2000 characters to train on, and --batch 4 --seq 8 needs 33; lower --val-frac/ },
@@ -128,6 +128,8 @@ describe("every numeric flag of every command refuses 0, negatives, NaN and non-
     "predict --top-k": ["0"], // 0 lists the whole vocabulary (rnn sample's --top-k refuses 0)
     "diagnose --chunks": ["0"], // 0 skips the carried-state run
     "--sample-every": ["0"], // 0 = off
+    "--dropout-input": ["0"], "--weight-drop": ["0"], "--embed-dropout": ["0"], "--lr-min": ["0"], // 0 = off; the cosine's floor 0
+    "eval --dynamic-decay": ["0"], // 0 = no decay toward the trained weights
     "serve --port": ["0"], // 0 = any free port
   };
   const BAD = ["0", "-1", "NaN", "abc", "", "Infinity", "1e999", "12abc"];
@@ -143,8 +145,10 @@ describe("every numeric flag of every command refuses 0, negatives, NaN and non-
   for (const [cmd, flag] of flags) {
     it(`${cmd} ${flag}`, async () => {
       // a missing corpus / model after the flag: a value that passes fails there instead, without naming the flag
-      // (--momentum applies to --optimizer sgd only: with another optimizer a valid value is refused as useless)
-      const rest = cmd === "train" ? [MISSING, "--out", at("out", "numeric"), ...(flag === "--momentum" ? ["--optimizer", "sgd"] : [])] : ["-m", MISSING];
+      // (--momentum applies to --optimizer sgd only: with another optimizer a valid value is refused as useless; so
+      // does --lr-min to --lr-schedule cosine, and eval's --dynamic-lr, --dynamic-decay, --seq to --dynamic)
+      const needs: Record<string, string[]> = { "--momentum": ["--optimizer", "sgd"], "--lr-min": ["--lr-schedule", "cosine"] };
+      const rest = cmd === "train" ? [MISSING, "--out", at("out", "numeric"), ...(needs[flag] ?? [])] : ["-m", MISSING, ...(cmd === "eval" ? ["--dynamic"] : [])];
       const probe = errLines((await runMain([cmd, `${flag}=abc`, ...rest])).stderr)[0] ?? "";
       // a flag that takes "abc" is not numeric (free text); a choice flag (--cell, --kernels…) is in the table above
       if (!probe.startsWith(`rnn: error: ${flag} `) || /must be one of/.test(probe)) return;
@@ -167,8 +171,8 @@ describe("every numeric flag of every command refuses 0, negatives, NaN and non-
   it("checked the numeric flags of train, sample and predict (none was mistaken for free text)", () => {
     const numeric = ["layers", "hidden", "embed", "dropout", "forget-bias", "batch", "seq", "val-frac", "lr", "momentum", "weight-decay", "clip",
       "clip-value", "ortho-reg", "lr-decay", "lr-decay-every", "warmup", "patience", "steps", "epochs", "time", "eval-every", "checkpoint-every",
-      "keep", "seed", "threads", "sample-every", "sample-length"].map((f) => `train --${f}`).concat(["length", "temperature", "seed", "top-k", "top-p", "count"].map((f) => `sample --${f}`))
-      .concat(["top-k", "temperature"].map((f) => `predict --${f}`));
+      "keep", "seed", "threads", "sample-every", "sample-length", "dropout-input", "weight-drop", "embed-dropout", "lr-min"].map((f) => `train --${f}`).concat(["length", "temperature", "seed", "top-k", "top-p", "count"].map((f) => `sample --${f}`))
+      .concat(["top-k", "temperature"].map((f) => `predict --${f}`)).concat(["dynamic-lr", "dynamic-decay", "seq"].map((f) => `eval --${f}`));
     for (const f of numeric) expect(checked, f).toContain(f);
   });
 });

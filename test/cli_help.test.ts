@@ -3,7 +3,10 @@
 // them get one line naming rnn's flag. README's flag tables list every option, with config's defaults.
 import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { BENCH_DEFAULTS, DIAGNOSE_DEFAULTS, MODEL_DEFAULTS, PREDICT_DEFAULTS, SAMPLE_DEFAULTS, SERVE_DEFAULTS, TRAIN_DEFAULTS, TRAIN_SAMPLE_DEFAULTS } from "../src/config.ts";
+import {
+  BENCH_DEFAULTS, DIAGNOSE_DEFAULTS, DYNAMIC_EVAL_DEFAULTS, MODEL_DEFAULTS, PREDICT_DEFAULTS, SAMPLE_DEFAULTS, SERVE_DEFAULTS, TRAIN_DEFAULTS, TRAIN_EXTRA_DEFAULTS,
+  TRAIN_SAMPLE_DEFAULTS,
+} from "../src/config.ts";
 import { buildProgram, COMMANDS } from "../src/cli/main.ts";
 import { COMMAND_NAMES, type CommandName, familiarHint, OPTIONS, optionsOf } from "../src/cli/options.ts";
 import { errLines, rnn, runMain } from "./helpers/cli.ts";
@@ -31,9 +34,9 @@ function optionLines(text: string): Map<string, string> {
 
 /** config.ts's defaults, per command, looked up here independently of the option table. */
 const DEFAULTS: Record<CommandName, Record<string, unknown>> = {
-  train: { ...MODEL_DEFAULTS, ...TRAIN_DEFAULTS, ...TRAIN_SAMPLE_DEFAULTS },
+  train: { ...MODEL_DEFAULTS, ...TRAIN_DEFAULTS, ...TRAIN_SAMPLE_DEFAULTS, ...TRAIN_EXTRA_DEFAULTS },
   sample: { ...SAMPLE_DEFAULTS },
-  eval: {},
+  eval: { ...DYNAMIC_EVAL_DEFAULTS },
   predict: { ...PREDICT_DEFAULTS },
   score: {},
   info: {},

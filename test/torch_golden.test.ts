@@ -4,7 +4,9 @@
 // (V=11, H=8, L=2, B=3, T=5, float32, a non-zero carried state): PyTorch's parameters, logits, mean loss,
 // final state, every parameter gradient, and 10 steps of Adam (lr 1e-2) with clip_grad_norm_ on the same
 // batch. Each is replayed through forward()/backward()/clipGradNorm()/optimizerStep() with the float32
-// reference kernels, and with the WASM kernels when src/kernels/wasm.ts exists.
+// reference kernels, and with the WASM kernels when src/kernels/wasm.ts exists. test/fixtures/adamw-*.json (same
+// script): 10 torch.optim.AdamW steps (weight decay 0.1, decoupled, with a learning rate that changes every
+// step: the decay multiplies each step's rate) with clipping, replayed through --optimizer adamw's update.
 //
 // Tolerance. Both sides compute in float32 but sum in different orders, so an element's rounding error is
 // about ε₃₂ · (magnitude of the terms summed into it), not ε₃₂ · |its value|: a gradient element that is
@@ -174,7 +176,54 @@ function report(label: string, errs: Record<string, number>): void {
   }
 }
 
+interface AdamWFixture extends Pick<Fixture, "config" | "params" | "inputs" | "targets" | "h0" | "c0" | "trajectory" | "grad_norms" | "final_params"> {
+  adamw: { lrs: number[]; betas: [number, number]; eps: number; weight_decay: number; clip: number; steps: number };
+}
+const adamwFixtures: [string, AdamWFixture][] = readdirSync(FIXTURES).filter((f) => /^adamw-.*\.json$/.test(f)).sort()
+  .map((f) => [f.replace(/\.json$/, ""), JSON.parse(readFileSync(new URL(f, FIXTURES), "utf8"))]);
+
+/** 10 steps of `optimizer` with clipping and the fixture's changing learning rate, each from h0. */
+function replayAdamW(ops: Kernels, fx: AdamWFixture, optimizer: "adamw" | "adam") {
+  const { m, ws, st, grads, resetState } = setup(ops, fx as unknown as Fixture);
+  const a = fx.adamw;
+  const ocfg: OptimizerConfig = { optimizer, momentum: 0, beta1: a.betas[0], beta2: a.betas[1], eps: a.eps, weightDecay: optimizer === "adamw" ? a.weight_decay : 0 };
+  const opt = createOptimizerState(ocfg, m.spec.size, (n) => ops.alloc(n));
+  const losses: number[] = [], norms: number[] = [];
+  for (let s = 0; s < a.steps; s++) {
+    resetState();
+    grads.data.fill(0);
+    const r = forward(m, ws, st, { grad: true });
+    losses.push(r.lossSum / r.count);
+    backward(m, ws, grads);
+    norms.push(clipGradNorm(grads.data, a.clip, ops));
+    optimizerStep(ocfg, opt, m.params.data, grads.data, a.lrs[s], ops);
+    pack(m);
+  }
+  return { m, losses, norms };
+}
+
+/** 10 AdamW steps against torch.optim.AdamW's; returns the worst errors seen. */
+function checkAdamW(ops: Kernels, fx: AdamWFixture): Record<string, number> {
+  const { m, losses, norms } = replayAdamW(ops, fx, "adamw");
+  expect(fx.grad_norms.some((n) => n > fx.adamw.clip)).toBe(true);
+  const errs: Record<string, number> = {};
+  errs.trajectory = expectClose("loss trajectory", losses, fx.trajectory, TRAJECTORY_TOL);
+  errs.gradNorms = expectClose("pre-clip gradient norms", norms, fx.grad_norms, TRAJECTORY_TOL);
+  let p = 0;
+  for (const t of m.spec.tensors) p = Math.max(p, expectClose(`final ${t.name}`, m.params.views[t.name], fx.final_params[t.name], TRAJECTORY_TOL));
+  errs.finalParams = p;
+  // the decay is really there: Adam without it ends far outside the tolerance
+  const plain = replayAdamW(ops, fx, "adam").m;
+  errs.withoutDecay = Math.max(...plain.spec.tensors.map((t) => maxErr(plain.params.views[t.name], fx.final_params[t.name]).err));
+  expect(errs.withoutDecay).toBeGreaterThan(10 * TRAJECTORY_TOL);
+  return errs;
+}
+
 function suite(ops: Kernels): void {
+  it("has the AdamW fixtures", () => expect(adamwFixtures.map(([n]) => n)).toEqual(["adamw-gru-onehot", "adamw-lstm-embed"]));
+  for (const [name, fx] of adamwFixtures) {
+    it(`${name}: 10 AdamW steps (decoupled weight decay 0.1, changing lr) with gradient clipping`, () => report(`${ops.name} ${name}`, checkAdamW(ops, fx)));
+  }
   it("has all 10 fixtures", () => {
     expect(fixtures.map(([n]) => n)).toEqual([
       "gru-embed", "gru-onehot", "lstm-embed", "lstm-nofg-embed", "lstm-nofg-onehot", "lstm-onehot", "rnn-relu-embed", "rnn-relu-onehot",

@@ -16,7 +16,7 @@
 // crash at any moment leaves a model whose step matches either latest.state or next.state.
 import fs from "node:fs";
 import path from "node:path";
-import { DEFAULT_STEPS, MODEL_DEFAULTS, resolveTrainConfig, type TrainConfig } from "../config.ts";
+import { DEFAULT_STEPS, MODEL_DEFAULTS, resolveTrainConfig, TRAIN_EXTRA_DEFAULTS, type TrainConfig } from "../config.ts";
 import { type CorpusFingerprint, encodeFingerprint, parseFingerprint } from "../corpus/fingerprint.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { describeFsError, writeFileAtomic } from "../io/atomic.ts";
@@ -48,7 +48,7 @@ function without<T extends object, K extends string>(o: T, keys: readonly K[]): 
 }
 
 /** The order of a config's keys as a new run makes them (the defaults' order), and of its model's. */
-const CONFIG_ORDER = Object.keys(resolveTrainConfig({}, { threads: 1, out: "" }));
+const CONFIG_ORDER = [...Object.keys(resolveTrainConfig({}, { threads: 1, out: "" })), ...Object.keys(TRAIN_EXTRA_DEFAULTS), "lrHorizon"];
 const MODEL_ORDER = [...Object.keys(MODEL_DEFAULTS), "vocabSize"];
 
 function ordered(o: object, order: readonly string[]): Record<string, unknown> {

@@ -17,7 +17,7 @@
 //
 // Each violation is one line naming it; validateCheckpoint throws the first as a one-line RnnError (with the
 // count of further ones).
-import { ACTIVATIONS, type CellKind, CELLS, INITS, type ModelConfig, OPTIMIZERS, type TrainConfig } from "../config.ts";
+import { ACTIVATIONS, type CellKind, CELLS, DROPOUT_MODES, INITS, LR_SCHEDULES, type ModelConfig, OPTIMIZERS, type TrainConfig } from "../config.ts";
 import { RnnError } from "../errors.ts";
 import type { Decoded } from "../io/safetensors.ts";
 import { cellOf } from "../model/cells/index.ts";
@@ -122,6 +122,13 @@ function trainConfigProblems(c: Obj): string[] {
   for (const k of ["lr", "momentum", "beta1", "beta2", "eps", "weightDecay", "clip", "clipValue", "orthoReg", "dropout", "lrDecay", "time"]) {
     if (has(k) && !(typeof c[k] === "number" && Number.isFinite(c[k]))) p.push(`config.${k} is ${show(c[k])}, not a finite number`);
   }
+  for (const k of ["dropoutInput", "weightDrop", "embedDropout"]) {
+    if (has(k) && !(typeof c[k] === "number" && (c[k] as number) >= 0 && (c[k] as number) < 1)) p.push(`config.${k} is ${show(c[k])}, not a probability in [0, 1)`);
+  }
+  if (has("lrMin") && !(typeof c.lrMin === "number" && Number.isFinite(c.lrMin) && c.lrMin >= 0)) p.push(`config.lrMin is ${show(c.lrMin)}, not a number ≥ 0`);
+  if (has("lrHorizon") && !(isInt(c.lrHorizon) && (c.lrHorizon as number) >= 1)) p.push(`config.lrHorizon is ${show(c.lrHorizon)}, not a whole number ≥ 1`);
+  if (has("dropoutMode")) oneOf(p, "config.dropoutMode", c.dropoutMode, DROPOUT_MODES);
+  if (has("lrSchedule")) oneOf(p, "config.lrSchedule", c.lrSchedule, LR_SCHEDULES);
   if (has("forgetBias") && c.forgetBias !== null && !(typeof c.forgetBias === "number" && Number.isFinite(c.forgetBias))) {
     p.push(`config.forgetBias is ${show(c.forgetBias)}, not a finite number or null`);
   }

@@ -7,7 +7,7 @@
 import path from "node:path";
 import { forgetGate } from "../model/cells/index.ts";
 import {
-  CELLS, MODEL_DEFAULTS, MODEL_FIELDS, type ModelConfig, parseFloatFlag, parseIntFlag, TRAIN_DEFAULTS, type TrainConfig, type TrainSettings,
+  CELLS, MODEL_DEFAULTS, MODEL_FIELDS, type ModelConfig, parseFloatFlag, parseIntFlag, TRAIN_DEFAULTS, TRAIN_EXTRA_DEFAULTS, type TrainConfig, type TrainSettings,
 } from "../config.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { loadRunSettings, resolveModelPath } from "../checkpoint/checkpoint.ts";
@@ -35,7 +35,7 @@ const fail = (msg: string): never => {
 
 /** A value checked by the parser of the train flag that sets `field`; the config's own "unset" value passes. */
 const viaFlag = (field: string): Check => (where, v) => {
-  const def = (MODEL_DEFAULTS as Record<string, unknown>)[field] ?? (TRAIN_DEFAULTS as Record<string, unknown>)[field];
+  const def = ([MODEL_DEFAULTS, TRAIN_DEFAULTS, TRAIN_EXTRA_DEFAULTS].find((o) => field in o) as Record<string, unknown> | undefined)?.[field];
   if (v === def) return v; // e.g. epochs 0, time 0, lrDecayEvery 0, forgetBias null: not set
   const d = optionsOf("train").find((o) => o.field === field);
   if (!d) throw new Error(`no train option sets '${field}'`);
@@ -67,6 +67,9 @@ const TOP: Record<Exclude<keyof TrainConfig, "model">, Check> = {
   evalEvery: viaFlag("evalEvery"), checkpointEvery: viaFlag("checkpointEvery"), keep: viaFlag("keep"), seed: viaFlag("seed"), threads: viaFlag("threads"),
   sampleEvery: viaFlag("sampleEvery"), sampleLength: viaFlag("sampleLength"), initFrom: text,
   autoSize: (where, v) => (isObject(v) ? v : fail(`${where} must be an object (how --time auto-sizing chose that run's settings)`)),
+  dropoutMode: viaFlag("dropoutMode"), dropoutInput: viaFlag("dropoutInput"), weightDrop: viaFlag("weightDrop"), embedDropout: viaFlag("embedDropout"),
+  lrSchedule: viaFlag("lrSchedule"), lrMin: viaFlag("lrMin"),
+  lrHorizon: (where, v) => parseIntFlag(where, String(v), 1), // fixed by the run it came from: checked, then left out (a new run sets its own)
 };
 const MODEL: Record<keyof ModelConfig, Check> = {
   cell: viaFlag("cell"), layers: viaFlag("layers"), hidden: viaFlag("hidden"), embed: viaFlag("embed"),
@@ -105,7 +108,7 @@ export function settingsFromConfig(raw: unknown, source: string, baseDir: string
     if (k === "corpus") out.corpus = (value as string[]).map(resolve);
     else if (k === "out") out.out = resolve(value as string);
     else if (k === "initFrom") settings.initFrom = resolve(value as string);
-    else if (k === "autoSize") continue; // how that run was sized, not a setting: its choice is in the other keys
+    else if (k === "lrHorizon" || k === "autoSize") continue; // fixed by the run it came from / how that run was sized: not settings
     else settings[k] = value;
   }
   // a stored config holds the forget bias that resolution filled in (1 with xavier or orthogonal init): taken

@@ -1,12 +1,15 @@
-// `rnn eval`: score a text (or the run's validation split) as one stream from a zero state.
+// `rnn eval`: score a text (or the run's validation split) as one stream from a zero state; with --dynamic,
+// also with dynamic evaluation (src/eval/dynamic.ts), reported apart and labelled "dynamic".
 import fs from "node:fs";
 import chalk from "chalk";
 import { type Corpus, readCorpus, vocabIndex } from "../corpus/corpus.ts";
 import type { Ids } from "../corpus/batches.ts";
-import { RnnError } from "../errors.ts";
+import { DYNAMIC_EVAL_DEFAULTS } from "../config.ts";
+import { RnnError, UsageError } from "../errors.ts";
 import { selectKernels } from "../kernels/index.ts";
 import { loadModel } from "../checkpoint/checkpoint.ts";
-import { evaluateIds, summarize } from "../eval/evaluate.ts";
+import { type DynamicSettings, evaluateDynamic } from "../eval/dynamic.ts";
+import { type EvalResult, evaluateIds, summarize } from "../eval/evaluate.ts";
 import { duration, human } from "./common.ts";
 import type { FlagsOf } from "./options.ts";
 
@@ -14,6 +17,7 @@ import type { FlagsOf } from "./options.ts";
 export type EvalFlags = FlagsOf<"eval">;
 
 export async function evalCommand(file: string | undefined, flags: EvalFlags): Promise<void> {
+  const dynamic = dynamicSettings(flags);
   const ops = await selectKernels(flags.kernels);
   const { model, meta } = loadModel(flags.model, ops);
   const progress = !flags.json && process.stderr.isTTY ? terminalProgress() : null;
@@ -28,18 +32,36 @@ export async function evalCommand(file: string | undefined, flags: EvalFlags): P
   const r = evaluateIds(model, ids, 256, progress ? (done, total) => progress("evaluating", done, total) : undefined);
   progress?.("done", 0, 0);
   const s = { ...summarize(r.lossSum, r.count), skipped };
+  // dynamic evaluation adapts a copy of the weights in memory (put back after): the checkpoint is only read
+  const dr = dynamic ? evaluateDynamic(model, ids, dynamic, progress ? (done, total) => progress("dynamic", done, total) : undefined) : null;
+  const d = dr ? summarize(dr.lossSum, dr.count) : null;
+  progress?.("done", 0, 0);
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify({ loss: s.loss, bpc: s.bpc, perplexity: s.perplexity, chars: s.chars, skipped: s.skipped })}\n`);
+    const dyn = d && dynamic ? { dynamic: { loss: d.loss, bpc: d.bpc, perplexity: d.perplexity, chars: d.chars, ...dynamic } } : {};
+    process.stdout.write(`${JSON.stringify({ loss: s.loss, bpc: s.bpc, perplexity: s.perplexity, chars: s.chars, skipped: s.skipped, ...dyn })}\n`);
     return;
   }
-  process.stdout.write(
-    `${chalk.bold(what)}: ${chalk.cyan(s.loss.toFixed(4))} nats/char · ${chalk.cyan(s.bpc.toFixed(4))} bits/char · ` +
-      `perplexity ${s.perplexity.toFixed(3)} · ${s.chars} characters scored${skipped ? chalk.yellow(` · ${skipped} outside the vocabulary skipped`) : ""}\n`,
-  );
+  process.stdout.write(`${chalk.bold(what)}: ${numbers(s)}${skipped ? chalk.yellow(` · ${skipped} outside the vocabulary skipped`) : ""}\n`);
+  if (d && dynamic) process.stdout.write(`${chalk.bold("dynamic")} (lr ${dynamic.lr}, decay ${dynamic.decay}, chunks of ${dynamic.seq}): ${numbers(d)}\n`);
+}
+
+function numbers(s: EvalResult): string {
+  return `${chalk.cyan(s.loss.toFixed(4))} nats/char · ${chalk.cyan(s.bpc.toFixed(4))} bits/char · perplexity ${s.perplexity.toFixed(3)} · ${s.chars} characters scored`;
+}
+
+/** --dynamic's settings (defaults: DYNAMIC_EVAL_DEFAULTS), or null; its flags without it are refused. */
+function dynamicSettings(flags: EvalFlags): DynamicSettings | null {
+  if (!flags.dynamic) {
+    const given = (["dynamicLr", "dynamicDecay", "seq"] as const).filter((k) => flags[k] !== undefined);
+    if (given.length) throw new UsageError(`${given.map((k) => (k === "seq" ? "--seq" : k === "dynamicLr" ? "--dynamic-lr" : "--dynamic-decay")).join(", ")} ${given.length > 1 ? "set" : "sets"} dynamic evaluation: give --dynamic too`);
+    return null;
+  }
+  const D = DYNAMIC_EVAL_DEFAULTS;
+  return { lr: flags.dynamicLr ?? D.dynamicLr, decay: flags.dynamicDecay ?? D.dynamicDecay, seq: flags.seq ?? D.seq };
 }
 
 /** "reading 42%" / "evaluating 42% · 1.2M chars/s · 0m31s left" on one terminal line, at most 10 times a second. */
-function terminalProgress(): (phase: "reading" | "evaluating" | "done", done: number, total: number) => void {
+function terminalProgress(): (phase: "reading" | "evaluating" | "dynamic" | "done", done: number, total: number) => void {
   let last = 0, shown = false, t0 = 0, phaseNow = "";
   return (phase, done, total) => {
     if (phase === "done") {
@@ -56,7 +78,7 @@ function terminalProgress(): (phase: "reading" | "evaluating" | "done", done: nu
     if (now - last < 100 && done < total) return;
     last = now;
     const pct = `${phase} ${Math.floor((100 * done) / total)}%`;
-    const rate = phase === "evaluating" && now - t0 > 500 ? (done / (now - t0)) * 1000 : 0;
+    const rate = phase !== "reading" && now - t0 > 500 ? (done / (now - t0)) * 1000 : 0;
     const tail = rate > 0 ? ` · ${human(rate)} chars/s · ${duration((total - done) / rate)} left` : "";
     process.stderr.write(`\r${pct}${tail}\x1b[K`);
     shown = true;

@@ -55,6 +55,7 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
     examples: [
       "rnn eval -m runs/longrange-lstm",
       "rnn eval -m runs/longrange-lstm/best.safetensors held-out.txt --json",
+      "rnn eval -m runs/longrange-lstm held-out.txt --dynamic",
     ],
     action: evalCommand,
   },

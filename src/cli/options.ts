@@ -4,8 +4,9 @@
 // "did you mean" hint for names from char-rnn, torch-rnn and nanoGPT.
 import { type Command, Option } from "commander";
 import {
-  ACTIVATIONS, BENCH_DEFAULTS, CELLS, DEFAULT_STEPS, DIAGNOSE_DEFAULTS, INITS, MODEL_DEFAULTS, OPTIMIZERS, parseChoice, parseDuration,
-  parseFloatFlag, parseIntFlag, PREDICT_DEFAULTS, SAMPLE_DEFAULTS, TRAIN_DEFAULTS, SERVE_DEFAULTS, TRAIN_SAMPLE_DEFAULTS,
+  ACTIVATIONS, BENCH_DEFAULTS, CELLS, DEFAULT_STEPS, DIAGNOSE_DEFAULTS, DROPOUT_MODES, DYNAMIC_EVAL_DEFAULTS, INITS, LR_SCHEDULES, MODEL_DEFAULTS,
+  OPTIMIZERS, parseChoice, parseDuration, parseFloatFlag, parseIntFlag, PREDICT_DEFAULTS, SAMPLE_DEFAULTS, TRAIN_DEFAULTS, TRAIN_EXTRA_DEFAULTS,
+  SERVE_DEFAULTS, TRAIN_SAMPLE_DEFAULTS,
 } from "../config.ts";
 import { UsageError } from "../errors.ts";
 import type { KernelChoice } from "../kernels/index.ts";
@@ -37,9 +38,9 @@ export interface OptionDecl {
 
 /** Where help finds each command's defaults: config.ts's objects themselves, read when help is built. */
 export const CONFIG_DEFAULTS: Record<CommandName, readonly object[]> = {
-  train: [MODEL_DEFAULTS, TRAIN_DEFAULTS, TRAIN_SAMPLE_DEFAULTS],
+  train: [MODEL_DEFAULTS, TRAIN_DEFAULTS, TRAIN_SAMPLE_DEFAULTS, TRAIN_EXTRA_DEFAULTS],
   sample: [SAMPLE_DEFAULTS],
-  eval: [],
+  eval: [DYNAMIC_EVAL_DEFAULTS],
   predict: [PREDICT_DEFAULTS],
   score: [],
   info: [],
@@ -81,6 +82,10 @@ export const OPTIONS = [
   { flags: "--activation <fn>", field: "activation", parse: choice(ACTIVATIONS), help: `${ACTIVATIONS.join(" | ")}, for --cell rnn`, commands: ["train", "import"], familiar: ["nonlinearity"] },
   { flags: "--residual", field: "residual", help: "y = x + f(x) between stacked layers", commands: ["train", "import"] },
   { flags: "--dropout <p>", field: "dropout", parse: fraction, help: "inverted dropout between layers and before the decoder", commands: ["train"] },
+  { flags: "--dropout-mode <mode>", field: "dropoutMode", parse: choice(DROPOUT_MODES), help: "--dropout's masks: element (fresh for every element) | locked (one per stream per chunk, the same at every step)", commands: ["train"] },
+  { flags: "--dropout-input <p>", field: "dropoutInput", parse: fraction, help: "locked dropout on the embedding vectors (layer 0's input; needs --embed)", commands: ["train"] },
+  { flags: "--weight-drop <p>", field: "weightDrop", parse: fraction, help: "DropConnect on W_hh: one mask per chunk, shared by all streams", commands: ["train"] },
+  { flags: "--embed-dropout <p>", field: "embedDropout", parse: fraction, help: "drop whole embedding rows (characters) per chunk (needs --embed)", commands: ["train"] },
   { flags: "--init <kind>", field: "init", parse: choice(INITS), help: INITS.join(" | "), commands: ["train"] },
   { flags: "--no-forget-gate", field: "forgetGate", help: "--cell lstm without forget gate (1997: c_t = c_{t−1} + i⊙g)", commands: ["train"] },
   { flags: "--forget-bias <b>", field: "forgetBias", parse: num(), help: "LSTM forget-gate bias", default: "1 with xavier/orthogonal init", commands: ["train"] },
@@ -91,13 +96,15 @@ export const OPTIONS = [
   { flags: "--optimizer <name>", field: "optimizer", parse: choice(OPTIMIZERS), help: OPTIMIZERS.join(" | "), commands: ["train"] },
   { flags: "--lr <rate>", field: "lr", parse: positive, help: "learning rate", commands: ["train"], familiar: ["learning_rate"] },
   { flags: "--momentum <m>", field: "momentum", parse: fraction, help: "sgd momentum", commands: ["train"] },
-  { flags: "--weight-decay <w>", field: "weightDecay", parse: nonNegative, help: "L2 weight decay", commands: ["train"] },
+  { flags: "--weight-decay <w>", field: "weightDecay", parse: nonNegative, help: "L2 weight decay (with --optimizer adamw: decoupled, θ ← θ·(1 − lr·w))", commands: ["train"] },
   { flags: "--clip <norm>", field: "clip", parse: nonNegative, help: "global gradient-norm clipping, 0 = off", commands: ["train"], familiar: ["grad_clip"] },
   { flags: "--clip-value <v>", field: "clipValue", parse: nonNegative, help: "per-element gradient clipping, 0 = off", commands: ["train"] },
   { flags: "--ortho-reg <lambda>", field: "orthoReg", parse: nonNegative, help: "orthogonal regularisation λ‖WᵀW − I‖² of recurrent matrices", commands: ["train"] },
   { flags: "--lr-decay <f>", field: "lrDecay", parse: num({ min: 0, exclusiveMin: true, max: 1 }), help: "multiply the learning rate by f every --lr-decay-every steps", commands: ["train"], familiar: ["learning_rate_decay", "lr_decay_factor"] },
   { flags: "--lr-decay-every <n>", field: "lrDecayEvery", parse: int(), help: "steps between learning-rate decays", default: false, commands: ["train"] },
   { flags: "--warmup <n>", field: "warmup", parse: int(0), help: "linear learning-rate warmup steps", commands: ["train"], familiar: ["warmup_iters"] },
+  { flags: "--lr-schedule <kind>", field: "lrSchedule", parse: choice(LR_SCHEDULES), help: "step (--lr-decay every --lr-decay-every steps) | cosine (from --lr after --warmup down to --lr-min at the step budget)", commands: ["train"] },
+  { flags: "--lr-min <rate>", field: "lrMin", parse: nonNegative, help: "the learning rate --lr-schedule cosine ends at", commands: ["train"], familiar: ["min_lr"] },
   { flags: "--patience <k>", field: "patience", parse: int(0), help: "stop after k evaluations without improvement", default: "off", commands: ["train"] },
   // ---- rnn train: budget, cadence, run
   { flags: "--steps <n>", field: "steps", parse: int(), help: "optimizer steps, counted from the start of the run", default: `${DEFAULT_STEPS} if no budget given`, commands: ["train"], familiar: ["max_iters"] },
@@ -146,7 +153,11 @@ export const OPTIONS = [
   // ---- rnn info
   { flags: "--json", field: "json", help: "print everything as one JSON object (usable as a --config file)", commands: ["info"] },
   // ---- rnn eval
-  { flags: "--json", field: "json", help: 'print {"loss","bpc","perplexity","chars","skipped"}', commands: ["eval"] },
+  { flags: "--json", field: "json", help: 'print {"loss","bpc","perplexity","chars","skipped"}, and with --dynamic "dynamic": {"loss","bpc","perplexity","chars","lr","decay","seq"}', commands: ["eval"] },
+  { flags: "--dynamic", field: "dynamic", help: "also dynamic evaluation: after scoring each chunk, one SGD step on it, decaying back toward the trained weights (reported apart)", commands: ["eval"] },
+  { flags: "--dynamic-lr <rate>", field: "dynamicLr", parse: positive, help: "--dynamic: learning rate of the step on each chunk", commands: ["eval"] },
+  { flags: "--dynamic-decay <lambda>", field: "dynamicDecay", parse: num({ min: 0, max: 1 }), help: "--dynamic: each step pulls the weights back by λ(θ₀ − θ)", commands: ["eval"] },
+  { flags: "--seq <T>", field: "seq", parse: int(), help: "--dynamic: characters per chunk (one step each)", commands: ["eval"] },
   // ---- rnn diagnose
   { flags: "-m, --model <path>", field: "model", parse: each, help: "run directory or .safetensors file; repeat to compare models in one plot", required: true, commands: ["diagnose"], familiar: ["checkpoint"] },
   { flags: "--seq <T>", field: "seq", parse: int(), help: "steps in the chunk", default: "the model's --seq", commands: ["diagnose"], familiar: ["seq_length", "block_size", "bptt"] },

@@ -13,7 +13,7 @@ import type { TrainFlags } from "./train.ts";
 /**
  * Flags that do nothing with the run's other settings are refused rather than silently ignored: --momentum
  * with an optimizer other than sgd; --lr-decay-every without --lr-decay (a factor of 1) and --lr-decay
- * without --lr-decay-every (no step at which to decay). `flags` are the flags typed, `cfg` the effective config.
+ * without --lr-decay-every (no step at which to decay); --lr-min without --lr-schedule cosine. `flags` are the flags typed, `cfg` the effective config.
  */
 export function refuseUselessFlags(flags: TrainFlags, cfg: TrainConfig): void {
   if (flags.momentum !== undefined && cfg.optimizer !== "sgd") {
@@ -21,6 +21,9 @@ export function refuseUselessFlags(flags: TrainFlags, cfg: TrainConfig): void {
   }
   if (flags.lrDecayEvery !== undefined && cfg.lrDecay === 1) {
     throw new UsageError(`--lr-decay-every ${flags.lrDecayEvery} does nothing without --lr-decay (the factor is 1): give --lr-decay F too, e.g. --lr-decay 0.5`);
+  }
+  if (flags.lrMin !== undefined && cfg.lrSchedule !== "cosine") {
+    throw new UsageError(`--lr-min is the floor of --lr-schedule cosine (the ${cfg.lrSchedule ?? "step"} schedule does not use it): give --lr-schedule cosine too, or drop --lr-min`);
   }
   if (flags.lrDecay !== undefined && flags.lrDecay !== 1 && cfg.lrDecayEvery === 0) {
     throw new UsageError(`--lr-decay ${flags.lrDecay} does nothing without --lr-decay-every (the steps between decays): give --lr-decay-every N too`);

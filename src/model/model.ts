@@ -12,6 +12,7 @@ import type { Arr, Kernels } from "../kernels/types.ts";
 import type { Rng } from "../rng.ts";
 import { hiddenGrad, inputBias, type StateName } from "./cells/cell.ts";
 import { cellOf, gateCount } from "./cells/index.ts";
+import { chunkWeights, createDropSpace, drawMask, dropInput, dropInputBackward, type ChunkDrop, type DropSpace, whhGrad } from "./dropout.ts";
 import { type LayerBuffers, type LayerWeights, layerBuffers, stateAt } from "./layer.ts";
 import { type LayerTensor, layerViews, makeSlab, paramSpec, type ParamSpec, type Slab, tensorNames, viewsOf } from "./params.ts";
 
@@ -105,9 +106,15 @@ export interface Workspace {
   dBias: Arr;
   /** set by forward(): was dropout applied (masks valid) */
   dropped: boolean;
+  /** the other dropouts' buffers (input, DropConnect on W_hh) and what forward() applied (dropout.ts) */
+  drop: DropSpace;
 }
 
-export function createWorkspace(m: Model, B: number, T: number, opts: { dropout?: boolean; grad?: boolean } = {}): Workspace {
+/**
+ * Buffers for chunks of B streams × T steps. opts: grad (default true) for a following backward(); dropout,
+ * dropoutInput, weightDrop (training) for the masks of those dropouts (dropout.ts).
+ */
+export function createWorkspace(m: Model, B: number, T: number, opts: { dropout?: boolean; grad?: boolean; dropoutInput?: boolean; weightDrop?: boolean } = {}): Workspace {
   const { hidden: H, embed: E, vocabSize: V, layers: Lc, residual } = m.cfg;
   const ops = m.ops, cell = cellOf(m.cfg), G = cell.gates.length, N = T * B;
   const grad = opts.grad ?? true;
@@ -135,6 +142,7 @@ export function createWorkspace(m: Model, B: number, T: number, opts: { dropout?
     dWihT: grad && E === 0 ? ops.alloc(V * G * H) : null,
     dBias: grad ? ops.alloc(G * H) : empty,
     dropped: false,
+    drop: createDropSpace(ops, { N, E, GH: G * H, H, input: !!opts.dropoutInput && E > 0, weights: !!opts.weightDrop && grad }),
   };
 }
 
@@ -162,6 +170,12 @@ export interface ForwardOptions {
   scale?: number;
   /** inverted dropout probability between layers and before the decoder (training only) */
   dropout?: number;
+  /** --dropout-mode locked: those masks are one per stream, the same at every step of the chunk */
+  locked?: boolean;
+  /** locked dropout probability on the embedding vectors (training only; a workspace made with dropoutInput) */
+  dropoutInput?: number;
+  /** the chunk's shared masks (DropConnect on W_hh, embedding rows), drawn by drawChunkDrop (training only) */
+  chunk?: ChunkDrop | null;
   rng?: Rng;
 }
 
@@ -178,10 +192,14 @@ export function forward(m: Model, ws: Workspace, state: State, opts: ForwardOpti
   const B = ws.B, T = ws.T, N = B * T, GH = cell.gates.length * H;
   const p = opts.dropout ?? 0;
   ws.dropped = p > 0 && ws.masks[0] !== null;
-  if (ws.X0) ops.gatherRows(ws.X0, m.params.views[tensorNames.embedding], ws.idx, N, E, false);
+  const chunk = (ws.drop.chunk = opts.chunk ?? null);
+  if (ws.X0) {
+    ops.gatherRows(ws.X0, m.params.views[tensorNames.embedding], ws.idx, N, E, false);
+    dropInput(ws.X0, ws.idx, ws.drop, B, T, E, opts.dropoutInput ?? 0, opts.rng); // embedding rows, locked input mask
+  }
   let input: Arr | null = ws.X0; // [N × In]
   for (let l = 0; l < m.layers.length; l++) {
-    const W = m.layers[l], Lb = ws.layers[l];
+    const W = chunkWeights(m, chunk, l), Lb = ws.layers[l]; // W_hh ⊙ M under --weight-drop
     const In = l === 0 ? (E > 0 ? E : V) : H;
     // gates[N × GH] = input projection of all T steps + bias
     if (l === 0 && m.wihT) ops.gatherRows(Lb.gates, m.wihT, ws.idx, N, GH, false); // rows of W_ihᵀ + bias (pack())
@@ -196,11 +214,9 @@ export function forward(m: Model, ws: Workspace, state: State, opts: ForwardOpti
       if (residual && l > 0) for (let i = 0; i < N * H; i++) out[i] = hs[i] + input![i];
       else out.set(hs);
       if (ws.dropped) {
-        const mask = ws.masks[l]!, keep = 1 / (1 - p), rng = opts.rng!;
-        for (let i = 0; i < N * H; i++) {
-          mask[i] = rng.next() < p ? 0 : keep;
-          out[i] *= mask[i];
-        }
+        const mask = ws.masks[l]!;
+        drawMask(mask, opts.rng!, p, B, T, H, !!opts.locked);
+        for (let i = 0; i < N * H; i++) out[i] *= mask[i];
       }
     }
     input = out;
@@ -227,7 +243,7 @@ export function backward(m: Model, ws: Workspace, grads: Slab): void {
   let dOut = ws.dA, dIn = ws.dB;
   ops.gemmNN(dOut, ws.dLogits, m.params.views[tensorNames.decoderWeight], N, H, V, false); // dTop[N×H] = dLogits · W_dec
   for (let l = Lc - 1; l >= 0; l--) {
-    const W = m.layers[l], Lb = ws.layers[l], g = gl[l];
+    const W = chunkWeights(m, ws.drop.chunk, l), Lb = ws.layers[l], g = gl[l]; // as forward() ran it
     const In = l === 0 ? (E > 0 ? E : V) : H;
     const input = l === 0 ? ws.X0 : ws.outs[l - 1];
     if (ws.dropped) {
@@ -240,7 +256,7 @@ export function backward(m: Model, ws: Workspace, grads: Slab): void {
     const dX = Lb.gates; // ∂L/∂(input projection) [N × GH]
     const dHh = hiddenGrad(cell, Lb); // ∂L/∂(hidden projection) [N × GH]
     const hPrev = Lb.hs.subarray(0, N * H); // h_{t-1} for t = 0..T-1 [N × H]
-    ops.gemmTNAcc(g.whh, dHh, hPrev, GH, H, N); // dW_hh[GH×H] += dHhᵀ · hPrev
+    whhGrad(ops, g.whh, dHh, hPrev, GH, H, N, ws.drop, l); // dW_hh[GH×H] += dHhᵀ · hPrev (⊙ M under --weight-drop)
     if (dHh === dX) {
       // a "summed" hidden projection: both biases get the same column sums; sum once (from zero, as
       // biasBackward into a zeroed gradient would) and add to both
@@ -265,7 +281,10 @@ export function backward(m: Model, ws: Workspace, grads: Slab): void {
       // gradient into this layer's input [N × In]
       ops.gemmNN(dIn, dX, W.wih, N, In, GH, false);
       if (residual && l > 0) for (let i = 0; i < N * H; i++) dIn[i] += dOut[i];
-      if (l === 0) ops.scatterAddRows(grads.views[tensorNames.embedding], dIn, ws.idx, N, E);
+      if (l === 0) {
+        dropInputBackward(dIn, ws.idx, ws.drop, N, E); // through the input mask and the embedding rows' scale
+        ops.scatterAddRows(grads.views[tensorNames.embedding], dIn, ws.idx, N, E);
+      }
       const t = dOut;
       dOut = dIn;
       dIn = t;

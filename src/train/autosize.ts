@@ -5,13 +5,13 @@
 //
 // The rule, all of whose constants are AUTOSIZE below (retune them there; nothing else changes):
 //  1. Model: the largest rung of LADDER whose characters processable in the budget (speed × usable seconds ×
-//     SAFETY) reach CHARS_PER_PARAM × its parameter count, and whose parameter count is at most
-//     PARAMS_PER_CHAR × the training characters; the first rung when none qualifies.
+//     SAFETY) make at least MIN_STEPS steps of B·T and reach CHARS_PER_PARAM × its parameter count, and whose
+//     parameter count is at most PARAMS_PER_CHAR × the training characters; the first rung when none qualifies.
 //  2. Horizon: steps = ⌊speed × usable seconds × SAFETY / (B·T)⌋ (SAFETY leaves room for validation,
 //     checkpoints and a slower moment). The run stops at the horizon or at --time, whichever comes first.
 //  3. Dropout: DROPOUT_BY_EPOCHS for the passes over the training text the horizon makes, at most the rung's.
-//  4. Learning rate: the rung's, decayed in LR_DECAYS equal steps (--lr-decay, --lr-decay-every) so that it
-//     ends at LR_END × itself at the horizon.
+//  4. Learning rate: the rung's, on a cosine (--lr-schedule cosine) from it down to LR_END × itself (--lr-min)
+//     at the horizon.
 //  5. Validation, kept small: valFrac = min(VAL_FRAC_MAX, VAL_CHARS / corpus characters), evalEvery =
 //     max(EVAL_MIN, horizon / EVALS).
 // "Usable seconds" are the budget less what measuring the speed took: --time is the whole wall clock.
@@ -44,13 +44,15 @@ export interface Rung {
 export const AUTOSIZE = {
   /** the candidates, smallest first */
   LADDER: [
-    { cell: "lstm", layers: 2, hidden: 128, batch: 50, seq: 50, lr: 2e-3, dropout: 0.1, efficiency: 1 },
-    { cell: "lstm", layers: 2, hidden: 256, batch: 50, seq: 50, lr: 2e-3, dropout: 0.2, efficiency: 1 },
-    { cell: "lstm", layers: 2, hidden: 384, batch: 50, seq: 50, lr: 2e-3, dropout: 0.25, efficiency: 1 },
-    { cell: "lstm", layers: 2, hidden: 512, batch: 50, seq: 50, lr: 2e-3, dropout: 0.3, efficiency: 1 },
+    { cell: "lstm", layers: 2, hidden: 128, batch: 50, seq: 50, lr: 1e-2, dropout: 0, efficiency: 0.9 },
+    { cell: "lstm", layers: 2, hidden: 256, batch: 50, seq: 50, lr: 6e-3, dropout: 0.2, efficiency: 1 },
+    { cell: "lstm", layers: 2, hidden: 384, batch: 50, seq: 50, lr: 4e-3, dropout: 0.25, efficiency: 1 },
+    { cell: "lstm", layers: 2, hidden: 512, batch: 50, seq: 50, lr: 3e-3, dropout: 0.3, efficiency: 1 },
   ] as readonly Rung[],
-  /** a rung qualifies when the budget lets it see at least this many characters per parameter */
-  CHARS_PER_PARAM: 20,
+  /** a rung qualifies when the budget lets it take at least this many steps … */
+  MIN_STEPS: 3000,
+  /** … and see at least this many characters per parameter */
+  CHARS_PER_PARAM: 2,
   /** … and has at most this many parameters per training character (small corpora get small models) */
   PARAMS_PER_CHAR: 4,
   /** the share of the usable seconds the horizon plans for */
@@ -58,13 +60,12 @@ export const AUTOSIZE = {
   /** dropout by the epochs the horizon covers: the first row whose `epochs` is at least that many */
   DROPOUT_BY_EPOCHS: [
     { epochs: 1, dropout: 0 },
-    { epochs: 4, dropout: 0.1 },
-    { epochs: 16, dropout: 0.2 },
+    { epochs: 3, dropout: 0.1 },
+    { epochs: 8, dropout: 0.2 },
     { epochs: Infinity, dropout: 0.3 },
   ] as readonly { epochs: number; dropout: number }[],
-  /** the learning rate at the horizon, as a fraction of the peak, reached in LR_DECAYS equal decays */
-  LR_END: 0.1,
-  LR_DECAYS: 10,
+  /** the learning rate at the horizon (the cosine's floor, --lr-min), as a fraction of the peak */
+  LR_END: 0.05,
   /** validation: at most this fraction of the corpus, and no more characters than VAL_CHARS */
   VAL_FRAC_MAX: 0.05,
   VAL_CHARS: 20_000,
@@ -79,9 +80,8 @@ export const AUTOSIZE = {
 };
 
 // ── where a cosine schedule plugs in ─────────────────────────────────────────────────────────────────────
-// COSINE: when `lrSchedule: "cosine"` and `lrMin` land in config.ts, `schedule` below returns
-// { lrSchedule: "cosine", lrMin: lr × LR_END } (a cosine from lr to lrMin over the horizon) instead of the
-// step decay. SCHEDULE_FIELDS already lists them: given on the command line, they keep the rule's hands off.
+// The schedule is a cosine from lr to lrMin = lr × LR_END over the horizon (src/train/schedule.ts). Any of
+// SCHEDULE_FIELDS given on the command line keeps the rule's hands off the schedule.
 const SCHEDULE_FIELDS = ["lrDecay", "lrDecayEvery", "lrSchedule", "lrMin"] as const;
 
 /** The shape settings a user may fix: kept, and applied to every rung. */
@@ -132,8 +132,8 @@ export interface BudgetChoice {
 /** The rule with its constants, in one line (stored in the checkpoint with the choice). */
 export function ruleOf(t = AUTOSIZE): string {
   const epochs = t.DROPOUT_BY_EPOCHS.map((r) => `${Number.isFinite(r.epochs) ? `≤${r.epochs}` : "more"}: ${r.dropout}`).join(", ");
-  return `largest of ${t.LADDER.map((r) => `${label(r)} B${r.batch} T${r.seq}`).join(", ")} seeing ≥ ${t.CHARS_PER_PARAM} chars/param, ≤ ${t.PARAMS_PER_CHAR} params/char; ` +
-    `safety ${t.SAFETY}; dropout by epochs ${epochs}; lr to ×${t.LR_END} in ${t.LR_DECAYS} decays`;
+  return `largest of ${t.LADDER.map((r) => `${label(r)} B${r.batch} T${r.seq} lr ${num(r.lr)}`).join(", ")} seeing ≥ ${t.CHARS_PER_PARAM} chars/param, ≤ ${t.PARAMS_PER_CHAR} params/char; ` +
+    `safety ${t.SAFETY}; dropout by epochs ${epochs}; min ${t.MIN_STEPS} steps; cosine lr to ×${t.LR_END}`;
 }
 
 const label = (r: { cell: string; layers: number; hidden: number }) => `${r.cell} ${r.layers}×${r.hidden}`;
@@ -148,7 +148,8 @@ export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
   const shapes = t.LADDER.map((r) => shapeOf(r, given, inp.vocabSize, trainChars));
   const chars = (s: Shape) => inp.speedOf(s) * usable * t.SAFETY; // characters the budget lets it see
   const params = shapes.map((s) => paramSpec(s.model).size);
-  const qualifies = (i: number) => chars(shapes[i]) >= t.CHARS_PER_PARAM * params[i] && params[i] <= t.PARAMS_PER_CHAR * trainChars;
+  const qualifies = (i: number) =>
+    chars(shapes[i]) >= t.MIN_STEPS * shapes[i].batch * shapes[i].seq && chars(shapes[i]) >= t.CHARS_PER_PARAM * params[i] && params[i] <= t.PARAMS_PER_CHAR * trainChars;
 
   // 1. the rung: the nearest width to a given --hidden, else the largest that qualifies
   let at = 0;
@@ -169,7 +170,7 @@ export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
   const dropout = given.dropout ?? Math.min(rung.dropout, byEpochs);
   const lr = given.lr ?? rung.lr;
   const ownSchedule = SCHEDULE_FIELDS.some((k) => (given as Record<string, unknown>)[k] !== undefined);
-  const sched = ownSchedule ? {} : schedule(steps, t);
+  const sched = ownSchedule ? {} : schedule(lr, t);
   const evalEvery = given.evalEvery ?? Math.max(t.EVAL_MIN, Math.round(steps / t.EVALS));
 
   const chosen: Partial<TrainSettings> = {
@@ -179,7 +180,7 @@ export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
   const settings = Object.fromEntries(Object.entries(chosen).filter(([k]) => (given as Record<string, unknown>)[k] === undefined)) as Partial<TrainSettings>;
 
   // the explanation
-  const decay = sched.lrDecay !== undefined ? ` decaying to ${num(lr * Math.pow(sched.lrDecay, Math.floor((steps - 1) / sched.lrDecayEvery!)))} (×${sched.lrDecay} every ${sched.lrDecayEvery === 1 ? "step" : `${sched.lrDecayEvery} steps`})` : "";
+  const decay = sched.lrMin !== undefined ? ` on a cosine to ${num(sched.lrMin)}` : "";
   const lines = [
     `auto-sizing for --time ${duration(inp.budget)} (--no-auto-size: the defaults instead): ${inp.measured}, ${inp.threads} thread${inp.threads === 1 ? "" : "s"}` +
       `${inp.spent > 0 ? `; ${inp.spent.toFixed(1)}s of the budget spent measuring` : ""}`,
@@ -192,8 +193,8 @@ export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
     const next = at + 1 < shapes.length ? at + 1 : -1;
     const why = next < 0 ? "the largest rung" : params[next] > t.PARAMS_PER_CHAR * trainChars
       ? `${label(shapes[next].model)} would have ${(params[next] / trainChars).toFixed(1)} params per training char`
-      : `${label(shapes[next].model)} would see ${(chars(shapes[next]) / params[next]).toFixed(1)} chars per param`;
-    lines.push(`  the largest of ${shapes.map((s) => label(s.model)).join(", ")} seeing ≥ ${t.CHARS_PER_PARAM} chars per param in the budget, ≤ ${t.PARAMS_PER_CHAR} params per char (${why})`);
+      : `${label(shapes[next].model)} would take ${Math.floor(chars(shapes[next]) / (shapes[next].batch * shapes[next].seq))} steps and see ${(chars(shapes[next]) / params[next]).toFixed(1)} chars per param`;
+    lines.push(`  the largest of ${shapes.map((s) => label(s.model)).join(", ")} taking ≥ ${t.MIN_STEPS} steps and seeing ≥ ${t.CHARS_PER_PARAM} chars per param in the budget, ≤ ${t.PARAMS_PER_CHAR} params per char (${why})`);
   }
   const kept = Object.keys(chosen).filter((k) => (given as Record<string, unknown>)[k] !== undefined);
   if (kept.length) lines.push(`  kept from the command line: ${kept.map(flagOf).join(", ")}`);
@@ -215,10 +216,7 @@ function shapeOf(r: Rung, given: Partial<TrainSettings>, vocabSize: number, trai
   return { model, batch: B, seq: T, efficiency: r.efficiency };
 }
 
-/** --lr-decay and --lr-decay-every that bring lr to LR_END × lr at the last step of the horizon (none for one step). */
-function schedule(steps: number, t = AUTOSIZE): { lrDecay?: number; lrDecayEvery?: number } {
-  const every = Math.max(1, Math.round(steps / t.LR_DECAYS));
-  const decays = Math.floor((steps - 1) / every); // lrAt: lr × decay^⌊step/every⌋, the last step being steps − 1
-  if (decays < 1) return {};
-  return { lrDecay: Number(Math.pow(t.LR_END, 1 / decays).toPrecision(4)), lrDecayEvery: every };
+/** --lr-schedule cosine and --lr-min: from lr down to LR_END × lr at the horizon. */
+function schedule(lr: number, t = AUTOSIZE): { lrSchedule?: "cosine"; lrMin?: number } {
+  return { lrSchedule: "cosine", lrMin: Number((lr * t.LR_END).toPrecision(3)) };
 }

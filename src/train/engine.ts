@@ -4,7 +4,8 @@
 import type { TrainConfig } from "../config.ts";
 import type { Arr } from "../kernels/types.ts";
 import type { Batcher } from "../corpus/batches.ts";
-import { backward, createState, createWorkspace, forward, type Model, resetState, type State } from "../model/model.ts";
+import { type ChunkDrop, type ChunkDropRates, createChunkDrop, drawChunkDrop } from "../model/dropout.ts";
+import { backward, createState, createWorkspace, forward, type ForwardOptions, type Model, resetState, type State } from "../model/model.ts";
 import { makeSlab, type Slab } from "../model/params.ts";
 import type { Rng } from "../rng.ts";
 import type { AdamScalars, OptimizerState } from "./optim.ts";
@@ -36,15 +37,41 @@ export interface Engine {
   dispose(): Promise<void>;
 }
 
+/** The dropouts of a training chunk, as the workspace needs them allocated (src/model/dropout.ts). */
+export function workspaceDrops(cfg: TrainConfig): { dropout: boolean; dropoutInput: boolean; weightDrop: boolean } {
+  return { dropout: cfg.dropout > 0, dropoutInput: (cfg.dropoutInput ?? 0) > 0, weightDrop: (cfg.weightDrop ?? 0) > 0 };
+}
+
+/** The rates of the masks one chunk shares across all its streams (and threads): W_hh's and the embedding rows'. */
+export function chunkDropRates(cfg: TrainConfig): ChunkDropRates {
+  return { weights: cfg.weightDrop ?? 0, rows: cfg.embedDropout ?? 0 };
+}
+
+/** Whether a chunk draws masks per stream (each thread from its own generator): --dropout, --dropout-input. */
+export function drawsStreamMasks(cfg: TrainConfig): boolean {
+  return cfg.dropout > 0 || (cfg.dropoutInput ?? 0) > 0;
+}
+
+/** forward()'s options for a training chunk. */
+export function trainForward(cfg: TrainConfig, rng: Rng, scale: number, chunk: ChunkDrop | null): ForwardOptions {
+  return { grad: true, dropout: cfg.dropout, rng, scale, locked: cfg.dropoutMode === "locked", dropoutInput: cfg.dropoutInput ?? 0, chunk };
+}
+
 /**
  * Runs streams b0 … b0+nb−1 of the batcher (default: all B) on this thread. The gradient is scaled by
  * 1 / (B·T), so the gradients of all parts of a batch add up to the gradient of the batch's mean loss.
+ * The chunk masks (--weight-drop, --embed-dropout) are its own, drawn from the generator run() is given, unless
+ * `shared` hands it ones drawn by its caller (the data-parallel engine, for all threads at once).
  */
-export function createLocalEngine(model: Model, cfg: TrainConfig, batcher: Batcher, part: { b0: number; nb: number } = { b0: 0, nb: cfg.batch }): Engine {
+export function createLocalEngine(
+  model: Model, cfg: TrainConfig, batcher: Batcher, part: { b0: number; nb: number } = { b0: 0, nb: cfg.batch }, shared?: { chunk: ChunkDrop | null },
+): Engine {
   const B = cfg.batch, T = cfg.seq, { b0, nb } = part;
   // the kernels' helper thread is a second core: only when training was given more than one
   model.ops.setHelper?.(cfg.threads > 1);
-  const ws = createWorkspace(model, nb, T, { dropout: cfg.dropout > 0 });
+  const ws = createWorkspace(model, nb, T, workspaceDrops(cfg));
+  const chunkDrop = shared ? shared.chunk : createChunkDrop(model, chunkDropRates(cfg));
+  const drawsChunk = !shared && chunkDrop !== null;
   const state = createState(model, nb);
   const grads = makeSlab(model.spec, (n) => model.ops.alloc(n));
   const scale = 1 / (B * T);
@@ -55,7 +82,8 @@ export function createLocalEngine(model: Model, cfg: TrainConfig, batcher: Batch
     run(chunk, rng) {
       batcher.fill(chunk, ws.idx, ws.targets, b0, nb);
       grads.data.fill(0);
-      const r = forward(model, ws, state, { grad: true, dropout: cfg.dropout, rng, scale });
+      if (drawsChunk) drawChunkDrop(model, chunkDrop, rng);
+      const r = forward(model, ws, state, trainForward(cfg, rng, scale, chunkDrop));
       backward(model, ws, grads);
       return r;
     },

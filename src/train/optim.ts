@@ -1,5 +1,5 @@
 // Optimizers and gradient clipping over one slab, with exactly PyTorch's update rules (torch.optim.Adam /
-// RMSprop / Adagrad / SGD, torch.nn.utils.clip_grad_norm_ / clip_grad_value_), so a run compares with
+// AdamW / RMSprop / Adagrad / SGD, torch.nn.utils.clip_grad_norm_ / clip_grad_value_), so a run compares with
 // PyTorch step for step. Adam, the sum of squares and the clipping scale run as kernels (the memory of `ops`
 // holds params, grads and the state slab); RMSprop, Adagrad and SGD are loops here.
 //
@@ -16,7 +16,7 @@ export interface OptimizerConfig {
   beta1: number; // adam
   beta2: number; // adam
   eps: number;
-  weightDecay: number; // L2, added to the gradient as PyTorch does
+  weightDecay: number; // L2, added to the gradient as PyTorch does; adamw: decoupled (p ← p·(1 − lr·wd))
 }
 
 /** The state each optimizer keeps per parameter, in slab order (SGD without momentum keeps none). */
@@ -25,6 +25,7 @@ export const OPTIMIZER_SLOTS = {
   rmsprop: ["square_avg"],
   adagrad: ["sum"],
   sgd: ["momentum_buffer"],
+  adamw: ["exp_avg", "exp_avg_sq"],
 } as const satisfies Record<OptimizerKind, readonly string[]>;
 
 export type OptimizerSlot = (typeof OPTIMIZER_SLOTS)[OptimizerKind][number];
@@ -66,6 +67,7 @@ export function optimizerStep(cfg: OptimizerConfig, st: OptimizerState, params: 
   st.step++;
   switch (cfg.optimizer) {
     case "adam":
+    case "adamw": // the decoupled decay is in adamScalars / adam()
       adam(ops, params, slot(st, "exp_avg"), slot(st, "exp_avg_sq"), grads, adamScalars(cfg, st.step, lr));
       break;
     case "rmsprop": {
@@ -108,11 +110,18 @@ export interface AdamScalars {
   stepSize: number;
   /** √(1 − b2^step) */
   bc2Sqrt: number;
+  /** AdamW (torch.optim.AdamW, decoupled weight decay): the parameters are first multiplied by 1 − lr·wd,
+   *  rounded to float32 as torch's float32 mul_ rounds it, and wd above is 0. Adam: 1 (nothing) */
+  decay: number;
 }
 
 export function adamScalars(cfg: OptimizerConfig, step: number, lr: number): AdamScalars {
   const b1 = cfg.beta1, b2 = cfg.beta2;
-  return { b1, b2, eps: cfg.eps, wd: cfg.weightDecay, stepSize: lr / (1 - Math.pow(b1, step)), bc2Sqrt: Math.sqrt(1 - Math.pow(b2, step)) };
+  const decoupled = cfg.optimizer === "adamw";
+  return {
+    b1, b2, eps: cfg.eps, wd: decoupled ? 0 : cfg.weightDecay, stepSize: lr / (1 - Math.pow(b1, step)), bc2Sqrt: Math.sqrt(1 - Math.pow(b2, step)),
+    decay: decoupled ? Math.fround(1 - lr * cfg.weightDecay) : 1,
+  };
 }
 
 /**
@@ -121,6 +130,7 @@ export function adamScalars(cfg: OptimizerConfig, step: number, lr: number): Ada
  * thread over that thread's slice.
  */
 export function adam(ops: Kernels, p: Arr, m: Arr, v: Arr, g: Arr, a: AdamScalars): void {
+  if (a.decay !== 1) ops.scale(p, a.decay, p.length); // AdamW: p ← p · (1 − lr·wd), then Adam without wd
   ops.adam(p, m, v, g, g.length, a.stepSize, a.b1, a.b2, a.bc2Sqrt, a.eps, a.wd);
 }
 

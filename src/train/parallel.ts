@@ -15,7 +15,8 @@ import type { Batcher } from "../corpus/batches.ts";
 import type { Arr, Kernels } from "../kernels/types.ts";
 import type { Model } from "../model/model.ts";
 import type { Rng } from "../rng.ts";
-import { createLocalEngine, type Engine, packState, unpackState } from "./engine.ts";
+import { type ChunkDropBuffers, createChunkDrop, drawChunkDrop } from "../model/dropout.ts";
+import { chunkDropRates, createLocalEngine, drawsStreamMasks, type Engine, packState, unpackState } from "./engine.ts";
 import { adam, type AdamScalars, slot } from "./optim.ts";
 
 /** Control words (Int32Array over a SharedArrayBuffer; optSlab is a byte offset, read back as unsigned). */
@@ -45,6 +46,8 @@ export interface WorkerInit {
   bsum: { offset: number; length: number }[];
   whhP: { offset: number; length: number }[];
   wihT: { offset: number; length: number } | null;
+  /** the masks every thread's chunk shares (--weight-drop, --embed-dropout), drawn by the main thread; null when none */
+  chunkDrop: { whh: { mask: Span; whh: Span; whhP: Span }[]; rows: Span | null } | null;
   /** the worker's streams as their own text: streams b0…b0+nb−1 of the training split */
   ids: Uint16Array | Uint32Array;
   nb: number;
@@ -56,7 +59,7 @@ export interface WorkerInit {
   sumsq: Float64Array;
   /** [threads] byte offsets of every part's gradient slab (main's first), filled once all workers are up */
   slabs: Uint32Array;
-  /** Adam's scalars for CMD.adam: coef (clipping), stepSize, b1, b2, bc2Sqrt, eps, wd */
+  /** Adam's scalars for CMD.adam: coef (clipping), stepSize, b1, b2, bc2Sqrt, eps, wd, decay (AdamW) */
   hyper: Float64Array;
   index: number;
   /** where the worker posts the text of an exception (read with receiveMessageOnPort) */
@@ -82,15 +85,19 @@ export function splitStreams(B: number, n: number): { b0: number; nb: number }[]
   return parts;
 }
 
-const span = (a: Arr) => ({ offset: a.byteOffset, length: a.length });
+type Span = { offset: number; length: number };
+const span = (a: Arr): Span => ({ offset: a.byteOffset, length: a.length });
+const spansOf = (b: ChunkDropBuffers) => ({ whh: b.whh.map((l) => ({ mask: span(l.mask), whh: span(l.whh), whhP: span(l.whhP) })), rows: b.rows ? span(b.rows) : null });
 
 export async function createParallelEngine(model: Model, cfg: TrainConfig, batcher: Batcher, train: Uint16Array | Uint32Array, threads: number): Promise<Engine> {
   const ops = model.ops, memory = ops.shared?.memory;
   if (!memory) throw new Error("parallel training needs the WebAssembly kernels (shared memory)");
   const n = Math.max(1, Math.min(threads, cfg.batch));
   const parts = splitStreams(cfg.batch, n);
-  const local = createLocalEngine(model, cfg, batcher, parts[0]);
-  if (n === 1) return local;
+  if (n === 1) return createLocalEngine(model, cfg, batcher, parts[0]);
+  // the chunk masks all threads share: drawn by this thread before each chunk's command
+  const chunkDrop = createChunkDrop(model, chunkDropRates(cfg));
+  const local = createLocalEngine(model, cfg, batcher, parts[0], { chunk: chunkDrop });
   // the workers hold the other cores: no kernel helper thread on this one meanwhile
   ops.setHelper(false);
   const ctrl = new Int32Array(new SharedArrayBuffer(CTRL.size * 4));
@@ -118,6 +125,7 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
       bsum: model.layers.map((l) => span(l.bsum)),
       whhP: model.layers.map((l) => span(l.whhP)),
       wihT: model.wihT ? span(model.wihT) : null,
+      chunkDrop: chunkDrop ? spansOf(chunkDrop.buffers) : null,
     };
     const worker = new Worker(new URL("./worker-boot.mjs", import.meta.url), { workerData: init, transferList: shared ? [port2] : [ids.buffer as ArrayBuffer, port2] });
     workers.push(worker);
@@ -171,8 +179,10 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
     grads,
     chunksPerEpoch: batcher.chunksPerEpoch,
     run(chunk: number, rng: Rng, deferReduce = false) {
-      // workers draw their dropout masks from a seed the main RNG hands out (so resume stays exact)
-      const seed = cfg.dropout > 0 ? Math.floor(rng.next() * 2 ** 31) : 0;
+      // the masks every thread shares come first, from the main RNG, before any thread reads them; then the
+      // workers draw their own streams' masks from a seed the main RNG hands out (so resume stays exact)
+      if (chunkDrop) drawChunkDrop(model, chunkDrop, rng);
+      const seed = drawsStreamMasks(cfg) ? Math.floor(rng.next() * 2 ** 31) : 0;
       command(CMD.run, chunk, seed);
       const r = local.run(chunk, rng);
       wait();
@@ -200,7 +210,7 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
         ops.scale(slab, 1, 0); // throws here, before any worker reads it, unless the slab is in this memory
         mine = { slab, p: pMine, m: slot(opt, "exp_avg").subarray(lo, hi), v: slot(opt, "exp_avg_sq").subarray(lo, hi), g: gMine };
       }
-      hyper.set([coef, a.stepSize, a.b1, a.b2, a.bc2Sqrt, a.eps, a.wd]);
+      hyper.set([coef, a.stepSize, a.b1, a.b2, a.bc2Sqrt, a.eps, a.wd, a.decay]);
       Atomics.store(ctrl, CTRL.optSlab, slab.byteOffset);
       command(CMD.adam);
       updateSlice(ops, mine, coef, a);

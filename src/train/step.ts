@@ -1,7 +1,7 @@
 // One optimizer step: gradient of a chunk (engine), orthogonal-regularisation term, clipping, update, and
 // refreshing the derived weights. Shared by the training loop and `rnn bench`.
 //
-// With an engine of several threads and plain Adam (no orthogonal regularisation, no value clipping), the
+// With an engine of several threads and plain Adam or AdamW (no orthogonal regularisation, no value clipping), the
 // tail of the step is spread over every thread: each sums the threads' gradients over its slice of the slab
 // (engine.reduceGrads), then clips and updates that slice (engine.adamUpdate), instead of the calling
 // thread doing all of it while the others wait. Same arithmetic per element; only the float64 sum of
@@ -27,7 +27,7 @@ export interface StepResult {
 export function makeStepper(model: Model, cfg: TrainConfig, engine: Engine, opt: OptimizerState) {
   const ops = model.ops;
   const ortho = cfg.orthoReg > 0 ? orthoScratch(model) : null;
-  const spread = !!engine.reduceGrads && !!engine.adamUpdate && cfg.optimizer === "adam" && !ortho && !(cfg.clipValue > 0);
+  const spread = !!engine.reduceGrads && !!engine.adamUpdate && (cfg.optimizer === "adam" || cfg.optimizer === "adamw") && !ortho && !(cfg.clipValue > 0);
   const g = engine.grads.data;
   return (chunk: number, rng: Rng, lr: number): StepResult => {
     // spread: the threads' gradients stay in their own slabs until reduceGrads

@@ -23,6 +23,7 @@ import { createEvaluator } from "../eval/evaluate.ts";
 import { createSampleSpace, sampleScored, type SampleSpace } from "../sample/sample.ts";
 import { transplant } from "./finetune.ts";
 import { createOptimizerState, type OptimizerState } from "./optim.ts";
+import { lrAt, stepBudget, withLrHorizon } from "./schedule.ts";
 import { makeStepper, type StepResult } from "./step.ts";
 
 export type TrainEvent =
@@ -74,18 +75,14 @@ export async function createEngine(model: Model, cfg: TrainConfig, trainIds: Ids
     : createLocalEngine(model, cfg, batcher);
 }
 
-/** Learning rate at a step: warmup ramp, then step decay. */
-export function lrAt(cfg: TrainConfig, step: number): number {
-  let lr = cfg.lr;
-  if (cfg.lrDecayEvery > 0 && cfg.lrDecay !== 1) lr *= Math.pow(cfg.lrDecay, Math.floor(step / cfg.lrDecayEvery));
-  if (cfg.warmup > 0 && step < cfg.warmup) lr *= (step + 1) / cfg.warmup;
-  return lr;
-}
+export { lrAt } from "./schedule.ts";
 
 export async function train(inp: TrainInput): Promise<EndEvent> {
-  const { cfg, vocab, ids, kernels: ops } = inp;
+  const { vocab, ids, kernels: ops } = inp;
   const now = inp.now ?? (() => performance.now() / 1000);
-  const { trainIds, valIds } = splitCorpus(ids, cfg);
+  const { trainIds, valIds } = splitCorpus(ids, inp.cfg);
+  // the cosine schedule's horizon, fixed at the start of the run (stored in its config, kept on resume)
+  const cfg = withLrHorizon(inp.cfg, makeBatcher(trainIds, inp.cfg.batch, inp.cfg.seq).chunksPerEpoch);
   const rng = makeRng(cfg.seed);
   openRunDir(cfg.out);
 
@@ -229,12 +226,6 @@ function refuseSpentBudget(cfg: TrainConfig, step: number, epochSteps: number): 
   throw new UsageError(
     `nothing to train: the run is at step ${step} and its budget is ${budget}, counted from the start of the run; give --steps above ${step} (or more --epochs) to train more`,
   );
-}
-
-/** Steps the run may take in all: --steps, --epochs (the smaller when both), or null for --time alone. */
-function stepBudget(cfg: TrainConfig, epochSteps: number): number | null {
-  const budget = cfg.steps > 0 ? cfg.steps : cfg.epochs > 0 ? cfg.epochs * epochSteps : 0;
-  return budget > 0 ? (cfg.steps > 0 && cfg.epochs > 0 ? Math.min(cfg.steps, cfg.epochs * epochSteps) : budget) : null;
 }
 
 // ---- bookkeeping ------------------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { makeBatcher } from "../corpus/batches.ts";
 import { createWasmKernels } from "../kernels/wasm.ts";
+import { attachChunkDrop } from "../model/dropout.ts";
 import { attachModel, backward, createState, createWorkspace, forward, resetState } from "../model/model.ts";
+import { chunkDropRates, trainForward, workspaceDrops } from "./engine.ts";
 import { makeSlab, viewsOf } from "../model/params.ts";
 import { makeRng } from "../rng.ts";
 import { optimizerSpec } from "./optim.ts";
@@ -16,9 +18,11 @@ const ops = createWasmKernels({ memory: init.memory });
 const buf = init.memory.buffer;
 const view = (s: { offset: number; length: number }) => new Float32Array(buf, s.offset, s.length);
 const model = attachModel(cfg.model, ops, view(init.params), { bsum: init.bsum.map(view), whhP: init.whhP.map(view), wihT: init.wihT ? view(init.wihT) : null });
+const cd = init.chunkDrop;
+const chunkDrop = cd ? attachChunkDrop(model, chunkDropRates(cfg), { whh: cd.whh.map((l) => ({ mask: view(l.mask), whh: view(l.whh), whhP: view(l.whhP) })), rows: cd.rows ? view(cd.rows) : null }) : null;
 const T = cfg.seq;
 const batcher = makeBatcher(init.ids, nb, T);
-const ws = createWorkspace(model, nb, T, { dropout: cfg.dropout > 0 });
+const ws = createWorkspace(model, nb, T, workspaceDrops(cfg));
 const state = createState(model, nb);
 const grads = makeSlab(model.spec, (n) => ops.alloc(n));
 const scale = 1 / (cfg.batch * T);
@@ -53,7 +57,7 @@ for (;;) {
       batcher.fill(Atomics.load(ctrl, CTRL.chunk), ws.idx, ws.targets);
       grads.data.fill(0);
       const rng = makeRng((Atomics.load(ctrl, CTRL.seed) + index * 0x9e3779b1) >>> 0);
-      const r = forward(model, ws, state, { grad: true, dropout: cfg.dropout, rng, scale });
+      const r = forward(model, ws, state, trainForward(cfg, rng, scale, chunkDrop)); // chunkDrop: drawn by the main thread
       backward(model, ws, grads);
       results[2 * index] = r.lossSum;
       results[2 * index + 1] = r.count;
@@ -69,8 +73,8 @@ for (;;) {
       const P = grads.data.length, [lo, hi] = slabSlice(P, slabs.length, index);
       const spec = optimizerSpec(cfg, P);
       const opt = viewsOf(spec, new Float32Array(init.memory.buffer, Atomics.load(ctrl, CTRL.optSlab) >>> 0, spec.size));
-      const [coef, stepSize, b1, b2, bc2Sqrt, eps, wd] = hyper;
-      updateSlice(ops, { p: s.p, m: opt.exp_avg.subarray(lo, hi), v: opt.exp_avg_sq.subarray(lo, hi), g: s.g }, coef, { stepSize, b1, b2, bc2Sqrt, eps, wd });
+      const [coef, stepSize, b1, b2, bc2Sqrt, eps, wd, decay] = hyper;
+      updateSlice(ops, { p: s.p, m: opt.exp_avg.subarray(lo, hi), v: opt.exp_avg_sq.subarray(lo, hi), g: s.g }, coef, { stepSize, b1, b2, bc2Sqrt, eps, wd, decay });
     }
   } catch (e) {
     // the main thread is blocked in Atomics.wait and cannot see an 'error' event: flag it, and leave the

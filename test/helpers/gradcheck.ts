@@ -52,7 +52,9 @@ export interface Setup {
  * A small float64 model with one chunk of random inputs and targets and a random, non-zero carried state h0
  * (and c0), for gradient checks. setState() restores that state before each forward pass.
  */
-export function setup(mc: ModelConfig, opts: { B?: number; T?: number; dropout?: boolean; init?: "pytorch" | "orthogonal" } = {}): Setup {
+export function setup(
+  mc: ModelConfig, opts: { B?: number; T?: number; dropout?: boolean; dropoutInput?: boolean; weightDrop?: boolean; init?: "pytorch" | "orthogonal" } = {},
+): Setup {
   const B = opts.B ?? 2, T = opts.T ?? 4;
   const m = createModel(mc, refF64);
   const rng = makeRng(7);
@@ -61,7 +63,7 @@ export function setup(mc: ModelConfig, opts: { B?: number; T?: number; dropout?:
     for (let i = 0; i < m.params.data.length; i++) m.params.data[i] *= 1.5; // every path carries real signal
     pack(m);
   }
-  const ws = createWorkspace(m, B, T, { dropout: opts.dropout });
+  const ws = createWorkspace(m, B, T, { dropout: opts.dropout, dropoutInput: opts.dropoutInput, weightDrop: opts.weightDrop });
   for (let i = 0; i < B * T; i++) {
     ws.idx[i] = rng.int(mc.vocabSize);
     ws.targets[i] = rng.int(mc.vocabSize);

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Writes test/fixtures/torch-*.json: PyTorch's forward, gradients and a 10-step Adam trajectory of small
-CharRNNs, for test/torch_golden.test.ts. Deterministic: rerunning rewrites the same files.
+CharRNNs, for test/torch_golden.test.ts; and test/fixtures/adamw-*.json: a 10-step torch.optim.AdamW
+trajectory (weight decay 0.1, a learning rate that changes every step, clipping). Deterministic: rerunning
+rewrites the same files.
 
     /usr/bin/python3 test/reference/make_fixtures.py
 
@@ -113,8 +115,58 @@ def make_case(seed, name, cell, act, E, forget_gate=True):
     return fx
 
 
+def make_adamw_case(seed, cell, E):
+    """10 torch.optim.AdamW steps (decoupled weight decay: p ← p·(1 − lr·wd) before the Adam update) on one
+    batch, each from the same h0, clip-by-global-norm, and a learning rate changed before every step (the
+    decay multiplies the step's lr). Same shapes as make_case; the JSON holds the start and the trajectory."""
+    torch.manual_seed(seed)
+    model = CharRNN(cell, V, H, L, E, "tanh", True)
+    x = torch.randint(0, V, (T, B))
+    y = torch.randint(0, V, (T, B))
+    h0 = torch.empty(L, B, H).uniform_(-0.8, 0.8)
+    c0 = torch.empty(L, B, H).uniform_(-0.8, 0.8) if cell == "lstm" else None
+    state0 = (h0, c0) if cell == "lstm" else h0
+    params0 = {k: flat(v) for k, v in model.state_dict().items()}
+    wd, lrs = 0.1, [LR * (1 - 0.05 * s) for s in range(STEPS)]
+    opt = torch.optim.AdamW(model.parameters(), lr=lrs[0], betas=(0.9, 0.999), eps=1e-8, weight_decay=wd)
+    losses, norms = [], []
+    for s in range(STEPS):
+        for g in opt.param_groups:
+            g["lr"] = lrs[s]
+        opt.zero_grad()
+        l, _, _ = mean_loss(model, x, y, state0)
+        l.backward()
+        norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)))
+        losses.append(float(l))
+        opt.step()
+    assert any(n > CLIP for n in norms), f"adamw {cell}: clipping never triggered {norms}"
+    fx = {
+        "config": {"cell": cell, "activation": "tanh", "V": V, "H": H, "L": L, "E": E, "B": B, "T": T},
+        "torch": torch.__version__,
+        "seed": seed,
+        "params": params0,
+        "inputs": x.tolist(),
+        "targets": y.tolist(),
+        "h0": nested(h0),
+        "adamw": {"lrs": lrs, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": wd, "clip": CLIP, "steps": STEPS},
+        "trajectory": losses,
+        "grad_norms": norms,
+        "final_params": {k: flat(v) for k, v in model.state_dict().items()},
+    }
+    if cell == "lstm":
+        fx["c0"] = nested(c0)
+    return fx
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    for seed, cell, E in ((2001, "lstm", 5), (2002, "gru", 0)):
+        fx = make_adamw_case(seed, cell, E)
+        fname = f"adamw-{cell}-{'embed' if E else 'onehot'}.json"
+        with open(os.path.join(OUT, fname), "w") as f:
+            json.dump(fx, f, separators=(",", ":"))
+            f.write("\n")
+        print(f"{fname}: loss {fx['trajectory'][0]:.6f} → {fx['trajectory'][-1]:.6f}")
     seed = 1000
     for name, cell, act, forget_gate in CASES:
         for E in (0, 5):
