@@ -181,7 +181,7 @@ function table(results: Result[]): string {
   const steps = [500, 1000, 2000, STEPS].filter((s, i, a) => s <= STEPS && a.indexOf(s) === i);
   // the distance buckets the corpus has recalls in (one gap: none worth a column)
   const buckets = BUCKETS.map(([lo, hi]) => `${lo}-${hi - 1}`).filter((k) => MASKS[k].some((v) => v));
-  const byDistance = buckets.length > 1 ? ` recall by distance ${buckets.map((k) => k.replace("-1000", "+").replace("-", "–")).join(" / ")} @${STEPS} |` : "";
+  const byDistance = buckets.length > 1 ? ` recall by distance ${buckets.map((k) => k.replace(/-999$/, "+").replace("-", "–")).join(" / ")} @${STEPS} |` : "";
   const rows = [
     `| run | ${steps.map((s) => `recall @${s}`).join(" | ")} |${byDistance} val loss @${STEPS} | σmax / σmin of W_hh @${STEPS} | time |`,
     `|---|${steps.map(() => "--:").join("|")}|${byDistance ? "--:|" : ""}--:|--:|--:|`,
