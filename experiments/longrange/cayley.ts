@@ -75,7 +75,12 @@ const BUCKETS: [number, number][] = [[0, 21], [21, 41], [41, 1000]];
 
 const CORPUS = path.join(OUT, `recall-${GAPS.minGap}-${GAPS.maxGap}.txt`);
 fs.mkdirSync(OUT, { recursive: true });
-if (!fs.existsSync(CORPUS)) fs.writeFileSync(CORPUS, generateRecall(GAPS));
+if (!fs.existsSync(CORPUS)) {
+  // atomically: two processes of this script may start together
+  const tmp = `${CORPUS}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, generateRecall(GAPS));
+  fs.renameSync(tmp, CORPUS);
+}
 const corpus = readCorpus([CORPUS]);
 const text = fs.readFileSync(CORPUS, "utf8");
 const { val } = splitTrainVal(corpus.ids, COMMON.valFrac);
