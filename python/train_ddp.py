@@ -264,6 +264,8 @@ def rank_main(a):
     P = sum(sizes)
     kind = cfg.get("optimizer", "adam")
     wd = cfg.get("weightDecay", 0) or 0
+    if cfg.get("orthoOpt", "none") != "none":
+        raise Fail(f"{run} trains with --ortho-opt {cfg['orthoOpt']} (recurrent blocks kept orthogonal), which this script does not do; continue it with rnn train --resume")
     if kind == "adam":
         opt = torch.optim.Adam(params, lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]), eps=cfg["eps"], weight_decay=wd, foreach=False)
         slots = ["exp_avg", "exp_avg_sq"]

@@ -11,6 +11,8 @@ export type OptimizerKind = "adam" | "rmsprop" | "adagrad" | "sgd" | "adamw";
 export type DropoutMode = "element" | "locked";
 export type LrSchedule = "step" | "cosine";
 export type InitKind = "pytorch" | "xavier" | "orthogonal";
+/** --ortho-opt: "cayley" keeps every gate block of W_hh orthogonal (src/train/cayley.ts); "none" is stored as absent */
+export type OrthoOpt = "none" | "cayley";
 
 /** Everything that fixes the shape and meaning of the parameters (must match on resume and load). */
 export interface ModelConfig {
@@ -93,6 +95,9 @@ export interface TrainConfig {
   /** cosine: the schedule's length in steps, fixed when the run starts (cosineHorizon: its step budget) and
    *  kept on resume; lrAt reads it. Set by rnn train, never by a flag */
   lrHorizon?: number;
+  /** "cayley": optimise every H × H gate block of W_hh on the orthogonal group (src/train/cayley.ts). Absent
+   *  when off ("none" is resolved away), as in every checkpoint before the flag */
+  orthoOpt?: OrthoOpt;
   /** how `--time` auto-sizing chose this config (src/train/autosize.ts); absent for a run not auto-sized */
   autoSize?: AutoSizeRecord;
 }
@@ -219,6 +224,7 @@ export const OPTIMIZERS: readonly OptimizerKind[] = ["adam", "rmsprop", "adagrad
 export const DROPOUT_MODES: readonly DropoutMode[] = ["element", "locked"];
 export const LR_SCHEDULES: readonly LrSchedule[] = ["step", "cosine"];
 export const INITS: readonly InitKind[] = ["pytorch", "xavier", "orthogonal"];
+export const ORTHO_OPTS: readonly OrthoOpt[] = ["none", "cayley"];
 
 // ---- flag value parsers (used by the CLI; each throws a one-line UsageError) -----------------------------
 
@@ -294,6 +300,10 @@ export function resolveTrainConfig(partial: Partial<Omit<TrainConfig, "model">> 
     throw new UsageError(`--forget-bias applies to ${cellsWith(hasForgetGate)}`);
   }
   if (cfg.init !== "pytorch" && cfg.forgetBias === null && forgetGate(cfg.model) >= 0) cfg.forgetBias = 1;
+  if (cfg.orthoOpt === "none") delete cfg.orthoOpt; // stored only when on
+  if (cfg.orthoOpt && cfg.orthoReg > 0) {
+    throw new UsageError(`--ortho-reg ${cfg.orthoReg} and --ortho-opt ${cfg.orthoOpt} contradict each other: ${cfg.orthoOpt} keeps the recurrent blocks exactly orthogonal, so the penalty would be 0; use one of them`);
+  }
   if (cfg.model.residual && cfg.model.layers < 2) {
     throw new UsageError(`--residual needs at least 2 layers (it adds each layer's input to its output between stacked layers)`);
   }
@@ -348,6 +358,9 @@ const isModelField = (k: string): k is (typeof MODEL_FIELDS)[number] => (MODEL_F
 /** Settings that may change when a run is resumed; every other one must agree with the run's config. */
 export const RESUMABLE = ["steps", "epochs", "time", "lr", "clip", "evalEvery", "checkpointEvery", "keep", "patience", "threads", "sampleEvery", "sampleLength"] as const satisfies readonly (keyof TrainSettings)[];
 
+/** Optional settings that are absent from a config when off, and the value a flag gives them then. */
+const ABSENT_MEANS: Partial<TrainSettings> = { orthoOpt: "none" };
+
 /** The flag that sets a field: evalEvery → --eval-every. */
 export const flagOf = (field: string): string => "--" + field.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 
@@ -373,7 +386,7 @@ export function mergeResume(prev: TrainConfig, settings: Partial<TrainSettings>,
   }
   const changeable = new Set<string>(RESUMABLE);
   const patch: Record<string, unknown> = {};
-  const old = prev as unknown as Record<string, unknown>;
+  const old = { ...ABSENT_MEANS, ...prev } as unknown as Record<string, unknown>;
   const extra = TRAIN_EXTRA_DEFAULTS as Record<string, unknown>;
   for (const [k, v] of Object.entries(settings)) {
     if (v === undefined || isModelField(k)) continue;

@@ -15,6 +15,12 @@
 // (as every element is at most scale, this is tol relative to the tensor's largest element: a norm-wise
 // relative bound). tol = 1e-5 for one forward/backward (≈ 100 × ε₃₂ of headroom); 1e-4 after 10 Adam steps,
 // whose update m/(√v+ε) divides small, noisy gradients by their own size and so amplifies the rounding.
+//
+// --ortho-opt cayley (test/fixtures/cayley-*.json, test/reference/cayley.py): rnn one-hot and lstm with an
+// embedding, × Adam and SGD with momentum (weight decay 0.01 on all but the recurrent blocks), every gate block
+// of weight_hh orthogonal at the start; 10 steps of the update with each block retracted on the orthogonal
+// group (torch.linalg.solve in float64). Replayed through optimizerStep and src/train/cayley.ts's step, held
+// to the same 1e-4, and every final block orthogonal to 1e-6.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { ModelConfig } from "../src/config.ts";
@@ -22,6 +28,8 @@ import { refF32 } from "../src/kernels/ref.ts";
 import type { Kernels } from "../src/kernels/types.ts";
 import { backward, createModel, createState, createWorkspace, forward, type Model, pack } from "../src/model/model.ts";
 import { makeSlab, type Slab } from "../src/model/params.ts";
+import { orthoDeviation, recurrentBlocks } from "../src/model/orthogonal.ts";
+import { cayleyStep } from "../src/train/cayley.ts";
 import { clipGradNorm, createOptimizerState, type OptimizerConfig, optimizerStep } from "../src/train/optim.ts";
 
 interface Fixture {
@@ -45,6 +53,15 @@ interface Fixture {
 const FIXTURES = new URL("./fixtures/", import.meta.url);
 const files = readdirSync(FIXTURES).filter((f) => /^torch-.*\.json$/.test(f)).sort();
 const fixtures: [string, Fixture][] = files.map((f) => [f.replace(/^torch-|\.json$/g, ""), JSON.parse(readFileSync(new URL(f, FIXTURES), "utf8"))]);
+
+/** test/fixtures/cayley-*.json (make_fixtures.py's make_cayley_case) */
+interface CayleyFixture extends Pick<Fixture, "config" | "params" | "inputs" | "targets" | "h0" | "c0" | "trajectory" | "grad_norms" | "final_params"> {
+  optimizer: { kind: "adam"; lr: number; betas: [number, number]; eps: number; weight_decay: number } | { kind: "sgd"; lr: number; momentum: number; weight_decay: number };
+  clip: number;
+  steps: number;
+}
+const cayleyFiles = readdirSync(FIXTURES).filter((f) => /^cayley-.*\.json$/.test(f)).sort();
+const cayleyFixtures: [string, CayleyFixture][] = cayleyFiles.map((f) => [f.replace(/^cayley-|\.json$/g, ""), JSON.parse(readFileSync(new URL(f, FIXTURES), "utf8"))]);
 
 const ONE_STEP_TOL = 1e-5;
 const TRAJECTORY_TOL = 1e-4;
@@ -169,6 +186,40 @@ function checkTrajectory(ops: Kernels, fx: Fixture): Record<string, number> {
   return errs;
 }
 
+/** 10 steps of --ortho-opt cayley on the same batch, each from h0; returns the worst errors seen. */
+function checkCayley(ops: Kernels, fx: CayleyFixture): Record<string, number> {
+  const { m, ws, st, grads, resetState } = setup(ops, fx as unknown as Fixture);
+  const o = fx.optimizer;
+  const ocfg: OptimizerConfig = o.kind === "adam"
+    ? { optimizer: "adam", momentum: 0, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weight_decay }
+    : { optimizer: "sgd", momentum: o.momentum, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weight_decay };
+  const opt = createOptimizerState(ocfg, m.spec.size, (n) => ops.alloc(n));
+  const cayley = cayleyStep(m);
+  const losses: number[] = [], norms: number[] = [];
+  for (let s = 0; s < fx.steps; s++) {
+    resetState();
+    grads.data.fill(0);
+    const r = forward(m, ws, st, { grad: true });
+    losses.push(r.lossSum / r.count);
+    backward(m, ws, grads);
+    norms.push(clipGradNorm(grads.data, fx.clip, ops));
+    cayley.before();
+    optimizerStep(ocfg, opt, m.params.data, grads.data, o.lr, ops);
+    cayley.after(opt.step);
+    pack(m);
+  }
+  expect(fx.grad_norms.some((n) => n > fx.clip)).toBe(true);
+  const errs: Record<string, number> = {};
+  errs.trajectory = expectClose("loss trajectory", losses, fx.trajectory, TRAJECTORY_TOL);
+  errs.gradNorms = expectClose("pre-clip gradient norms", norms, fx.grad_norms, TRAJECTORY_TOL);
+  let p = 0;
+  for (const t of m.spec.tensors) p = Math.max(p, expectClose(`final ${t.name}`, m.params.views[t.name], fx.final_params[t.name], TRAJECTORY_TOL));
+  errs.finalParams = p;
+  errs.orthogonality = Math.max(...recurrentBlocks(m).map((b) => orthoDeviation(b, fx.config.H)));
+  expect(errs.orthogonality).toBeLessThan(1e-6);
+  return errs;
+}
+
 /** Set RNN_GOLDEN_VERBOSE=1 to see the worst errors per fixture. */
 function report(label: string, errs: Record<string, number>): void {
   if (process.env.RNN_GOLDEN_VERBOSE) {
@@ -233,6 +284,12 @@ function suite(ops: Kernels): void {
   for (const [name, fx] of fixtures) {
     it(`${name}: logits, loss, final state and every gradient`, () => report(`${ops.name} ${name} one step`, checkOneStep(ops, fx)));
     it(`${name}: 10 Adam steps with gradient clipping`, () => report(`${ops.name} ${name} adam`, checkTrajectory(ops, fx)));
+  }
+  it("has the 4 --ortho-opt cayley fixtures", () => {
+    expect(cayleyFixtures.map(([n]) => n)).toEqual(["lstm-adam", "lstm-sgd", "rnn-adam", "rnn-sgd"]);
+  });
+  for (const [name, fx] of cayleyFixtures) {
+    it(`cayley ${name}: 10 steps with every recurrent block retracted on the orthogonal group`, () => report(`${ops.name} cayley ${name}`, checkCayley(ops, fx)));
   }
 }
 

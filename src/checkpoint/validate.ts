@@ -17,7 +17,7 @@
 //
 // Each violation is one line naming it; validateCheckpoint throws the first as a one-line RnnError (with the
 // count of further ones).
-import { ACTIVATIONS, type CellKind, CELLS, DROPOUT_MODES, INITS, LR_SCHEDULES, type ModelConfig, OPTIMIZERS, type TrainConfig } from "../config.ts";
+import { ACTIVATIONS, type CellKind, CELLS, DROPOUT_MODES, INITS, LR_SCHEDULES, type ModelConfig, OPTIMIZERS, ORTHO_OPTS, type TrainConfig } from "../config.ts";
 import { RnnError } from "../errors.ts";
 import type { Decoded } from "../io/safetensors.ts";
 import { cellOf } from "../model/cells/index.ts";
@@ -116,6 +116,7 @@ function trainConfigProblems(c: Obj): string[] {
   if (has("out") && typeof c.out !== "string") p.push(`config.out is ${show(c.out)}, not a path`);
   if (has("optimizer")) oneOf(p, "config.optimizer", c.optimizer, OPTIMIZERS);
   if (has("init")) oneOf(p, "config.init", c.init, INITS);
+  if (has("orthoOpt")) oneOf(p, "config.orthoOpt", c.orthoOpt, ORTHO_OPTS);
   for (const k of ["steps", "epochs", "evalEvery", "checkpointEvery", "keep", "patience", "warmup", "lrDecayEvery", "seed"]) {
     if (has(k) && !(isInt(c[k]) && (c[k] as number) >= 0)) p.push(`config.${k} is ${show(c[k])}, not a whole number ≥ 0`);
   }

@@ -7,7 +7,7 @@
 import path from "node:path";
 import { forgetGate } from "../model/cells/index.ts";
 import {
-  CELLS, MODEL_DEFAULTS, MODEL_FIELDS, type ModelConfig, parseFloatFlag, parseIntFlag, TRAIN_DEFAULTS, TRAIN_EXTRA_DEFAULTS, type TrainConfig, type TrainSettings,
+  CELLS, MODEL_DEFAULTS, MODEL_FIELDS, type ModelConfig, ORTHO_OPTS, parseChoice, parseFloatFlag, parseIntFlag, TRAIN_DEFAULTS, TRAIN_EXTRA_DEFAULTS, type TrainConfig, type TrainSettings,
 } from "../config.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { loadRunSettings, resolveModelPath } from "../checkpoint/checkpoint.ts";
@@ -49,6 +49,10 @@ const viaFlag = (field: string): Check => (where, v) => {
 const number = (o: Parameters<typeof parseFloatFlag>[2]): Check => (where, v) =>
   typeof v === "number" ? parseFloatFlag(where, String(v), o) : fail(`${where} must be a number, got ${JSON.stringify(v)}`);
 
+/** An optional choice with no default in config.ts (absent when off): a string the flag's parser accepts. */
+const choiceOf = (field: string, choices: readonly string[]): Check => (where, v) =>
+  typeof v === "string" ? parseChoice(where, v, choices) : fail(`${where} must be one of ${choices.join(", ")}, got ${JSON.stringify(v)}`);
+
 const text: Check = (where, v) => (typeof v === "string" && v !== "" ? v : fail(`${where} must be a path (a string), got ${JSON.stringify(v)}`));
 const texts: Check = (where, v) =>
   Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "string" && x !== "") ? v
@@ -65,7 +69,7 @@ const TOP: Record<Exclude<keyof TrainConfig, "model">, Check> = {
   init: viaFlag("init"), forgetBias: viaFlag("forgetBias"),
   steps: viaFlag("steps"), epochs: viaFlag("epochs"), time: viaFlag("time"),
   evalEvery: viaFlag("evalEvery"), checkpointEvery: viaFlag("checkpointEvery"), keep: viaFlag("keep"), seed: viaFlag("seed"), threads: viaFlag("threads"),
-  sampleEvery: viaFlag("sampleEvery"), sampleLength: viaFlag("sampleLength"), initFrom: text,
+  sampleEvery: viaFlag("sampleEvery"), sampleLength: viaFlag("sampleLength"), initFrom: text, orthoOpt: choiceOf("orthoOpt", ORTHO_OPTS),
   autoSize: (where, v) => (isObject(v) ? v : fail(`${where} must be an object (how --time auto-sizing chose that run's settings)`)),
   dropoutMode: viaFlag("dropoutMode"), dropoutInput: viaFlag("dropoutInput"), weightDrop: viaFlag("weightDrop"), embedDropout: viaFlag("embedDropout"),
   lrSchedule: viaFlag("lrSchedule"), lrMin: viaFlag("lrMin"),

@@ -71,7 +71,7 @@ function runText(cfg: CheckpointConfig, vocab: string[]): { ids: Int32Array; wha
 function labelOf(p: string, cfg: CheckpointConfig): string {
   const m = cfg.model;
   const fb = forgetGate(m) >= 0 && cfg.forgetBias !== null ? `, forget bias ${cfg.forgetBias}` : "";
-  return `${path.basename(path.resolve(p))}: ${cellLabel(m)} ${m.layers}×${m.hidden}, init ${cfg.init}${fb}${cfg.orthoReg ? `, ortho-reg ${cfg.orthoReg}` : ""}`;
+  return `${path.basename(path.resolve(p))}: ${cellLabel(m)} ${m.layers}×${m.hidden}, init ${cfg.init}${fb}${cfg.orthoReg ? `, ortho-reg ${cfg.orthoReg}` : ""}${cfg.orthoOpt ? `, ortho-opt ${cfg.orthoOpt}` : ""}`;
 }
 
 function defaultSvgPath(modelFile: string): string {
@@ -163,6 +163,13 @@ function table(r: Result, every?: number): string {
   out.push(`  ${chalk.underline("singular values σmax / σmin of the recurrent matrices")}`);
   for (const ld of d.layers) {
     out.push(`    layer ${ld.layer}: ${ld.spectral.map((s) => `${s.name === "W_hh" ? "W_hh" : `${s.name} block`} ${s.max.toFixed(3)} / ${s.min.toFixed(3)}`).join(" · ")}`);
+  }
+  if (r.config.orthoOpt) {
+    // the blocks --ortho-opt keeps orthogonal: σ to 7 decimals, and how far from 1
+    for (const ld of d.layers) {
+      const blocks = ld.spectral.length > 1 ? ld.spectral.slice(1) : ld.spectral;
+      out.push(`    layer ${ld.layer}, --ortho-opt ${r.config.orthoOpt} blocks: ${blocks.map((s) => `${s.name === "W_hh" ? "W_hh" : s.name} ${s.max.toFixed(7)} / ${s.min.toFixed(7)}`).join(" · ")} · |σ − 1| ≤ ${sci(ld.blockGap)}`);
+    }
   }
   out.push(`  ${chalk.underline("saturated units")} (share of the chunk's T·B·H activations; low / high end)`);
   for (const ld of d.layers) {

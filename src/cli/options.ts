@@ -5,7 +5,7 @@
 import { type Command, Option } from "commander";
 import {
   ACTIVATIONS, BENCH_DEFAULTS, CELLS, DEFAULT_STEPS, DIAGNOSE_DEFAULTS, DROPOUT_MODES, DYNAMIC_EVAL_DEFAULTS, INITS, LR_SCHEDULES, MODEL_DEFAULTS,
-  OPTIMIZERS, parseChoice, parseDuration, parseFloatFlag, parseIntFlag, PREDICT_DEFAULTS, SAMPLE_DEFAULTS, TRAIN_DEFAULTS, TRAIN_EXTRA_DEFAULTS,
+  OPTIMIZERS, ORTHO_OPTS, parseChoice, parseDuration, parseFloatFlag, parseIntFlag, PREDICT_DEFAULTS, SAMPLE_DEFAULTS, TRAIN_DEFAULTS, TRAIN_EXTRA_DEFAULTS,
   SERVE_DEFAULTS, TRAIN_SAMPLE_DEFAULTS,
 } from "../config.ts";
 import { UsageError } from "../errors.ts";
@@ -100,6 +100,7 @@ export const OPTIONS = [
   { flags: "--clip <norm>", field: "clip", parse: nonNegative, help: "global gradient-norm clipping, 0 = off", commands: ["train"], familiar: ["grad_clip"] },
   { flags: "--clip-value <v>", field: "clipValue", parse: nonNegative, help: "per-element gradient clipping, 0 = off", commands: ["train"] },
   { flags: "--ortho-reg <lambda>", field: "orthoReg", parse: nonNegative, help: "orthogonal regularisation λ‖WᵀW − I‖² of recurrent matrices", commands: ["train"] },
+  { flags: "--ortho-opt <kind>", field: "orthoOpt", parse: choice(ORTHO_OPTS), help: "cayley: keep every gate block of W_hh exactly orthogonal (Cayley retraction of each update; blocks start at the nearest orthogonal matrix to what --init drew)", default: "none", commands: ["train"] },
   { flags: "--lr-decay <f>", field: "lrDecay", parse: num({ min: 0, exclusiveMin: true, max: 1 }), help: "multiply the learning rate by f every --lr-decay-every steps", commands: ["train"], familiar: ["learning_rate_decay", "lr_decay_factor"] },
   { flags: "--lr-decay-every <n>", field: "lrDecayEvery", parse: int(), help: "steps between learning-rate decays", default: false, commands: ["train"] },
   { flags: "--warmup <n>", field: "warmup", parse: int(0), help: "linear learning-rate warmup steps", commands: ["train"], familiar: ["warmup_iters"] },

@@ -46,7 +46,7 @@ export function humanPresenter(opts: { tty: boolean; out?: NodeJS.WriteStream } 
         const c = e.config;
         out.write(
           `${chalk.bold("rnn train")} ${describeModel(c.model)} · ${human(e.params)} params · ` +
-            `B${c.batch} T${c.seq} · ${c.optimizer} lr ${c.lr}${c.clip ? ` clip ${c.clip}` : ""} · ${e.kernels}` +
+            `B${c.batch} T${c.seq} · ${c.optimizer} lr ${c.lr}${c.clip ? ` clip ${c.clip}` : ""}${c.orthoOpt ? ` · ortho-opt ${c.orthoOpt}` : ""} · ${e.kernels}` +
             `${c.threads > 1 ? ` ×${c.threads} threads` : ""}\n`,
         );
         out.write(
@@ -57,6 +57,11 @@ export function humanPresenter(opts: { tty: boolean; out?: NodeJS.WriteStream } 
           const added = e.initFrom.added;
           out.write(chalk.dim(`  fine-tuning from ${e.initFrom.path} (step ${e.initFrom.step}): ${e.vocab - added.length} characters kept` +
             `${added.length ? `, ${added.length} new (${added.map((ch) => JSON.stringify(ch).slice(1, -1)).join(" ").slice(0, 60)})` : ""}\n`));
+        }
+        if (e.orthoStart) {
+          const o = e.orthoStart;
+          out.write(chalk.dim(`  --ortho-opt cayley: ${o.projected} of the ${o.blocks} recurrent blocks ${e.initFrom ? "of the --init-from model" : `drawn by --init ${c.init}`} ` +
+            `were not orthogonal (‖WᵀW − I‖_max up to ${o.worst.toPrecision(3)}); each starts at its nearest orthogonal matrix\n`));
         }
         if (opts.tty) {
           bar = new cliProgress.SingleBar({

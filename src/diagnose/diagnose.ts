@@ -14,7 +14,7 @@
 //
 // Spectral norms: the singular values (largest and smallest) of each layer's weight_hh [G·H × H] and of each
 // of its H × H gate blocks, from the eigenvalues of WᵀW in float64. An orthogonal block has all
-// singular values 1.
+// singular values 1; blockGap is the largest |σ − 1| over a layer's blocks (what --ortho-opt cayley holds at 0).
 //
 // Saturation: over the chunk's T·B·H units, the share of each activation the cell exposes (Cell.watched:
 // its gates, and for the LSTM tanh c) where its derivative nearly vanishes:
@@ -69,6 +69,8 @@ export interface LayerDiagnosis {
   /** coefficient of determination of that fit */
   r2: number;
   spectral: Spectral[];
+  /** max |σ − 1| over the σmax and σmin of the layer's H × H gate blocks (of W_hh itself when G = 1): 0 = orthogonal */
+  blockGap: number;
   saturation: Saturation[];
 }
 
@@ -138,7 +140,9 @@ export function diagnose(m: Model, ids: ArrayLike<number>, opts: DiagnoseOptions
         spectral.push({ name, max: sv[0], min: sv[H - 1] });
       });
     }
-    return { layer: l, gradNorm: gradNorms[l], decayPerStep: factor, r2, spectral, saturation: saturation[l] };
+    const blocks = G > 1 ? spectral.slice(1) : spectral;
+    const blockGap = Math.max(...blocks.map((s) => Math.max(Math.abs(s.max - 1), Math.abs(s.min - 1))));
+    return { layer: l, gradNorm: gradNorms[l], decayPerStep: factor, r2, spectral, blockGap, saturation: saturation[l] };
   });
   return { T, B, lastLoss: r.count ? r.lossSum / r.count : NaN, layers };
 }

@@ -6,10 +6,14 @@
 // (engine.reduceGrads), then clips and updates that slice (engine.adamUpdate), instead of the calling
 // thread doing all of it while the others wait. Same arithmetic per element; only the float64 sum of
 // squares is added up in slices.
+//
+// With --ortho-opt cayley, the recurrent gate blocks are set aside before the update and retracted on the
+// orthogonal group after it, on this thread (src/train/cayley.ts); the update itself is unchanged.
 import type { TrainConfig } from "../config.ts";
 import { type Model, pack } from "../model/model.ts";
 import { orthoReg, orthoScratch } from "../model/orthoreg.ts";
 import type { Rng } from "../rng.ts";
+import { cayleyStep } from "./cayley.ts";
 import type { Engine } from "./engine.ts";
 import { adamScalars, clipCoef, clipGradValue, optimizerStep, type OptimizerState } from "./optim.ts";
 
@@ -28,6 +32,7 @@ export function makeStepper(model: Model, cfg: TrainConfig, engine: Engine, opt:
   const ops = model.ops;
   const ortho = cfg.orthoReg > 0 ? orthoScratch(model) : null;
   const spread = !!engine.reduceGrads && !!engine.adamUpdate && (cfg.optimizer === "adam" || cfg.optimizer === "adamw") && !ortho && !(cfg.clipValue > 0);
+  const cayley = cfg.orthoOpt === "cayley" ? cayleyStep(model) : null;
   const g = engine.grads.data;
   return (chunk: number, rng: Rng, lr: number): StepResult => {
     // spread: the threads' gradients stay in their own slabs until reduceGrads
@@ -40,6 +45,7 @@ export function makeStepper(model: Model, cfg: TrainConfig, engine: Engine, opt:
     if (finite) {
       // torch.nn.utils.clip_grad_norm_, then the update
       const coef = clipCoef(gradNorm, cfg.clip);
+      cayley?.before();
       if (spread) {
         opt.step++;
         engine.adamUpdate!(opt, coef, adamScalars(cfg, opt.step, lr));
@@ -47,6 +53,7 @@ export function makeStepper(model: Model, cfg: TrainConfig, engine: Engine, opt:
         if (coef < 1) ops.scale(g, coef, g.length);
         optimizerStep(cfg, opt, model.params.data, g, lr, ops);
       }
+      cayley?.after(opt.step);
       pack(model);
     }
     return { loss, penalty, gradNorm, finite };

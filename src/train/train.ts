@@ -21,13 +21,16 @@ import { createLocalEngine, type Engine } from "./engine.ts";
 import { createParallelEngine } from "./parallel.ts";
 import { createEvaluator } from "../eval/evaluate.ts";
 import { createSampleSpace, sampleScored, type SampleSpace } from "../sample/sample.ts";
+import { type OrthoStart, startOrthogonal } from "./cayley.ts";
 import { transplant } from "./finetune.ts";
 import { createOptimizerState, type OptimizerState } from "./optim.ts";
 import { lrAt, stepBudget, withLrHorizon } from "./schedule.ts";
 import { makeStepper, type StepResult } from "./step.ts";
 
 export type TrainEvent =
-  | { type: "start"; config: TrainConfig; params: number; vocab: number; trainChars: number; valChars: number; chunksPerEpoch: number; totalSteps: number | null; startStep: number; kernels: string; resumed: boolean; initFrom?: { path: string; step: number; added: string[] } }
+  | { type: "start"; config: TrainConfig; params: number; vocab: number; trainChars: number; valChars: number; chunksPerEpoch: number; totalSteps: number | null; startStep: number; kernels: string; resumed: boolean; initFrom?: { path: string; step: number; added: string[] };
+      /** --ortho-opt cayley, a new run whose recurrent blocks were not all orthogonal: how many were projected */
+      orthoStart?: OrthoStart }
   | { type: "step"; step: number; totalSteps: number | null; epoch: number; loss: number; penalty: number; lr: number; gradNorm: number; clipped: boolean; charsPerSec: number; elapsed: number; eta: number | null }
   | { type: "eval"; step: number; trainLoss: number; valLoss: number | null; bestValLoss: number | null; improved: boolean; lr: number; gradNorm: number; clippedFrac: number; penalty: number }
   | { type: "checkpoint"; step: number; path: string; kind: "latest" | "best" | "step" }
@@ -89,6 +92,8 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
   // model, optimizer and engine: new, or as the run directory's latest checkpoint left them
   const { model, resumed } = inp.resume ? resumeModel(cfg.out, ops, rng) : { model: newModel(cfg, ops, rng), resumed: null };
   if (inp.initFrom && !resumed) transplant(model, vocab, inp.initFrom.model, inp.initFrom.vocab);
+  // --ortho-opt cayley: a new run starts with every recurrent block orthogonal
+  const orthoStart = cfg.orthoOpt === "cayley" && !resumed ? startOrthogonal(model) : null;
   if (resumed) refuseSpentBudget(cfg, resumed.step, makeBatcher(trainIds, cfg.batch, cfg.seq).chunksPerEpoch);
   const opt = createOptimizer(cfg, model, resumed);
   const engine = await (inp.makeEngine ?? createEngine)(model, cfg, trainIds);
@@ -112,6 +117,7 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
     type: "start", config: cfg, params: model.spec.size, vocab: vocab.length, trainChars: trainIds.length, valChars: valIds.length,
     chunksPerEpoch: epochSteps, totalSteps, startStep, kernels: ops.name, resumed: !!inp.resume,
     ...(inp.initFrom && !resumed ? { initFrom: { path: inp.initFrom.path, step: inp.initFrom.step, added: inp.initFrom.added } } : {}),
+    ...(orthoStart?.projected ? { orthoStart } : {}),
   });
   const val: Validation = { ids: valIds, evaluate: createEvaluator(model, 256) };
 

@@ -2,7 +2,7 @@
 """Writes test/fixtures/torch-*.json: PyTorch's forward, gradients and a 10-step Adam trajectory of small
 CharRNNs, for test/torch_golden.test.ts; and test/fixtures/adamw-*.json: a 10-step torch.optim.AdamW
 trajectory (weight decay 0.1, a learning rate that changes every step, clipping). Deterministic: rerunning
-rewrites the same files.
+rewrites the same files. And test/fixtures/cayley-*.json: 10 steps of `--ortho-opt cayley` (cayley.py).
 
     /usr/bin/python3 test/reference/make_fixtures.py
 
@@ -10,6 +10,12 @@ Each case (rnn-tanh, rnn-relu, lstm, gru, lstm-nofg: the LSTM without forget gat
 V=11, H=8, L=2, B=3, T=5, float32, default PyTorch init, random inputs/targets, a non-zero
 carried state h0 (and c0). Shapes in the JSON: inputs/targets [T][B]; h0/c0/h_n/c_n [L][B][H];
 logits [T][B][V]; params/grads/final_params {state_dict name: flat row-major list}.
+
+Cayley cases (CAYLEY_CASES: rnn one-hot and lstm with an embedding, × Adam and SGD with momentum, both with
+weight decay 0.01 — which the recurrent blocks do not get): the same sizes, PyTorch's init but every gate
+block of weight_hh orthogonal (torch.nn.init.orthogonal_), then 10 steps of cayley.cayley_step on the same
+batch from h0, clip_grad_norm_ 0.2 first: the loss and pre-clip gradient norm of each step and the final
+parameters, whose blocks are orthogonal.
 """
 import json
 import os
@@ -19,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cayley  # noqa: E402
 from char_rnn import CharRNN  # noqa: E402
 
 V, H, L, B, T = 11, 8, 2, 3, 5
@@ -26,6 +33,11 @@ LR, CLIP, STEPS = 1e-2, 0.2, 10  # default-init grad norms here are 0.17–0.55:
 # (name, cell, activation, forget gate); new cases go last, so that the seeds of the others stay
 CASES = [("rnn-tanh", "rnn", "tanh", True), ("rnn-relu", "rnn", "relu", True), ("lstm", "lstm", "tanh", True), ("gru", "gru", "tanh", True),
          ("lstm-nofg", "lstm", "tanh", False)]
+# (name, cell, embed, optimizer); seeds 2001… in this order
+CAYLEY_CASES = [("rnn-adam", "rnn", 0, {"kind": "adam", "lr": 1e-2, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.01}),
+                ("rnn-sgd", "rnn", 0, {"kind": "sgd", "lr": 0.5, "momentum": 0.9, "weight_decay": 0.01}),
+                ("lstm-adam", "lstm", 5, {"kind": "adam", "lr": 1e-2, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.01}),
+                ("lstm-sgd", "lstm", 5, {"kind": "sgd", "lr": 0.5, "momentum": 0.9, "weight_decay": 0.01})]
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
 
 
@@ -158,6 +170,61 @@ def make_adamw_case(seed, cell, E):
     return fx
 
 
+def make_cayley_case(seed, cell, E, opt):
+    torch.manual_seed(seed)
+    model = CharRNN(cell, V, H, L, E, "tanh")
+    G = {"rnn": 1, "lstm": 4}[cell]
+    with torch.no_grad():
+        for k in range(L):
+            W = getattr(model.rnn, f"weight_hh_l{k}")
+            for g in range(G):
+                torch.nn.init.orthogonal_(W[g * H : (g + 1) * H])
+    x = torch.randint(0, V, (T, B))
+    y = torch.randint(0, V, (T, B))
+    h0 = torch.empty(L, B, H).uniform_(-0.8, 0.8)
+    c0 = torch.empty(L, B, H).uniform_(-0.8, 0.8) if cell == "lstm" else None
+    state0 = (h0, c0) if cell == "lstm" else h0
+    params0 = {k: flat(v) for k, v in model.state_dict().items()}
+    start = max(cayley.block_deviation(getattr(model.rnn, f"weight_hh_l{k}").detach(), G) for k in range(L))
+    assert start < 1e-6, start
+    cayley.check_against_torch(model, opt, lambda m: mean_loss(m, x, y, state0)[0])
+
+    states, losses, norms = {}, [], []
+    for step in range(1, STEPS + 1):
+        model.zero_grad()
+        l, _, _ = mean_loss(model, x, y, state0)
+        l.backward()
+        norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)))
+        losses.append(float(l))
+        cayley.cayley_step(model, opt, states, step, G)
+    assert any(n > CLIP for n in norms), f"{cell} {opt['kind']}: clipping never triggered {norms}"
+    end = max(cayley.block_deviation(getattr(model.rnn, f"weight_hh_l{k}").detach(), G) for k in range(L))
+    assert end < 1e-6, end
+    return {
+        "config": {"cell": cell, "activation": "tanh", "V": V, "H": H, "L": L, "E": E, "B": B, "T": T},
+        "torch": torch.__version__,
+        "seed": seed,
+        "params": params0,
+        "inputs": x.tolist(),
+        "targets": y.tolist(),
+        "h0": nested(h0),
+        **({"c0": nested(c0)} if cell == "lstm" else {}),
+        "optimizer": opt,
+        "clip": CLIP,
+        "steps": STEPS,
+        "trajectory": losses,
+        "grad_norms": norms,
+        "final_params": {k: flat(v) for k, v in model.state_dict().items()},
+        "block_deviation": {"start": start, "end": end},
+    }
+
+
+def write(fname, fx):
+    with open(os.path.join(OUT, fname), "w") as f:
+        json.dump(fx, f, separators=(",", ":"))
+        f.write("\n")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for seed, cell, E in ((2001, "lstm", 5), (2002, "gru", 0)):
@@ -177,6 +244,15 @@ def main():
                 json.dump(fx, f, separators=(",", ":"))
                 f.write("\n")
             print(f"{fname}: loss {fx['loss']:.6f} → {fx['trajectory'][-1]:.6f}, grad norms {fx['grad_norms'][0]:.3f}…{fx['grad_norms'][-1]:.3f}")
+
+    seed = 2000
+    for name, cell, E, opt in CAYLEY_CASES:
+        seed += 1
+        fx = make_cayley_case(seed, cell, E, opt)
+        fname = f"cayley-{name}.json"
+        write(fname, fx)
+        print(f"{fname}: loss {fx['trajectory'][0]:.6f} → {fx['trajectory'][-1]:.6f}, grad norms {fx['grad_norms'][0]:.3f}…{fx['grad_norms'][-1]:.3f}, "
+              f"‖WᵀW − I‖_max {fx['block_deviation']['start']:.1e} → {fx['block_deviation']['end']:.1e}")
 
 
 if __name__ == "__main__":
