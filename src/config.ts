@@ -4,8 +4,10 @@
 // decides what a resumed run may change, and the effective config is stored in every checkpoint's metadata.
 import { UsageError } from "./errors.ts";
 import { CELL_TABLE, type CellKind, forgetGate, NO_FORGET_GATE } from "./model/cells/index.ts";
+import { type NormKind, NORMS } from "./model/norm.ts";
 
 export { type CellKind, gateCount } from "./model/cells/index.ts";
+export type { NormKind } from "./model/norm.ts";
 export type Activation = "tanh" | "relu";
 export type OptimizerKind = "adam" | "rmsprop" | "adagrad" | "sgd";
 export type InitKind = "pytorch" | "xavier" | "orthogonal";
@@ -26,6 +28,9 @@ export interface ModelConfig {
   /** false: the cell without its forget gate (--no-forget-gate: lstm-nofg.ts). Stored only when false;
    *  absent = true, as in every checkpoint before the flag */
   forgetGate?: boolean;
+  /** --norm: each layer's projections (and the LSTM's c_t) normalised, src/model/norm.ts. Stored only when
+   *  set; absent = none, as in every checkpoint before the flag */
+  norm?: NormKind;
   /** V: vocabulary size (set from the corpus) */
   vocabSize: number;
 }
@@ -168,6 +173,8 @@ export const CELLS = Object.keys(CELL_TABLE) as readonly CellKind[];
 export const ACTIVATIONS: readonly Activation[] = ["tanh", "relu"];
 export const OPTIMIZERS: readonly OptimizerKind[] = ["adam", "rmsprop", "adagrad", "sgd"];
 export const INITS: readonly InitKind[] = ["pytorch", "xavier", "orthogonal"];
+/** --norm choices: none (the config has no norm field) and the normalisations of src/model/norm.ts */
+export const NORM_CHOICES: readonly (NormKind | "none")[] = ["none", ...(Object.keys(NORMS) as NormKind[])];
 
 // ---- flag value parsers (used by the CLI; each throws a one-line UsageError) -----------------------------
 
@@ -220,8 +227,10 @@ export function parseDuration(flag: string, raw: string): number {
 }
 
 /** Cross-field checks and defaults that depend on other fields. */
-export function resolveTrainConfig(partial: Partial<Omit<TrainConfig, "model">> & { model?: Partial<ModelConfig> }, defaults: { threads: number; out: string }): TrainConfig {
-  const model: ModelConfig = { ...MODEL_DEFAULTS, vocabSize: 0, ...(partial.model ?? {}) };
+export function resolveTrainConfig(partial: Partial<Omit<TrainConfig, "model">> & { model?: Partial<ModelSettings & Pick<ModelConfig, "vocabSize">> }, defaults: { threads: number; out: string }): TrainConfig {
+  const { norm, ...given } = partial.model ?? {};
+  const model: ModelConfig = { ...MODEL_DEFAULTS, vocabSize: 0, ...given };
+  if (norm !== undefined && norm !== "none") model.norm = norm; // stored only when set
   const cfg: TrainConfig = {
     ...TRAIN_DEFAULTS,
     corpus: [],
@@ -257,11 +266,16 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 
 // ---- settings: the flat view the command line gives -----------------------------------------------------
 
-/** Every field a command line can set: the model's fields (but V, set from the corpus) and training's. */
-export type TrainSettings = Omit<ModelConfig, "vocabSize"> & Omit<TrainConfig, "model" | "corpus" | "out">;
+/** The model's fields as a command line sets them (but V, set from the corpus): --norm none is a value there. */
+export type ModelSettings = Omit<ModelConfig, "vocabSize" | "norm"> & { norm?: NormKind | "none" };
+/** Every field a command line can set: the model's fields and training's. */
+export type TrainSettings = ModelSettings & Omit<TrainConfig, "model" | "corpus" | "out">;
 
-/** The settings that live in `config.model`, in the order a resumed run checks them (forgetGate: no default). */
-export const MODEL_FIELDS = [...Object.keys(MODEL_DEFAULTS), "forgetGate"] as (keyof Omit<ModelConfig, "vocabSize">)[];
+/** The settings that live in `config.model`, in the order a resumed run checks them (forgetGate, norm: no default). */
+export const MODEL_FIELDS = [...Object.keys(MODEL_DEFAULTS), "forgetGate", "norm"] as (keyof ModelSettings)[];
+
+/** A model setting as a flag or config file gives it, as the model's config holds it (--norm none: absent). */
+export const modelValue = (k: keyof ModelSettings, v: unknown): unknown => (k === "norm" && v === "none" ? undefined : v);
 const isModelField = (k: string): k is (typeof MODEL_FIELDS)[number] => (MODEL_FIELDS as string[]).includes(k);
 
 /** Settings that may change when a run is resumed; every other one must agree with the run's config. */
@@ -272,7 +286,7 @@ export const flagOf = (field: string): string => "--" + field.replace(/[A-Z]/g, 
 
 /** A new run's config from the settings given (model fields are split off into config.model). */
 export function configFromSettings(settings: Partial<TrainSettings>, corpus: string[], defaults: { threads: number; out: string }): TrainConfig {
-  const model: Partial<ModelConfig> = {};
+  const model: Partial<ModelSettings> = {};
   const rest: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(settings)) if (v !== undefined) (isModelField(k) ? (model as Record<string, unknown>) : rest)[k] = v;
   return resolveTrainConfig({ ...(rest as Partial<Omit<TrainConfig, "model">>), forgetBias: settings.forgetBias ?? null, model, corpus }, defaults);
@@ -286,7 +300,7 @@ export function configFromSettings(settings: Partial<TrainSettings>, corpus: str
 export function mergeResume(prev: TrainConfig, settings: Partial<TrainSettings>, describe: (m: ModelConfig) => string): TrainConfig {
   for (const k of MODEL_FIELDS) {
     const v = settings[k];
-    if (k === "forgetGate" ? v === false && prev.model.forgetGate !== false : v !== undefined && v !== prev.model[k]) {
+    if (k === "forgetGate" ? v === false && prev.model.forgetGate !== false : v !== undefined && modelValue(k, v) !== prev.model[k]) {
       throw new UsageError(`${k === "forgetGate" ? "--no-forget-gate" : `${flagOf(k)} ${v}`} contradicts the run being resumed (${describe(prev.model)}); drop the flag, or start a new run with --out`);
     }
   }

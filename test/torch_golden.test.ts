@@ -1,6 +1,7 @@
 // Our model against PyTorch 1.13, number for number. The fixtures (test/fixtures/torch-*.json, written by
 // test/reference/make_fixtures.py) hold, for rnn-tanh / rnn-relu / lstm / gru / lstm-nofg (the LSTM without
-// forget gate: test/reference/char_rnn.py's NoForgetLSTM, torch ops) × one-hot / embedding input
+// forget gate: test/reference/char_rnn.py's NoForgetLSTM, torch ops), each also with --norm layer ("ln-…":
+// char_rnn.py's NormedRNN, torch ops, gains spread away from their initial value) × one-hot / embedding input
 // (V=11, H=8, L=2, B=3, T=5, float32, a non-zero carried state): PyTorch's parameters, logits, mean loss,
 // final state, every parameter gradient, and 10 steps of Adam (lr 1e-2) with clip_grad_norm_ on the same
 // batch. Each is replayed through forward()/backward()/clipGradNorm()/optimizerStep() with the float32
@@ -15,7 +16,7 @@
 // whose update m/(√v+ε) divides small, noisy gradients by their own size and so amplifies the rounding.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import type { ModelConfig } from "../src/config.ts";
+import type { ModelConfig, NormKind } from "../src/config.ts";
 import { refF32 } from "../src/kernels/ref.ts";
 import type { Kernels } from "../src/kernels/types.ts";
 import { backward, createModel, createState, createWorkspace, forward, type Model, pack } from "../src/model/model.ts";
@@ -23,7 +24,7 @@ import { makeSlab, type Slab } from "../src/model/params.ts";
 import { clipGradNorm, createOptimizerState, type OptimizerConfig, optimizerStep } from "../src/train/optim.ts";
 
 interface Fixture {
-  config: { cell: "rnn" | "lstm" | "gru"; forgetGate?: false; activation: "tanh" | "relu"; V: number; H: number; L: number; E: number; B: number; T: number };
+  config: { cell: "rnn" | "lstm" | "gru"; forgetGate?: false; norm?: NormKind; activation: "tanh" | "relu"; V: number; H: number; L: number; E: number; B: number; T: number };
   params: Record<string, number[]>;
   inputs: number[][]; // [T][B]
   targets: number[][]; // [T][B]
@@ -82,6 +83,7 @@ function setup(ops: Kernels, fx: Fixture): Setup {
   const c = fx.config;
   const cfg: ModelConfig = { cell: c.cell, layers: c.L, hidden: c.H, embed: c.E, activation: c.activation, residual: false, vocabSize: c.V };
   if (c.forgetGate === false) cfg.forgetGate = false;
+  if (c.norm) cfg.norm = c.norm;
   const m = createModel(cfg, ops);
   // the fixture names exactly our tensors, with exactly their sizes
   expect(Object.keys(fx.params).sort()).toEqual(m.spec.tensors.map((t) => t.name).sort());
@@ -115,7 +117,7 @@ function checkOneStep(ops: Kernels, fx: Fixture): Record<string, number> {
   const { m, ws, st, grads, resetState } = setup(ops, fx);
   const { B, T, L, cell } = fx.config;
   resetState();
-  const r = forward(m, ws, st, { grad: true });
+  const r = forward(m, ws, st, { grad: true, training: true }); // PyTorch's module is in training mode
   expect(r.count).toBe(B * T);
   const errs: Record<string, number> = {};
   errs.loss = Math.abs(r.lossSum / r.count - fx.loss) / Math.abs(fx.loss);
@@ -149,7 +151,7 @@ function checkTrajectory(ops: Kernels, fx: Fixture): Record<string, number> {
   for (let s = 0; s < a.steps; s++) {
     resetState();
     grads.data.fill(0);
-    const r = forward(m, ws, st, { grad: true });
+    const r = forward(m, ws, st, { grad: true, training: true });
     losses.push(r.lossSum / r.count);
     backward(m, ws, grads);
     norms.push(clipGradNorm(grads.data, a.clip, ops)); // through the kernels, as training runs it
@@ -175,11 +177,12 @@ function report(label: string, errs: Record<string, number>): void {
 }
 
 function suite(ops: Kernels): void {
-  it("has all 10 fixtures", () => {
-    expect(fixtures.map(([n]) => n)).toEqual([
+  it("has all 20 fixtures", () => {
+    const plain = [
       "gru-embed", "gru-onehot", "lstm-embed", "lstm-nofg-embed", "lstm-nofg-onehot", "lstm-onehot", "rnn-relu-embed", "rnn-relu-onehot",
       "rnn-tanh-embed", "rnn-tanh-onehot",
-    ]);
+    ];
+    expect(fixtures.map(([n]) => n)).toEqual([...plain, ...plain.map((n) => `ln-${n}`)].sort());
   });
   for (const [name, fx] of fixtures) {
     it(`${name}: logits, loss, final state and every gradient`, () => report(`${ops.name} ${name} one step`, checkOneStep(ops, fx)));

@@ -21,6 +21,7 @@ import { ACTIVATIONS, type CellKind, CELLS, INITS, type ModelConfig, OPTIMIZERS,
 import { RnnError } from "../errors.ts";
 import type { Decoded } from "../io/safetensors.ts";
 import { cellOf } from "../model/cells/index.ts";
+import { type NormKind, NORMS } from "../model/norm.ts";
 import { paramSpec } from "../model/params.ts";
 
 /**
@@ -88,10 +89,11 @@ export function modelConfigProblems(m: unknown): string[] {
   if (m.activation !== undefined) oneOf(p, "config.model.activation", m.activation, ACTIVATIONS);
   if (m.residual !== undefined && typeof m.residual !== "boolean") p.push(`config.model.residual is ${show(m.residual)}, not true or false`);
   if (m.forgetGate !== undefined && typeof m.forgetGate !== "boolean") p.push(`config.model.forgetGate is ${show(m.forgetGate)}, not true or false`);
+  if (m.norm !== undefined) oneOf(p, "config.model.norm", m.norm, Object.keys(NORMS));
   if (p.length) return p;
   let cell;
   try {
-    cell = cellOf({ cell: m.cell as CellKind, forgetGate: m.forgetGate as boolean | undefined });
+    cell = cellOf({ cell: m.cell as CellKind, forgetGate: m.forgetGate as boolean | undefined, norm: m.norm as NormKind | undefined });
   } catch (e) {
     return [`config.model: ${(e as Error).message}`];
   }

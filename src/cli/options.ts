@@ -4,7 +4,7 @@
 // "did you mean" hint for names from char-rnn, torch-rnn and nanoGPT.
 import { type Command, Option } from "commander";
 import {
-  ACTIVATIONS, BENCH_DEFAULTS, CELLS, DEFAULT_STEPS, DIAGNOSE_DEFAULTS, INITS, MODEL_DEFAULTS, OPTIMIZERS, parseChoice, parseDuration,
+  ACTIVATIONS, BENCH_DEFAULTS, CELLS, DEFAULT_STEPS, DIAGNOSE_DEFAULTS, INITS, MODEL_DEFAULTS, NORM_CHOICES, OPTIMIZERS, parseChoice, parseDuration,
   parseFloatFlag, parseIntFlag, PREDICT_DEFAULTS, SAMPLE_DEFAULTS, TRAIN_DEFAULTS, SERVE_DEFAULTS, TRAIN_SAMPLE_DEFAULTS,
 } from "../config.ts";
 import { UsageError } from "../errors.ts";
@@ -82,6 +82,7 @@ export const OPTIONS = [
   { flags: "--residual", field: "residual", help: "y = x + f(x) between stacked layers", commands: ["train", "import"] },
   { flags: "--dropout <p>", field: "dropout", parse: fraction, help: "inverted dropout between layers and before the decoder", commands: ["train"] },
   { flags: "--init <kind>", field: "init", parse: choice(INITS), help: INITS.join(" | "), commands: ["train"] },
+  { flags: "--norm <kind>", field: "norm", parse: choice(NORM_CHOICES), help: "normalise each layer's projections (and the LSTM's cell state): layer (Ba et al. 2016) | batch (Cooijmans et al. 2016)", default: "none", commands: ["train"] },
   { flags: "--no-forget-gate", field: "forgetGate", help: "--cell lstm without forget gate (1997: c_t = c_{t−1} + i⊙g)", commands: ["train"] },
   { flags: "--forget-bias <b>", field: "forgetBias", parse: num(), help: "LSTM forget-gate bias", default: "1 with xavier/orthogonal init", commands: ["train"] },
   // ---- rnn train: data and optimisation

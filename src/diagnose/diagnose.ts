@@ -206,7 +206,7 @@ export function probeBackward(
   ops.gemmNN(dOut, ws.dLogits, m.params.views[tensorNames.decoderWeight], N, H, V, false); // dTop[N×H] = dLogits · W_dec
   for (let l = m.layers.length - 1; l >= 0; l--) {
     const W = m.layers[l], Lb = ws.layers[l];
-    cell.backward(ops, Lb, W, dOut, B, T, H, m.cfg, (s, dh) => onGrad(l, s, dh));
+    cell.backward(ops, Lb, W, null, dOut, B, T, H, m.cfg, (s, dh) => onGrad(l, s, dh));
     if (l > 0) {
       // into the layer below: dIn[N×H] = dX[N×GH] · W_ih[GH×H] (+ the residual path)
       ops.gemmNN(dIn, Lb.gates, W.wih, N, H, GH, false);

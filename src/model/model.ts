@@ -13,7 +13,8 @@ import type { Rng } from "../rng.ts";
 import { hiddenGrad, inputBias, type StateName } from "./cells/cell.ts";
 import { cellOf, gateCount } from "./cells/index.ts";
 import { type LayerBuffers, type LayerWeights, layerBuffers, stateAt } from "./layer.ts";
-import { type LayerTensor, layerViews, makeSlab, paramSpec, type ParamSpec, type Slab, tensorNames, viewsOf } from "./params.ts";
+import { setNormMode } from "./norm.ts";
+import { type LayerViews, layerViews, makeSlab, paramSpec, type ParamSpec, type Slab, tensorNames, viewsOf } from "./params.ts";
 
 export interface Model {
   cfg: ModelConfig;
@@ -72,12 +73,13 @@ export function pack(m: Model): void {
     // (with its bias) is then a plain row gather, bit for bit the gather + addBias it replaces
     const L0 = m.layers[0];
     ops.transpose(m.wihT, L0.wih, GH, V, false);
-    ops.addBias(m.wihT, inputBias(cellOf(m.cfg), L0), V, GH, true);
+    const bias = inputBias(cellOf(m.cfg), L0); // none for a normalised cell: it adds the biases after normalising
+    if (bias) ops.addBias(m.wihT, bias, V, GH, true);
   }
 }
 
 /** Gradient views with the same names as the parameters. */
-export function gradLayers(m: Model, grads: Slab): Record<LayerTensor, Arr>[] {
+export function gradLayers(m: Model, grads: Slab): LayerViews[] {
   return m.layers.map((_, k) => layerViews(grads, k));
 }
 
@@ -163,6 +165,11 @@ export interface ForwardOptions {
   /** inverted dropout probability between layers and before the decoder (training only) */
   dropout?: number;
   rng?: Rng;
+  /** --norm batch: normalise with each step's statistics over its streams (training), not the running
+   *  estimates (validation, eval, sampling: the default); backward needs it. Layer norm ignores it. */
+  training?: boolean;
+  /** --norm batch, training: fold the statistics into the running estimates (default: as training) */
+  updateStats?: boolean;
 }
 
 export interface ForwardResult {
@@ -183,9 +190,14 @@ export function forward(m: Model, ws: Workspace, state: State, opts: ForwardOpti
   for (let l = 0; l < m.layers.length; l++) {
     const W = m.layers[l], Lb = ws.layers[l];
     const In = l === 0 ? (E > 0 ? E : V) : H;
+    if (Lb.norm) setNormMode(Lb.norm.mode, opts);
     // gates[N × GH] = input projection of all T steps + bias
     if (l === 0 && m.wihT) ops.gatherRows(Lb.gates, m.wihT, ws.idx, N, GH, false); // rows of W_ihᵀ + bias (pack())
-    else ops.gemmNTBias(Lb.gates, input!, W.wih, inputBias(cell, W), N, GH, In); // [N×GH] = X[N×In] · W_ihᵀ + bias
+    else {
+      const bias = inputBias(cell, W); // none for a normalised cell: it adds the biases after normalising
+      if (bias) ops.gemmNTBias(Lb.gates, input!, W.wih, bias, N, GH, In); // [N×GH] = X[N×In] · W_ihᵀ + bias
+      else ops.gemmNT(Lb.gates, input!, W.wih, N, GH, In, false);
+    }
     for (const s of cell.state) stateAt(Lb, s)[0].set(state[s][l]); // carried in
     cell.forward(ops, Lb, W, B, T, H, m.cfg);
     for (const s of cell.state) state[s][l].set(stateAt(Lb, s)[T]); // carried on to the next chunk
@@ -235,13 +247,15 @@ export function backward(m: Model, ws: Workspace, grads: Slab): void {
       for (let i = 0; i < N * H; i++) dOut[i] *= mask[i];
     }
     // through time
-    cell.backward(ops, Lb, W, dOut, B, T, H, m.cfg);
+    cell.backward(ops, Lb, W, g, dOut, B, T, H, m.cfg);
     // weight gradients: one GEMM each over all N rows
     const dX = Lb.gates; // ∂L/∂(input projection) [N × GH]
     const dHh = hiddenGrad(cell, Lb); // ∂L/∂(hidden projection) [N × GH]
     const hPrev = Lb.hs.subarray(0, N * H); // h_{t-1} for t = 0..T-1 [N × H]
     ops.gemmTNAcc(g.whh, dHh, hPrev, GH, H, N); // dW_hh[GH×H] += dHhᵀ · hPrev
-    if (dHh === dX) {
+    if (cell.norm) {
+      // a normalised cell has made its biases' gradients itself (from the gradient after normalisation)
+    } else if (dHh === dX) {
       // a "summed" hidden projection: both biases get the same column sums; sum once (from zero, as
       // biasBackward into a zeroed gradient would) and add to both
       const db = ws.dBias;

@@ -4,10 +4,13 @@ CharRNNs, for test/torch_golden.test.ts. Deterministic: rerunning rewrites the s
 
     /usr/bin/python3 test/reference/make_fixtures.py
 
-Each case (rnn-tanh, rnn-relu, lstm, gru, lstm-nofg: the LSTM without forget gate, char_rnn.NoForgetLSTM):
+Each case (rnn-tanh, rnn-relu, lstm, gru, lstm-nofg: the LSTM without forget gate, char_rnn.NoForgetLSTM;
+then each of them with --norm layer, "ln-…", char_rnn.NormedRNN):
 V=11, H=8, L=2, B=3, T=5, float32, default PyTorch init, random inputs/targets, a non-zero
-carried state h0 (and c0). Shapes in the JSON: inputs/targets [T][B]; h0/c0/h_n/c_n [L][B][H];
-logits [T][B][V]; params/grads/final_params {state_dict name: flat row-major list}.
+carried state h0 (and c0). With a normalisation, its gains are drawn from U(0.5, 1.5) and the LSTM's β_c from
+U(−0.5, 0.5), so that none is at its initial value. Shapes in the JSON: inputs/targets [T][B];
+h0/c0/h_n/c_n [L][B][H]; logits [T][B][V]; params/grads/final_params {state_dict name: flat row-major list}
+(parameters only).
 """
 import json
 import os
@@ -21,9 +24,10 @@ from char_rnn import CharRNN  # noqa: E402
 
 V, H, L, B, T = 11, 8, 2, 3, 5
 LR, CLIP, STEPS = 1e-2, 0.2, 10  # default-init grad norms here are 0.17–0.55: 0.2 clips (nearly) every step
-# (name, cell, activation, forget gate); new cases go last, so that the seeds of the others stay
-CASES = [("rnn-tanh", "rnn", "tanh", True), ("rnn-relu", "rnn", "relu", True), ("lstm", "lstm", "tanh", True), ("gru", "gru", "tanh", True),
+# (name, cell, activation, forget gate, norm); new cases go last, so that the seeds of the others stay
+PLAIN = [("rnn-tanh", "rnn", "tanh", True), ("rnn-relu", "rnn", "relu", True), ("lstm", "lstm", "tanh", True), ("gru", "gru", "tanh", True),
          ("lstm-nofg", "lstm", "tanh", False)]
+CASES = [(*c, None) for c in PLAIN] + [(f"ln-{c[0]}", *c[1:], "layer") for c in PLAIN]
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
 
 
@@ -60,18 +64,29 @@ def check_no_forget_lstm(model, x, state0):
         assert torch.allclose(a, b, atol=1e-5, rtol=1e-5), float((a - b).abs().max())
 
 
-def make_case(seed, name, cell, act, E, forget_gate=True):
+def spread_norms(model):
+    """Gains U(0.5, 1.5) and the LSTM's β_c U(−0.5, 0.5), instead of the initial 1 (or 0.1) and 0."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if ".norm_" in name:
+                p.uniform_(0.5, 1.5) if name.endswith(".weight") else p.uniform_(-0.5, 0.5)
+
+
+def make_case(seed, name, cell, act, E, forget_gate=True, norm=None):
     torch.manual_seed(seed)
-    model = CharRNN(cell, V, H, L, E, act, forget_gate)
+    model = CharRNN(cell, V, H, L, E, act, forget_gate, norm)
+    if norm is not None:
+        spread_norms(model)
     x = torch.randint(0, V, (T, B))
     y = torch.randint(0, V, (T, B))
     h0 = torch.empty(L, B, H).uniform_(-0.8, 0.8)
     c0 = torch.empty(L, B, H).uniform_(-0.8, 0.8) if cell == "lstm" else None
     state0 = (h0, c0) if cell == "lstm" else h0
 
-    if not forget_gate:
+    if not forget_gate and norm is None:
         check_no_forget_lstm(model, x, state0)
-    params0 = {k: flat(v) for k, v in model.state_dict().items()}
+    names = dict(model.named_parameters())
+    params0 = {k: flat(v) for k, v in model.state_dict().items() if k in names}
     model.zero_grad()
     loss, logits, hn = mean_loss(model, x, y, state0)
     loss.backward()
@@ -91,7 +106,8 @@ def make_case(seed, name, cell, act, E, forget_gate=True):
     assert any(n > CLIP for n in norms), f"{name}: clipping never triggered {norms}"
 
     fx = {
-        "config": {"cell": cell, "activation": act, "V": V, "H": H, "L": L, "E": E, "B": B, "T": T, **({} if forget_gate else {"forgetGate": False})},
+        "config": {"cell": cell, "activation": act, "V": V, "H": H, "L": L, "E": E, "B": B, "T": T, **({} if forget_gate else {"forgetGate": False}),
+                   **({} if norm is None else {"norm": norm})},
         "torch": torch.__version__,
         "seed": seed,
         "params": params0,
@@ -105,7 +121,7 @@ def make_case(seed, name, cell, act, E, forget_gate=True):
         "adam": {"lr": LR, "betas": [0.9, 0.999], "eps": 1e-8, "clip": CLIP, "steps": STEPS},
         "trajectory": losses,
         "grad_norms": norms,
-        "final_params": {k: flat(v) for k, v in model.state_dict().items()},
+        "final_params": {k: flat(v) for k, v in model.state_dict().items() if k in names},
     }
     if cell == "lstm":
         fx["c0"] = nested(c0)
@@ -116,10 +132,10 @@ def make_case(seed, name, cell, act, E, forget_gate=True):
 def main():
     os.makedirs(OUT, exist_ok=True)
     seed = 1000
-    for name, cell, act, forget_gate in CASES:
+    for name, cell, act, forget_gate, norm in CASES:
         for E in (0, 5):
             seed += 1
-            fx = make_case(seed, name, cell, act, E, forget_gate)
+            fx = make_case(seed, name, cell, act, E, forget_gate, norm)
             fname = f"torch-{name}-{'embed' if E else 'onehot'}.json"
             with open(os.path.join(OUT, fname), "w") as f:
                 json.dump(fx, f, separators=(",", ":"))

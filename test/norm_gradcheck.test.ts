@@ -1,0 +1,61 @@
+// --norm: every normalised cell against float64 central differences — rnn tanh/relu, lstm, the LSTM without
+// forget gate and gru, each with layer norm — through T = 4 steps with a carried (non-zero) state h0 (and
+// c0) and 2 layers, one-hot and embedding input, every parameter checked: the weights, the biases (the β's of
+// the normalisations) and the gains γ (set away from their initial value, so their gradients are not special).
+import { describe, expect, it } from "vitest";
+import type { ModelConfig, NormKind } from "../src/config.ts";
+import { backward, forward, pack } from "../src/model/model.ts";
+import { makeSlab, normTensorOf } from "../src/model/params.ts";
+import { refF64 } from "../src/kernels/ref.ts";
+import { makeRng } from "../src/rng.ts";
+import { gradcheck, setup } from "./helpers/gradcheck.ts";
+
+const cells: [string, Partial<ModelConfig>][] = [
+  ["rnn-tanh", { cell: "rnn", activation: "tanh" }],
+  ["rnn-relu", { cell: "rnn", activation: "relu" }],
+  ["lstm", { cell: "lstm" }],
+  ["lstm-nofg", { cell: "lstm", forgetGate: false }],
+  ["gru", { cell: "gru" }],
+];
+const NORMS: NormKind[] = ["layer"];
+
+function check(mc: ModelConfig, o: { eps?: number; B?: number; residual?: boolean } = {}) {
+  const { m, ws, st, setState } = setup(mc, { B: o.B ?? 2 });
+  // gains and c's β away from their initial values (every one different)
+  const rng = makeRng(11);
+  for (const t of m.spec.tensors) if (normTensorOf(t.name)) for (let i = 0; i < t.size; i++) m.params.views[t.name][i] = rng.uniform(0.5, 1.5) * (normTensorOf(t.name) === "bc" ? rng.uniform(-1, 1) : 1);
+  pack(m);
+  const run = (grad: boolean) => forward(m, ws, st, { grad, training: true, updateStats: false });
+  const loss = () => {
+    pack(m);
+    setState();
+    const r = run(false);
+    return r.lossSum / r.count;
+  };
+  setState();
+  run(true);
+  const grads = makeSlab(m.spec, (n) => refF64.alloc(n));
+  backward(m, ws, grads);
+  const res = gradcheck(m.params.data, grads.data, loss, { eps: o.eps ?? 3e-4 });
+  const t = m.spec.tensors.find((t) => res.worst.index >= t.offset && res.worst.index < t.offset + t.size);
+  return { ...res, tensor: t?.name, m, grads };
+}
+
+describe("--norm: float64 gradient check, 2 layers, T=4, carried state", () => {
+  for (const norm of NORMS) {
+    for (const [name, c] of cells) {
+      for (const embed of [0, 3]) {
+        it(`${norm} ${name} ${embed ? "embedding" : "one-hot"}`, () => {
+          const cfg: ModelConfig = { cell: "lstm", layers: 2, hidden: 5, embed, activation: "tanh", residual: false, vocabSize: 6, ...c, norm };
+          const r = check(cfg);
+          expect(r.checked).toBeGreaterThan(100);
+          expect(r.maxRelError, `worst at ${r.tensor}: ${JSON.stringify(r.worst)}`).toBeLessThan(1e-6);
+          // the gains are parameters with real gradients
+          const gains = r.m.spec.tensors.filter((t) => normTensorOf(t.name));
+          expect(gains.length).toBe(2 * (c.cell === "lstm" ? 4 : 2));
+          for (const t of gains) expect(r.grads.views[t.name].some((v) => v !== 0), t.name).toBe(true);
+        });
+      }
+    }
+  }
+});
