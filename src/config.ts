@@ -252,6 +252,9 @@ export function resolveTrainConfig(partial: Partial<Omit<TrainConfig, "model">> 
     throw new UsageError(`--forget-bias applies to ${cellsWith(hasForgetGate)}`);
   }
   if (cfg.init !== "pytorch" && cfg.forgetBias === null && forgetGate(cfg.model) >= 0) cfg.forgetBias = 1;
+  if (cfg.model.norm !== undefined && cfg.batch < NORMS[cfg.model.norm].minStreams) {
+    throw new UsageError(`--norm ${cfg.model.norm} needs --batch ${NORMS[cfg.model.norm].minStreams} or more: it normalises each unit over the streams of a step, and one stream has no variance; --norm layer works at any batch`);
+  }
   if (cfg.model.residual && cfg.model.layers < 2) {
     throw new UsageError(`--residual needs at least 2 layers (it adds each layer's input to its output between stacked layers)`);
   }

@@ -1,7 +1,9 @@
-// `--norm layer` end to end: it trains (with every other flag that combines), resumes exactly (N then M
-// steps = N+M, byte for byte, for every file), samples, evaluates, predicts and diagnoses; its checkpoint says
-// what it is (norm "layer" and the gains' tensors) while a plain run's config stays as it was (no norm field);
-// changing it on --resume is refused by name, as is rnn import of such a model.
+// `--norm layer` and `--norm batch` end to end: they train (with every other flag that combines), resume
+// exactly (N then M steps = N+M, byte for byte, for every file — batch norm's running statistics included,
+// on 2 and 3 threads too), sample, evaluate, predict and diagnose; the checkpoint says what it is (norm and the
+// gains' tensors, and batch norm's running statistics) while a plain run's config stays as it was (no norm
+// field); --norm batch at --batch 1, changing --norm on --resume, diagnose --batch 1 of a batch-norm model and
+// rnn import of a normalised one are refused in one line.
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -54,6 +56,27 @@ describe("--norm layer resumes exactly", () => {
       const kernels = (flags as readonly string[]).includes("--kernels") ? ["--kernels", "ref"] : [];
       const run = await resumesExactly(flags, kernels);
       expect(JSON.parse(meta(path.join(run, "latest.safetensors")).config).model.norm).toBe("layer");
+    }, 90_000);
+  }
+});
+
+describe("--norm batch resumes exactly, running statistics included", () => {
+  for (const [what, flags] of [
+    ["lstm, 2 layers, residual, one-hot, 2 threads (a shard of 2 streams each)", ["--norm", "batch", "--layers", "2", "--residual", "--threads", "2"]],
+    ["gru, embedding, dropout, adagrad, reference kernels", ["--norm", "batch", "--cell", "gru", "--embed", "8", "--dropout", "0.1", "--optimizer", "adagrad", "--kernels", "ref"]],
+    ["rnn relu, --threads 3 for 4 streams (2 shards of 2)", ["--norm", "batch", "--cell", "rnn", "--activation", "relu", "--threads", "3", "--ortho-reg", "0.01"]],
+    ["lstm without forget gate, rmsprop, clip-value", ["--norm", "batch", "--no-forget-gate", "--optimizer", "rmsprop", "--clip-value", "1"]],
+  ] as const) {
+    it(`N steps + resume to N+M = N+M steps, byte for byte (${what})`, async () => {
+      const kernels = (flags as readonly string[]).includes("--kernels") ? ["--kernels", "ref"] : [];
+      const run = await resumesExactly(flags, kernels);
+      const f = readCheckpointFile(path.join(run, "latest.safetensors"));
+      expect(JSON.parse(f.metadata.config).model.norm).toBe("batch");
+      // the running statistics have moved from their start (mean 0, variance 1)
+      const mean = f.tensors.get("rnn.norm_hh_l0.running_mean")!.data, variance = f.tensors.get("rnn.norm_hh_l0.running_var")!.data;
+      expect(Array.from(mean).some((v) => v !== 0)).toBe(true);
+      expect(Array.from(variance).some((v) => v !== 1)).toBe(true);
+      expect(Array.from(variance).every((v) => v >= 0)).toBe(true);
     }, 90_000);
   }
 });
@@ -118,8 +141,12 @@ describe("--norm layer: the checkpoint, sample, eval, predict, diagnose", () => 
     const cases: [string[], string, number][] = [
       [["train", corpus, "--resume", "plain", "--norm", "layer", "--steps", "9"], "rnn: error: --norm layer contradicts the run being resumed (lstm 1×16, one-hot, V=26); drop the flag, or start a new run with --out", 2],
       [["train", corpus, "--resume", "ln", "--norm", "none", "--steps", "9"], "rnn: error: --norm none contradicts the run being resumed (ln-lstm 2×16, one-hot, V=26); drop the flag, or start a new run with --out", 2],
-      [["train", corpus, "--norm", "group", "--out", "x"], "rnn: error: --norm must be one of none, layer; got 'group'", 2],
+      [["train", corpus, "--norm", "group", "--out", "x"], "rnn: error: --norm must be one of none, layer, batch; got 'group'", 2],
     ];
+    cases.push(
+      [["train", corpus, "--resume", "ln", "--norm", "batch", "--steps", "9"], "rnn: error: --norm batch contradicts the run being resumed (ln-lstm 2×16, one-hot, V=26); drop the flag, or start a new run with --out", 2],
+      [["train", corpus, "--norm", "batch", "--batch", "1", "--out", "x"], "rnn: error: --norm batch needs --batch 2 or more: it normalises each unit over the streams of a step, and one stream has no variance; --norm layer works at any batch", 2],
+    );
     const results = await Promise.all(cases.map(([args]) => rnn(args, { cwd: w })));
     results.forEach((r, i) => {
       expect(r.code, cases[i][0].join(" ")).toBe(cases[i][2]);
@@ -132,5 +159,58 @@ describe("--norm layer: the checkpoint, sample, eval, predict, diagnose", () => 
     expect([snapshot(path.join(w, "plain")), snapshot(path.join(w, "ln"))]).toEqual(before);
     // resuming with the run's own --norm is fine
     await ok(["train", corpus, "--resume", "ln", "--norm", "layer", "--steps", "8", "-q"], w);
+  }, 30_000);
+});
+
+describe("--norm batch with data-parallel threads: statistics per shard of at least 2 streams", () => {
+  it("--threads 4 at --batch 4 trains as --threads 2 (2 shards of 2 streams), and differs from one thread (one shard of 4)", async () => {
+    const w = workdir();
+    const run = (threads: string) => ok(["train", corpus, "--out", `t${threads}`, "-q", ...SMALL, "--norm", "batch", "--steps", "5", "--threads", threads], w);
+    await Promise.all([run("1"), run("2"), run("4")]);
+    const tensors = (t: string) => {
+      const f = readCheckpointFile(path.join(w, `t${t}`, "latest.safetensors"));
+      return Object.fromEntries([...f.tensors].map(([n, v]) => [n, Array.from(v.data)]));
+    };
+    const [one, two, four] = [tensors("1"), tensors("2"), tensors("4")];
+    expect(four).toEqual(two);
+    expect(two["rnn.norm_hh_l0.running_var"]).not.toEqual(one["rnn.norm_hh_l0.running_var"]);
+  }, 60_000);
+});
+
+describe("--norm batch: the checkpoint, sample, eval, diagnose", () => {
+  const bn = path.join(workdir(), "bn");
+  beforeAll(async () => {
+    await ok(["train", corpus, "--out", bn, "-q", ...SMALL, "--norm", "batch", "--cell", "gru", "--layers", "2", "--steps", "6", "--eval-every", "3", "--keep", "1"]);
+  }, 30_000);
+
+  it("stores the gains with the parameters and the running statistics after them, in every model checkpoint", () => {
+    for (const file of ["latest.safetensors", "best.safetensors", "step-000006.safetensors"]) {
+      const f = readCheckpointFile(path.join(bn, file));
+      expect(JSON.parse(f.metadata.config).model).toMatchObject({ cell: "gru", norm: "batch" });
+      const names = [...f.tensors.keys()];
+      const stats = ["ih", "hh"].flatMap((q) => [0, 1].flatMap((k) => [`rnn.norm_${q}_l${k}.running_mean`, `rnn.norm_${q}_l${k}.running_var`]));
+      for (const n of stats) expect(f.tensors.get(n)!.shape, n).toEqual([48]);
+      expect(names.slice(-stats.length).sort()).toEqual(stats.sort()); // after the parameters
+      expect(names.indexOf("decoder.bias")).toBe(names.length - stats.length - 1);
+      expect(names.filter((n) => n.includes("norm_c"))).toEqual([]); // a GRU carries no c
+    }
+    // the training state holds no statistics of its own: they are the model's
+    const state = readCheckpointFile(path.join(bn, "latest.state.safetensors"));
+    expect([...state.tensors.keys()].sort()).toEqual(["h", "optimizer"]);
+  });
+
+  it("samples and evaluates one stream with the running statistics (both kernels alike); diagnose needs 2 streams", async () => {
+    const [s1, s2, e, d, d1] = await Promise.all([
+      ok(["sample", "-m", bn, "--length", "40", "--seed", "3"]),
+      ok(["sample", "-m", bn, "--length", "40", "--seed", "3", "--kernels", "ref"]),
+      ok(["eval", "-m", bn, corpus, "--json"]),
+      ok(["diagnose", "-m", bn, corpus, "--json", "--no-svg", "--seq", "8", "--batch", "2", "--chunks", "2"]),
+      rnn(["diagnose", "-m", bn, corpus, "--no-svg", "--batch", "1"]),
+    ]);
+    expect(s2.stdout).toBe(s1.stdout);
+    expect(JSON.parse(e.stdout).chars).toBe(799);
+    expect(JSON.parse(d.stdout).models[0].label).toMatch(/bn-gru 2×16/);
+    expect(d1.code).toBe(2);
+    expect(errLines(d1.stderr)).toEqual([`rnn: error: --batch 1: ${bn} normalises over the streams of a step (--norm batch); its gradients need --batch 2 or more`]);
   }, 30_000);
 });

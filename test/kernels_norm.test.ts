@@ -1,6 +1,7 @@
 // --norm's kernels, WebAssembly against the float32 reference, in both builds: layer norm forward and backward
 // (rows of every width around the four-lane blocks, with and without β, dγ, dβ, in place as the cells call
-// them), and the LSTM step split at c_t's normalisation (with and without forget gate, with and without the
+// them), batch norm (columns over a step's rows: forward with and without the running estimates' update,
+// backward, inference with the estimates), and the LSTM step split at c_t's normalisation (with and without forget gate, with and without the
 // recurrent product and the carried gradient, dGates in place of gates).
 import { describe, expect, it } from "vitest";
 import { refF32 } from "../src/kernels/ref.ts";
@@ -11,10 +12,10 @@ import { makeRng } from "../src/rng.ts";
 const rng = makeRng(5);
 const TOL = 2e-6;
 
-/** max |got − want| / max |want| */
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+/** max |got − want| / max(scale, max |want|) */
+function relErr(got: ArrayLike<number>, want: ArrayLike<number>, scale = 0): number {
   expect(got.length).toBe(want.length);
-  let err = 0, s = 0;
+  let err = 0, s = scale;
   for (let i = 0; i < want.length; i++) {
     if (!Number.isFinite(got[i])) return Infinity;
     err = Math.max(err, Math.abs(got[i] - want[i]));
@@ -70,6 +71,72 @@ for (const relaxed of builds) {
         });
       }
     }
+  });
+
+  describe(`${ops.name}: batch norm`, () => {
+    // rows of up to SCRATCH_BYTES / 8 columns go row by row (sums in the scratch); 160 000 columns column by column
+    for (const [M, N] of [[2, 1], [2, 4], [3, 5], [4, 8], [6, 13], [50, 512], [3, 3 * 33], [8, 160_003]]) {
+      for (const beta of [true, false]) {
+        it(`${M} rows of ${N}${beta ? ", with β" : ""}: forward with and without running estimates, backward, inference`, () => {
+          const [x, xr] = pair(M * N), [g, gr] = pair(N, 0.5, 1.5), [b, br] = pair(N);
+          const [rm, rmr] = pair(N), [rv, rvr] = pair(N, 0.5, 1.5);
+          const [y, yr] = zeros(M * N), [xh, xhr] = zeros(M * N), [rs, rsr] = zeros(N);
+          ops.batchNormForward(y, xh, rs, rm, rv, x, g, beta ? b : null, M, N, 0.1);
+          refF32.batchNormForward(yr, xhr, rsr, rmr, rvr, xr, gr, beta ? br : null, M, N, 0.1);
+          // float32 sums against the reference's float64 ones: a column of 2 nearly equal values loses digits
+          for (const [got, want] of [[y, yr], [xh, xhr], [rs, rsr], [rm, rmr], [rv, rvr]]) expect(relErr(got, want)).toBeLessThan(TOL * 5);
+          // without running estimates: the same output, and nothing else written; in place (y = x)
+          const xi = ops.alloc(M * N), rm0 = Float32Array.from(rm);
+          xi.set(x);
+          const [xh2] = zeros(M * N), [rs2] = zeros(N);
+          ops.batchNormForward(xi, xh2, rs2, null, null, xi, g, beta ? b : null, M, N, 0.1);
+          expect(Array.from(xi)).toEqual(Array.from(y));
+          expect(Array.from(rm)).toEqual(Array.from(rm0));
+          // backward: dγ, dβ accumulate; dx separate, in place of dy and of xhat
+          const [dy, dyr] = pair(M * N), [dg, dgr] = pair(N), [db, dbr] = pair(N), [dx, dxr] = zeros(M * N);
+          ops.batchNormBackward(dx, dg, db, dy, xh, rs, g, M, N);
+          refF32.batchNormBackward(dxr, dgr, dbr, dyr, xhr, rsr, gr, M, N);
+          // dx is a difference of terms of size |γ dy|/σ, nearly cancelling over few rows: errors relative to those
+          const maxAbs = (a: ArrayLike<number>) => {
+            let m = 0;
+            for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+            return m;
+          };
+          const terms = maxAbs(rs) * maxAbs(g) * maxAbs(dy);
+          expect(relErr(dx, dxr, terms)).toBeLessThan(TOL * 10);
+          expect(relErr(dg, dgr)).toBeLessThan(TOL * 10);
+          expect(relErr(db, dbr)).toBeLessThan(TOL * 10);
+          const dyIn = ops.alloc(M * N), xhIn = ops.alloc(M * N);
+          dyIn.set(dy);
+          xhIn.set(xh);
+          ops.batchNormBackward(dyIn, null, null, dyIn, xh, rs, g, M, N);
+          expect(Array.from(dyIn)).toEqual(Array.from(dx));
+          ops.batchNormBackward(xhIn, null, null, dy, xhIn, rs, g, M, N);
+          expect(Array.from(xhIn)).toEqual(Array.from(dx));
+          // inference with the running estimates
+          const [yi, yir] = zeros(M * N);
+          ops.batchNormInfer(yi, x, g, beta ? b : null, rm, rv, M, N);
+          refF32.batchNormInfer(yir, xr, gr, beta ? br : null, rmr, rvr, M, N);
+          expect(relErr(yi, yir)).toBeLessThan(TOL);
+        });
+      }
+    }
+
+    it("matches its definition: per column mean 0 and biased variance 1 before γ, β; the running variance unbiased", () => {
+      const M = 5, N = 3;
+      const [x] = pair(M * N), [g] = pair(N, 1, 1), [rm] = zeros(N), rv = ops.alloc(N).fill(1);
+      const [y] = zeros(M * N), [xh] = zeros(M * N), [rs] = zeros(N);
+      ops.batchNormForward(y, xh, rs, rm, rv, x, g, null, M, N, 0.1);
+      for (let j = 0; j < N; j++) {
+        const col = Array.from({ length: M }, (_, i) => x[i * N + j]), mean = col.reduce((a, v) => a + v, 0) / M;
+        const ss = col.reduce((a, v) => a + (v - mean) ** 2, 0);
+        const yc = Array.from({ length: M }, (_, i) => y[i * N + j]);
+        expect(Math.abs(yc.reduce((a, v) => a + v, 0) / M)).toBeLessThan(1e-6);
+        expect(yc.reduce((a, v) => a + v * v, 0) / M).toBeCloseTo(ss / M / (ss / M + 1e-5), 5);
+        expect(rm[j]).toBeCloseTo(0.1 * mean, 6);
+        expect(rv[j]).toBeCloseTo(0.9 + (0.1 * ss) / (M - 1), 5);
+      }
+    });
   });
 
   describe(`${ops.name}: the LSTM step split at c_t's normalisation`, () => {

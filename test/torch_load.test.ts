@@ -80,7 +80,7 @@ describe.skipIf(!hasTorch)("PyTorch reproduces rnn eval of --norm checkpoints", 
     ["gru-embed", ["--cell", "gru", "--embed", "16"]], ["rnn-relu", ["--cell", "rnn", "--activation", "relu"]],
     ["rnn-tanh-dropout", ["--cell", "rnn", "--dropout", "0.1"]],
   ];
-  const cases = ["layer"].flatMap((norm) => cells.map(([c, flags]) => ({ name: `${norm}-${c}`, args: ["--norm", norm, ...flags] })));
+  const cases = ["layer", "batch"].flatMap((norm) => cells.map(([c, flags]) => ({ name: `${norm}-${c}`, args: ["--norm", norm, ...flags] })));
   let torchResults: Record<string, { ref: { loss: number; chars: number; skipped: number }; companion: { loss: number }; sameBytes: boolean }> = {};
   beforeAll(() => {
     for (const c of cases) {

@@ -88,12 +88,13 @@ export interface ModelMeta {
   bestValLoss: number | null;
 }
 
-function tensorsOf(slab: Slab) {
+function tensorsOf<Name extends string>(slab: Slab<Name>) {
   return slab.spec.tensors.map((t) => ({ name: t.name, shape: t.shape, data: slab.views[t.name] }));
 }
 
 export function encodeModel(model: Model, meta: ModelMeta): Buffer {
-  return encodeSafetensors(tensorsOf(model.params), {
+  // the parameters, then batch norm's running statistics (none without)
+  return encodeSafetensors([...tensorsOf(model.params), ...tensorsOf(model.stats)], {
     format_version: String(FORMAT_VERSION),
     config: storedConfig(meta.config, RUN_ONLY),
     vocab: JSON.stringify(meta.vocab),

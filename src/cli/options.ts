@@ -155,7 +155,7 @@ export const OPTIONS = [
   { flags: "--every <n>", field: "every", parse: int(), help: "table rows every n steps", default: "about 20 rows", commands: ["diagnose"] },
   { flags: "--json", field: "json", help: "print the numbers as one JSON object", commands: ["diagnose"] },
   // ---- rnn bench
-  { flags: "--only <ids>", field: "only", help: "comma-separated workloads: P1,P2,P3,P4,S1,S2", default: "all", commands: ["bench"] },
+  { flags: "--only <ids>", field: "only", help: "comma-separated workloads: P1,P2,P3,P4,LN1,S1,S2", default: "all", commands: ["bench"] },
   { flags: "--threads <n>", field: "threads", parse: int(), help: "training threads", default: "every core", commands: ["bench"] },
   { flags: "--seconds <s>", field: "seconds", parse: positive, help: "timed seconds per workload", commands: ["bench"] },
   { flags: "--json", field: "json", help: "one JSON object per workload", commands: ["bench"] },

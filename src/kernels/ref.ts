@@ -243,6 +243,49 @@ export function layerNormBackward(dx: Arr, dgamma: Arr | null, dbeta: Arr | null
   }
 }
 
+export function batchNormForward(y: Arr, xhat: Arr, rstd: Arr, runMean: Arr | null, runVar: Arr | null, x: Arr, gamma: Arr, beta: Arr | null, M: number, N: number, momentum: number): void {
+  for (let j = 0; j < N; j++) {
+    let mu = 0;
+    for (let i = 0; i < M; i++) mu += x[i * N + j];
+    mu /= M;
+    let q = 0;
+    for (let i = 0; i < M; i++) q += (x[i * N + j] - mu) * (x[i * N + j] - mu);
+    const r = 1 / Math.sqrt(q / M + NORM_EPS);
+    rstd[j] = r;
+    for (let i = 0; i < M; i++) {
+      const xh = (x[i * N + j] - mu) * r;
+      xhat[i * N + j] = xh;
+      y[i * N + j] = gamma[j] * xh + (beta ? beta[j] : 0);
+    }
+    if (runMean && runVar) {
+      runMean[j] = momentum * mu + (1 - momentum) * runMean[j];
+      runVar[j] = momentum * (M > 1 ? q / (M - 1) : q) + (1 - momentum) * runVar[j];
+    }
+  }
+}
+
+export function batchNormBackward(dx: Arr, dgamma: Arr | null, dbeta: Arr | null, dy: Arr, xhat: Arr, rstd: Arr, gamma: Arr, M: number, N: number): void {
+  for (let j = 0; j < N; j++) {
+    let sd = 0, sdx = 0;
+    for (let i = 0; i < M; i++) {
+      sd += dy[i * N + j];
+      sdx += dy[i * N + j] * xhat[i * N + j];
+    }
+    if (dgamma) dgamma[j] += sdx;
+    if (dbeta) dbeta[j] += sd;
+    const a = (gamma[j] * sd) / M, b = (gamma[j] * sdx) / M, r = rstd[j];
+    for (let i = 0; i < M; i++) dx[i * N + j] = r * (gamma[j] * dy[i * N + j] - a - xhat[i * N + j] * b);
+  }
+}
+
+export function batchNormInfer(y: Arr, x: Arr, gamma: Arr, beta: Arr | null, runMean: Arr, runVar: Arr, M: number, N: number): void {
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      y[i * N + j] = gamma[j] * ((x[i * N + j] - runMean[j]) / Math.sqrt(runVar[j] + NORM_EPS)) + (beta ? beta[j] : 0);
+    }
+  }
+}
+
 export function lstmNormCellForward(c: Arr, gates: Arr, cPrev: Arr, B: number, H: number, forget: boolean, gh: Arr | null = null): void {
   const G = forget ? 4 : 3;
   if (gh) for (let i = 0; i < G * B * H; i++) gates[i] += gh[i];
@@ -376,7 +419,7 @@ function make(name: string, alloc: (n: number) => Arr): Kernels {
     gemmNN, gemmNT, gemmNTBias, gemmTNAcc, packedSize, packB, gemmNNPacked, gatherRows, scatterAddRows, addBias, biasBackward,
     transpose, addTo, scale, sumSquares, adam,
     rnnCellForward, rnnCellBackward, lstmCellForward, lstmCellBackward, lstmNoForgetCellForward, lstmNoForgetCellBackward,
-    gruCellForward, gruCellBackward, layerNormForward, layerNormBackward,
+    gruCellForward, gruCellBackward, layerNormForward, layerNormBackward, batchNormForward, batchNormBackward, batchNormInfer,
     lstmNormCellForward, lstmNormOutForward, lstmNormOutBackward, lstmNormCellBackward, softmaxXent,
   };
 }

@@ -168,6 +168,21 @@ export interface Kernels {
   layerNormBackward(dx: Arr, dgamma: Arr | null, dbeta: Arr | null, dy: Arr, xhat: Arr, rstd: Arr, gamma: Arr, M: number, N: number): void;
 
   /**
+   * Batch normalisation of each of N columns over the M rows (one step's streams): μ, σ² the column's mean and
+   * biased variance, rstd[N] = 1/√(σ² + ε), xhat[M×N] = (x − μ) · rstd, y[M×N] = γ[N] ⊙ xhat + β[N] (no β when
+   * null). With runMean, runVar [N] (in-out): runMean = m·μ + (1−m)·runMean, runVar = m·σ²_u + (1−m)·runVar with
+   * m = momentum and σ²_u the unbiased variance (M/(M−1)·σ²), as torch's batch_norm in training. y may alias x.
+   */
+  batchNormForward(y: Arr, xhat: Arr, rstd: Arr, runMean: Arr | null, runVar: Arr | null, x: Arr, gamma: Arr, beta: Arr | null, M: number, N: number, momentum: number): void;
+  /**
+   * The gradient of batchNormForward: dgamma[N] += Σ_rows dy ⊙ xhat and dbeta[N] += Σ_rows dy (each unless
+   * null); dx[M×N] = rstd · (g − mean_col(g) − xhat ⊙ mean_col(g ⊙ xhat)) with g = γ ⊙ dy. dx may alias dy or xhat.
+   */
+  batchNormBackward(dx: Arr, dgamma: Arr | null, dbeta: Arr | null, dy: Arr, xhat: Arr, rstd: Arr, gamma: Arr, M: number, N: number): void;
+  /** Batch normalisation with fixed statistics (evaluation): y[M×N] = γ ⊙ (x − runMean) / √(runVar + ε) + β (no β when null). y may alias x. */
+  batchNormInfer(y: Arr, x: Arr, gamma: Arr, beta: Arr | null, runMean: Arr, runVar: Arr, M: number, N: number): void;
+
+  /**
    * The LSTM whose cell state is normalised before its output tanh (--norm), with forget gate (gates i f g o)
    * or without (forget = false: i g o). gates[B×G·H] = the activations of the pre-activations it holds
    * (+ gh[B×G·H] when given), in place; c[B×H] = f⊙cPrev + i⊙g (f ≡ 1 without). h follows c's normalisation:

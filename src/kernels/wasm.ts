@@ -166,6 +166,20 @@ export function createWasmKernels(opts: WasmKernelOptions = {}): WasmKernels {
       ex.ln_bwd(f32("dx", dx, n), dgamma ? f32("dgamma", dgamma, N) : 0, dbeta ? f32("dbeta", dbeta, N) : 0, f32("dy", dy, n), f32("xhat", xhat, n),
         f32("rstd", rstd, M), f32("gamma", gamma, N), M, N);
     },
+    batchNormForward(y, xhat, rstd, runMean, runVar, x, gamma, beta, M, N, momentum) {
+      const n = M * N;
+      ex.bn_fwd(f32("y", y, n), f32("xhat", xhat, n), f32("rstd", rstd, N), runMean ? f32("runMean", runMean, N) : 0, runMean ? f32("runVar", runVar!, N) : 0,
+        f32("x", x, n), f32("gamma", gamma, N), beta ? f32("beta", beta, N) : 0, M, N, momentum, ws);
+    },
+    batchNormBackward(dx, dgamma, dbeta, dy, xhat, rstd, gamma, M, N) {
+      const n = M * N;
+      ex.bn_bwd(f32("dx", dx, n), dgamma ? f32("dgamma", dgamma, N) : 0, dbeta ? f32("dbeta", dbeta, N) : 0, f32("dy", dy, n), f32("xhat", xhat, n),
+        f32("rstd", rstd, N), f32("gamma", gamma, N), M, N, ws);
+    },
+    batchNormInfer(y, x, gamma, beta, runMean, runVar, M, N) {
+      const n = M * N;
+      ex.bn_infer(f32("y", y, n), f32("x", x, n), f32("gamma", gamma, N), beta ? f32("beta", beta, N) : 0, f32("runMean", runMean, N), f32("runVar", runVar, N), M, N);
+    },
     lstmNormCellForward(c, gates, cPrev, B, H, forget, gh) {
       const n = B * H, G = forget ? 4 : 3;
       ex.lstmn_fwd(f32("c", c, n), f32("gates", gates, G * n), f32("cPrev", cPrev, n), B, H, forget ? 1 : 0, gh ? f32("gh", gh, G * n) : 0);

@@ -14,7 +14,8 @@ import { hiddenGrad, inputBias, type StateName } from "./cells/cell.ts";
 import { cellOf, gateCount } from "./cells/index.ts";
 import { type LayerBuffers, type LayerWeights, layerBuffers, stateAt } from "./layer.ts";
 import { setNormMode } from "./norm.ts";
-import { type LayerViews, layerViews, makeSlab, paramSpec, type ParamSpec, type Slab, tensorNames, viewsOf } from "./params.ts";
+import { layerStats, newStats } from "./stats.ts";
+import { type LayerViews, layerViews, makeSlab, paramSpec, type ParamSpec, type Slab, type StatName, statsSpec, tensorNames, viewsOf } from "./params.ts";
 
 export interface Model {
   cfg: ModelConfig;
@@ -25,6 +26,8 @@ export interface Model {
   /** one-hot input only: weight_ih_l0ᵀ plus the input-side bias on every row [V × G·H], so the input projection
    *  is a row gather. Refreshed by pack(). */
   wihT: Arr | null;
+  /** --norm batch: the running statistics, a slab of their own (params.ts statsSpec; empty otherwise) */
+  stats: Slab<StatName>;
 }
 
 export function createModel(cfg: ModelConfig, ops: Kernels, params?: Slab): Model {
@@ -35,7 +38,7 @@ export function createModel(cfg: ModelConfig, ops: Kernels, params?: Slab): Mode
     bsum: Array.from({ length: cfg.layers }, () => ops.alloc(G * H)),
     whhP: Array.from({ length: cfg.layers }, () => ops.alloc(ops.packedSize(G * H, H))),
     wihT: cfg.embed > 0 ? null : ops.alloc(cfg.vocabSize * G * H),
-  });
+  }, newStats(cfg, ops).data);
   pack(model);
   return model;
 }
@@ -51,14 +54,16 @@ export interface Derived {
 }
 
 /**
- * A Model over existing parameter and derived buffers, without packing: how a worker thread sees the main
- * thread's model in shared memory (the main thread packs once per optimizer step, for everyone).
+ * A Model over existing parameter, derived and running-statistics buffers, without packing: how a worker
+ * thread sees the main thread's model in shared memory (the main thread packs once per optimizer step, for
+ * everyone).
  */
-export function attachModel(cfg: ModelConfig, ops: Kernels, params: Arr, derived: Derived): Model {
-  const spec = paramSpec(cfg);
+export function attachModel(cfg: ModelConfig, ops: Kernels, params: Arr, derived: Derived, statsData: Arr): Model {
+  const spec = paramSpec(cfg), sspec = statsSpec(cfg);
   const slab: Slab = { spec, data: params, views: viewsOf(spec, params) };
-  const layers: LayerWeights[] = derived.bsum.map((bsum, k) => ({ ...layerViews(slab, k), bsum, whhP: derived.whhP[k] }));
-  return { cfg, ops, spec, params: slab, layers, wihT: derived.wihT };
+  const stats: Slab<StatName> = { spec: sspec, data: statsData, views: viewsOf(sspec, statsData) };
+  const layers: LayerWeights[] = derived.bsum.map((bsum, k) => ({ ...layerViews(slab, k), bsum, whhP: derived.whhP[k], ...layerStats(stats, k) }));
+  return { cfg, ops, spec, params: slab, layers, wihT: derived.wihT, stats };
 }
 
 /** Refresh everything derived from the parameters. Call after every change to them (once per optimizer step). */

@@ -10,6 +10,9 @@
 // With --norm, each layer k also has the gains of its normalisations (test/reference/char_rnn.py NormedRNN,
 // python/rnn_torch.py): rnn.norm_ih_l{k}.weight [G·H] (γ_x), rnn.norm_hh_l{k}.weight [G·H] (γ_h), and for a cell
 // that carries c, rnn.norm_c_l{k}.weight [H], rnn.norm_c_l{k}.bias [H] (γ_c, β_c): after layer k's four.
+// Batch norm's running statistics are buffers, not parameters: a slab of their own (statsSpec), untouched by
+// the optimizer, weight decay and clipping, with the buffer names of the same modules (rnn.norm_ih_l{k}.
+// running_mean, .running_var, …), written after the parameters in every model checkpoint.
 import type { ModelConfig } from "../config.ts";
 import type { Arr } from "../kernels/types.ts";
 import { cellOf } from "./cells/index.ts";
@@ -24,6 +27,11 @@ export type LayerViews = Record<LayerTensor, Arr> & Partial<Record<NormTensor, A
 export type ParamName =
   | "embedding.weight" | "decoder.weight" | "decoder.bias" | `rnn.${"weight" | "bias"}_${"ih" | "hh"}_l${number}`
   | `rnn.norm_${"ih" | "hh" | "c"}_l${number}.${"weight" | "bias"}`;
+
+/** Every running statistic's name (batch norm's buffers, statsSpec). */
+export type StatName = `rnn.norm_${"ih" | "hh" | "c"}_l${number}.running_${"mean" | "var"}`;
+/** The quantities a layer normalises: its input and hidden projections, and c_t (cells that carry c). */
+export type NormQuantity = "ih" | "hh" | "c";
 
 /** The one place the parameter names are spelled. */
 export const tensorNames = {
@@ -44,6 +52,8 @@ export const tensorNames = {
     gc: `rnn.norm_c_l${k}.weight`,
     bc: `rnn.norm_c_l${k}.bias`,
   }) as const satisfies Record<NormTensor, ParamName>,
+  /** the running mean and variance of layer k's normalisation of quantity q (batch norm) */
+  stats: (k: number, q: NormQuantity) => ({ mean: `rnn.norm_${q}_l${k}.running_mean`, var: `rnn.norm_${q}_l${k}.running_var` }) as const satisfies Record<"mean" | "var", StatName>,
 } as const;
 
 /** Which normalisation tensor a name is (null for every other tensor). */
@@ -92,6 +102,25 @@ export function paramSpec(m: ModelConfig): ParamSpec {
   }
   shapes.push([tensorNames.decoderWeight, [V, H]]);
   shapes.push([tensorNames.decoderBias, [V]]);
+  return specOf(shapes);
+}
+
+/**
+ * The running statistics a model keeps (batch norm; none otherwise): per layer, the mean and variance of the
+ * input projection [G·H], of the hidden projection [G·H] and of c_t [H] (cells that carry c).
+ */
+export function statsSpec(m: ModelConfig): ParamSpec<StatName> {
+  const cell = cellOf(m), GH = cell.gates.length * m.hidden;
+  const shapes: [StatName, number[]][] = [];
+  if (cell.norm?.running) {
+    for (let k = 0; k < m.layers; k++) {
+      for (const q of ["ih", "hh", "c"] as const) {
+        if (q === "c" && !cell.state.includes("c")) continue;
+        const n = tensorNames.stats(k, q), size = q === "c" ? m.hidden : GH;
+        shapes.push([n.mean, [size]], [n.var, [size]]);
+      }
+    }
+  }
   return specOf(shapes);
 }
 

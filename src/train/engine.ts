@@ -55,7 +55,7 @@ export function createLocalEngine(model: Model, cfg: TrainConfig, batcher: Batch
     run(chunk, rng) {
       batcher.fill(chunk, ws.idx, ws.targets, b0, nb);
       grads.data.fill(0);
-      const r = forward(model, ws, state, { grad: true, dropout: cfg.dropout, rng, scale });
+      const r = forward(model, ws, state, { grad: true, dropout: cfg.dropout, rng, scale, training: true }); // batch norm: these streams' statistics, into the running estimates
       backward(model, ws, grads);
       return r;
     },

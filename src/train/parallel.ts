@@ -13,6 +13,7 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "
 import type { TrainConfig } from "../config.ts";
 import type { Batcher } from "../corpus/batches.ts";
 import type { Arr, Kernels } from "../kernels/types.ts";
+import { cellOf } from "../model/cells/index.ts";
 import type { Model } from "../model/model.ts";
 import type { Rng } from "../rng.ts";
 import { createLocalEngine, type Engine, packState, unpackState } from "./engine.ts";
@@ -45,6 +46,8 @@ export interface WorkerInit {
   bsum: { offset: number; length: number }[];
   whhP: { offset: number; length: number }[];
   wihT: { offset: number; length: number } | null;
+  /** the running statistics (batch norm; the worker's forward passes do not update them) */
+  stats: { offset: number; length: number };
   /** the worker's streams as their own text: streams b0…b0+nb−1 of the training split */
   ids: Uint16Array | Uint32Array;
   nb: number;
@@ -87,7 +90,8 @@ const span = (a: Arr) => ({ offset: a.byteOffset, length: a.length });
 export async function createParallelEngine(model: Model, cfg: TrainConfig, batcher: Batcher, train: Uint16Array | Uint32Array, threads: number): Promise<Engine> {
   const ops = model.ops, memory = ops.shared?.memory;
   if (!memory) throw new Error("parallel training needs the WebAssembly kernels (shared memory)");
-  const n = Math.max(1, Math.min(threads, cfg.batch));
+  // batch norm takes each shard's statistics: every shard has at least 2 streams (norm.ts)
+  const n = Math.max(1, Math.min(threads, Math.floor(cfg.batch / (cellOf(cfg.model).norm?.minStreams ?? 1))));
   const parts = splitStreams(cfg.batch, n);
   const local = createLocalEngine(model, cfg, batcher, parts[0]);
   if (n === 1) return local;
@@ -118,6 +122,7 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
       bsum: model.layers.map((l) => span(l.bsum)),
       whhP: model.layers.map((l) => span(l.whhP)),
       wihT: model.wihT ? span(model.wihT) : null,
+      stats: span(model.stats.data),
     };
     const worker = new Worker(new URL("./worker-boot.mjs", import.meta.url), { workerData: init, transferList: shared ? [port2] : [ids.buffer as ArrayBuffer, port2] });
     workers.push(worker);

@@ -9,7 +9,7 @@
 import type { Normalisation } from "../norm.ts";
 import type { Cell } from "./cell.ts";
 import { gru, gruSteps } from "./gru.ts";
-import { normHidden, normHiddenBackward, normInput, normInputBackward } from "./normed.ts";
+import { checkTrained, normHidden, normHiddenBackward, normInput, normInputBackward } from "./normed.ts";
 
 export function normedGru(norm: Normalisation): Cell {
   return {
@@ -28,6 +28,7 @@ export function normedGru(norm: Normalisation): Cell {
       }
     },
     backward(ops, L, W, dW, dOut, B, T, H, _m, probe) {
+      checkTrained(norm, L);
       gruSteps(ops, L, W, dOut, B, T, H, (t) => normHiddenBackward(ops, norm, L, W, dW, L.hhAt[t], dW?.bhh ?? null, t, B, 3 * H), probe);
       normInputBackward(ops, norm, L, W, dW, B, T, 3 * H, false);
     },

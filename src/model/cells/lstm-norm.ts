@@ -17,7 +17,7 @@ import { summedBackward } from "../layer.ts";
 import { type Cell, type Nonlinearity, watchGates } from "./cell.ts";
 import { lstm } from "./lstm.ts";
 import { lstmNoForget } from "./lstm-nofg.ts";
-import { normHidden, normHiddenBackward, normInput, normInputBackward } from "./normed.ts";
+import { checkTrained, normHidden, normHiddenBackward, normInput, normInputBackward } from "./normed.ts";
 
 export function normedLstm(norm: Normalisation, forget: boolean): Cell {
   const base = forget ? lstm : lstmNoForget, G = base.gates.length;
@@ -41,6 +41,7 @@ export function normedLstm(norm: Normalisation, forget: boolean): Cell {
       }
     },
     backward(ops, L, W, dW, dOut, B, T, H, _m, probe) {
+      checkTrained(norm, L);
       const n = L.norm!, GH = G * H;
       L.dc.fill(0); // ∂L/∂c carried back from step t+1, accumulated by the cell kernel
       summedBackward(ops, L, W, dOut, B, T, H, G, (t, dh, dh2) => {

@@ -41,3 +41,8 @@ export function normInputBackward(ops: Kernels, norm: Normalisation, L: LayerBuf
   if (dW && summed) ops.biasBackward(dW.bhh, L.gates, B * T, GH); // b_hh is summed into the gates as b_ih is
   norm.backward(ops, L.gates, dW?.gih ?? null, dW?.bih ?? null, L.gates, n.xhatX, n.rstdX, W.gih!, B, T, GH);
 }
+
+/** Backward needs the statistics the forward pass saved: with batch norm, a forward with training: true. */
+export function checkTrained(norm: Normalisation, L: LayerBuffers): void {
+  if (norm.running && !L.norm!.mode.batchStats) throw new Error("batch norm: backward needs a forward pass with training: true (this step's statistics)");
+}

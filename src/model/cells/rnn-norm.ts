@@ -10,7 +10,7 @@
 import type { Normalisation } from "../norm.ts";
 import { summedBackward } from "../layer.ts";
 import type { Cell } from "./cell.ts";
-import { normHidden, normHiddenBackward, normInput, normInputBackward } from "./normed.ts";
+import { checkTrained, normHidden, normHiddenBackward, normInput, normInputBackward } from "./normed.ts";
 import { rnn } from "./rnn.ts";
 
 export function normedRnn(norm: Normalisation): Cell {
@@ -31,6 +31,7 @@ export function normedRnn(norm: Normalisation): Cell {
       }
     },
     backward(ops, L, W, dW, dOut, B, T, H, m, probe) {
+      checkTrained(norm, L);
       const relu = m.activation === "relu";
       summedBackward(ops, L, W, dOut, B, T, H, 1, (t, dh, dh2) => {
         ops.rnnCellBackward(L.gatesAt[t], dh, L.hAt[t + 1], B, H, relu, dh2); // da_t, in place of a_t
