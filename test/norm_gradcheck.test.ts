@@ -72,7 +72,7 @@ describe("--norm with the remedies: 3 layers, residual, dropout 0.3 (a fixed mas
   for (const norm of NORMS) {
     for (const [name, c] of [["lstm", { cell: "lstm" }], ["gru", { cell: "gru" }]] as const) {
       it(`${norm} ${name}`, () => {
-        const cfg: ModelConfig = { cell: "lstm", layers: 3, hidden: 5, embed: 3, activation: "tanh", residual: true, vocabSize: 6, ...c, norm };
+        const cfg: ModelConfig = { layers: 3, hidden: 5, embed: 3, activation: "tanh", residual: true, vocabSize: 6, ...c, norm };
         const r = check(cfg, { B: norm === "batch" ? 8 : 2, dropout: 0.3 });
         expect(r.maxRelError, `worst at ${r.tensor}: ${JSON.stringify(r.worst)}`).toBeLessThan(1e-6);
       });
