@@ -7,6 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generate, loadModel } from "../src/api.ts";
 import { readCheckpointFile } from "../src/io/safetensors.ts";
 import { errLines, makeCorpus, rnn, SMALL, snapshot, tempDir } from "./helpers/cli.ts";
 
@@ -212,5 +213,13 @@ describe("--norm batch: the checkpoint, sample, eval, diagnose", () => {
     expect(JSON.parse(d.stdout).models[0].label).toMatch(/bn-gru 2×16/);
     expect(d1.code).toBe(2);
     expect(errLines(d1.stderr)).toEqual([`rnn: error: --batch 1: ${bn} normalises over the streams of a step (--norm batch); its gradients need --batch 2 or more`]);
+  }, 30_000);
+
+  it("the library (serve, export, the browser) loads it from its bytes, running statistics included: generate = rnn sample", async () => {
+    const bytes = new Uint8Array(fs.readFileSync(path.join(bn, "latest.safetensors")));
+    const [fromBytes, fromPath] = await Promise.all([loadModel(bytes), loadModel(bn)]);
+    const cli = await ok(["sample", "-m", bn, "--length", "60", "--seed", "4"]);
+    expect(generate(fromBytes, { length: 60, seed: 4 }) + "\n").toBe(cli.stdout);
+    expect(generate(fromPath, { length: 60, seed: 4 }) + "\n").toBe(cli.stdout);
   }, 30_000);
 });
