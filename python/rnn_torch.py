@@ -21,14 +21,16 @@ The model (rnn's src/model/model.ts, layer by layer):
     x  = embedding(ids)                 or one_hot(ids, V) when embed = 0
     for layer k = 0 … L−1:
         y = cell_k(x, state_k)          nn.RNN (tanh|relu) / nn.LSTM / nn.GRU arithmetic, one layer, or the
-                                        LSTM without forget gate (forgetGate false: StackedRNN, step by step)
+                                        LSTM without forget gate (forgetGate false: StackedRNN, step by step),
+                                        or with --norm layer | batch (norm: Normalise modules, step by step)
         if residual and k > 0: y = y + x
         if dropout (training):  y = y ⊙ mask_k,  mask ∈ {0, 1/(1−p)}
         x = y
     logits = decoder(x)                 nn.Linear(H, V)
 The recurrent weights keep the names of one stacked nn.LSTM (rnn.weight_ih_l{k}, rnn.weight_hh_l{k},
 rnn.bias_ih_l{k}, rnn.bias_hh_l{k}) although each layer runs on its own, so residual connections and
-dropout after the top layer are possible.
+dropout after the top layer are possible. With --norm: rnn.norm_ih_l{k}.weight, rnn.norm_hh_l{k}.weight,
+rnn.norm_c_l{k}.weight / .bias (LSTM), and for batch norm each one's running_mean / running_var buffers.
 
 File format (rnn's src/io/safetensors.ts): 8-byte little-endian header length N, N bytes of JSON header
 padded with spaces to a multiple of 8, then the tensors as little-endian float32 back to back.
@@ -284,8 +286,43 @@ except ImportError:  # pragma: no cover
 warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous chunk of memory")
 
 
+NORMS = ("layer", "batch")
+
+
+class Normalise(nn.Module):
+    """One normalisation of rnn's --norm (src/model/norm.ts): y = weight ⊙ N(x) (+ bias) for x [B, n].
+
+    "layer": N over the n values of each row (F.layer_norm, eps 1e-5); the gain starts at 1.
+    "batch": N per unit over the B rows (F.batch_norm, eps 1e-5, momentum 0.1: the biased variance normalises,
+    the unbiased one goes into the running estimate), with the buffers running_mean (0) and running_var (1)
+    that eval mode uses; the gain starts at 0.1 (Cooijmans et al. 2016). bias=False: no β of its own."""
+
+    def __init__(self, n, kind, bias=False):
+        super().__init__()
+        if kind not in NORMS:
+            raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {kind!r}")
+        self.n, self.kind = n, kind
+        self.weight = nn.Parameter(torch.full((n,), 1.0 if kind == "layer" else 0.1))
+        self.bias = nn.Parameter(torch.zeros(n)) if bias else None
+        if kind == "batch":
+            self.register_buffer("running_mean", torch.zeros(n))
+            self.register_buffer("running_var", torch.ones(n))
+
+    def forward(self, x):
+        if self.kind == "layer":
+            return F.layer_norm(x, (self.n,), self.weight, self.bias, 1e-5)
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, self.training, 0.1, 1e-5)
+
+
 class StackedRNN(nn.Module):
     """L recurrent layers run one by one, with the parameter names of one stacked nn.LSTM/nn.GRU/nn.RNN.
+
+    norm="layer" | "batch" (rnn's --norm; src/model/cells/*-norm.ts): each layer k also has the modules
+    norm_ih_l{k} and norm_hh_l{k} (Normalise of G·H values, gain only) and, for the LSTM, norm_c_l{k} (H, gain and
+    bias), run step by step with autograd:
+        gx = norm_ih(x W_ihᵀ) + b_ih      gh = norm_hh(h_{t−1} W_hhᵀ) + b_hh      (the cell then as below)
+        LSTM: c_t as below, unnormalised; h_t = o ⊙ tanh(norm_c(c_t))
+    (test/reference/char_rnn.py NormedRNN, the same arithmetic).
 
     forget_gate=False (cell "lstm" only): Hochreiter & Schmidhuber's 1997 LSTM, rnn's `--cell lstm
     --no-forget-gate` (src/model/cells/lstm-nofg.ts). PyTorch has no kernel for it: nn.LSTM's names, its
@@ -294,8 +331,10 @@ class StackedRNN(nn.Module):
         c_t = c_{t−1} + i ⊙ g          h_t = o ⊙ tanh(c_t)
     (test/reference/char_rnn.py NoForgetLSTM, the same arithmetic)."""
 
-    def __init__(self, cell, input_size, hidden, layers, activation="tanh", forget_gate=True):
+    def __init__(self, cell, input_size, hidden, layers, activation="tanh", forget_gate=True, norm=None):
         super().__init__()
+        if norm is not None and norm not in NORMS:
+            raise ValueError(f"norm must be one of {', '.join(NORMS)} or None, got {norm!r}")
         if cell not in GATES:
             raise ValueError(f"cell must be rnn, lstm or gru, got {cell!r}")
         if activation not in ("tanh", "relu") or (activation == "relu" and cell != "rnn"):
@@ -304,7 +343,7 @@ class StackedRNN(nn.Module):
             raise ValueError(f"forget_gate must be True or False, got {forget_gate!r}")
         if not forget_gate and cell != "lstm":
             raise ValueError(f"the {cell} cell has no forget gate to leave out (forget_gate=False is for 'lstm')")
-        self.cell, self.hidden, self.layers, self.activation, self.forget_gate = cell, hidden, layers, activation, forget_gate
+        self.cell, self.hidden, self.layers, self.activation, self.forget_gate, self.norm = cell, hidden, layers, activation, forget_gate, norm
         G = GATES[cell] if forget_gate else 3
         k = 1 / math.sqrt(hidden)
         for l in range(layers):
@@ -312,6 +351,12 @@ class StackedRNN(nn.Module):
             for name, shape in ((f"weight_ih_l{l}", (G * hidden, In)), (f"weight_hh_l{l}", (G * hidden, hidden)),
                                 (f"bias_ih_l{l}", (G * hidden,)), (f"bias_hh_l{l}", (G * hidden,))):
                 self.register_parameter(name, nn.Parameter(torch.empty(shape).uniform_(-k, k)))  # nn.LSTM's init
+        if norm is not None:
+            for l in range(layers):
+                setattr(self, f"norm_ih_l{l}", Normalise(G * hidden, norm))
+                setattr(self, f"norm_hh_l{l}", Normalise(G * hidden, norm))
+                if cell == "lstm":
+                    setattr(self, f"norm_c_l{l}", Normalise(hidden, norm, bias=True))
 
     def weights(self, l):
         return [getattr(self, f"{n}_l{l}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
@@ -319,6 +364,8 @@ class StackedRNN(nn.Module):
     def layer(self, l, x, h, c=None):
         """x [T, B, In], h (and c) [B, H] → y [T, B, H], h_T (, c_T)."""
         w = self.weights(l)
+        if self.norm is not None:
+            return self._normed_loop(l, w, x, h, c)
         if _VF is not None and self.forget_gate:
             if self.cell == "lstm":
                 y, hn, cn = _VF.lstm(x, (h.unsqueeze(0), c.unsqueeze(0)), w, True, 1, 0.0, self.training, False, False)
@@ -353,6 +400,46 @@ class StackedRNN(nn.Module):
             ys.append(h)
         return torch.stack(ys), h, c
 
+    def _normed_loop(self, l, w, x, h, c):  # --norm: both projections (and the LSTM's c) normalised, step by step
+        wih, whh, bih, bhh = w
+        n_ih, n_hh = getattr(self, f"norm_ih_l{l}"), getattr(self, f"norm_hh_l{l}")
+        ys = []
+        for t in range(x.shape[0]):
+            gx = n_ih(x[t] @ wih.t()) + bih
+            gh = n_hh(h @ whh.t()) + bhh
+            if self.cell == "lstm":
+                if self.forget_gate:
+                    i, f, g, o = (gx + gh).chunk(4, 1)
+                    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                else:
+                    i, g, o = (gx + gh).chunk(3, 1)
+                    c = c + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(getattr(self, f"norm_c_l{l}")(c))
+            elif self.cell == "gru":
+                xr, xz, xn = gx.chunk(3, 1)
+                hr, hz, hn = gh.chunk(3, 1)
+                r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+                h = (1 - z) * torch.tanh(xn + r * hn) + z * h
+            else:
+                h = torch.tanh(gx + gh) if self.activation == "tanh" else torch.relu(gx + gh)
+            ys.append(h)
+        return torch.stack(ys), h, c
+
+    def rnn_order(self):
+        """Its state_dict names in the order rnn writes them: per layer the four weights and biases, then the
+        norm modules' weight and bias (src/model/params.ts paramSpec); after the decoder, the running
+        statistics (batch norm), layer by layer."""
+        names, stats = [], []
+        for l in range(self.layers):
+            names += [f"{n}_l{l}" for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            for q in ("ih", "hh", "c"):
+                m = getattr(self, f"norm_{q}_l{l}", None)
+                if m is None:
+                    continue
+                names += [f"norm_{q}_l{l}.{p}" for p in ("weight", "bias") if getattr(m, p) is not None]
+                stats += [f"norm_{q}_l{l}.{b}" for b in ("running_mean", "running_var") if hasattr(m, b)]
+        return names, stats
+
 
 class CharRNN(nn.Module):
     """rnn's character model. state_dict names and shapes are those of rnn's checkpoints.
@@ -363,40 +450,50 @@ class CharRNN(nn.Module):
     training mode draws inverted-dropout masks from torch's generator when dropout > 0, eval mode uses none.
     """
 
-    def __init__(self, cell, vocab_size, hidden, layers=1, embed=0, activation="tanh", residual=False, dropout=0.0, forget_gate=True):
+    def __init__(self, cell, vocab_size, hidden, layers=1, embed=0, activation="tanh", residual=False, dropout=0.0, forget_gate=True, norm=None):
         super().__init__()
         if residual and layers < 2:
             raise ValueError("residual needs at least 2 layers")
         self.cell, self.vocab_size, self.hidden, self.layers, self.embed = cell, vocab_size, hidden, layers, embed
         self.activation, self.residual, self.dropout = activation, bool(residual), float(dropout)
-        self.forget_gate = forget_gate
+        self.forget_gate, self.norm = forget_gate, norm
         if embed > 0:
             self.embedding = nn.Embedding(vocab_size, embed)
-        self.rnn = StackedRNN(cell, embed if embed > 0 else vocab_size, hidden, layers, activation, forget_gate)
+        self.rnn = StackedRNN(cell, embed if embed > 0 else vocab_size, hidden, layers, activation, forget_gate, norm)
         self.decoder = nn.Linear(hidden, vocab_size)
 
     @classmethod
     def from_config(cls, mc, dropout=0.0):
-        """mc: rnn's model config {cell, layers, hidden, embed, activation, residual, vocabSize[, forgetGate]}
-        (forgetGate false: the LSTM without forget gate; absent = true)."""
+        """mc: rnn's model config {cell, layers, hidden, embed, activation, residual, vocabSize[, forgetGate][, norm]}
+        (forgetGate false: the LSTM without forget gate; absent = true. norm "layer" | "batch"; absent = none)."""
         return cls(mc["cell"], mc["vocabSize"], mc["hidden"], mc["layers"], mc.get("embed", 0),
-                   mc.get("activation", "tanh"), mc.get("residual", False), dropout, mc.get("forgetGate", True))
+                   mc.get("activation", "tanh"), mc.get("residual", False), dropout, mc.get("forgetGate", True), mc.get("norm"))
 
     @property
     def model_config(self):
-        """As rnn stores it: forgetGate only when false, after vocabSize."""
+        """As rnn stores it: forgetGate only when false, after vocabSize; norm only when set, after that."""
         mc = {"cell": self.cell, "layers": self.layers, "hidden": self.hidden, "embed": self.embed,
               "activation": self.activation, "residual": self.residual, "vocabSize": self.vocab_size}
         if not self.forget_gate:
             mc["forgetGate"] = False
+        if self.norm is not None:
+            mc["norm"] = self.norm
         return mc
 
     @property
     def label(self):
-        """The cell as rnn names it to people: rnn-tanh, rnn-relu, lstm, lstm-nofg, gru."""
-        if self.cell == "rnn":
-            return f"rnn-{self.activation}"
-        return self.cell if self.forget_gate else f"{self.cell}-nofg"
+        """The cell as rnn names it to people: rnn-tanh, rnn-relu, lstm, lstm-nofg, gru; ln-lstm, bn-gru (--norm)."""
+        base = f"rnn-{self.activation}" if self.cell == "rnn" else self.cell if self.forget_gate else f"{self.cell}-nofg"
+        return base if self.norm is None else f"{self.norm[0]}n-{base}"
+
+    def rnn_state(self):
+        """(name, tensor) of its state_dict in the order rnn writes a checkpoint (params.ts paramSpec, then the
+        running statistics of batch norm): a model file written here is then byte for byte rnn's."""
+        sd = self.state_dict()
+        names, stats = self.rnn.rnn_order()
+        order = (["embedding.weight"] if self.embed > 0 else []) + [f"rnn.{n}" for n in names] + ["decoder.weight", "decoder.bias"] + [f"rnn.{n}" for n in stats]
+        assert sorted(order) == sorted(sd), "rnn_order does not name every tensor"
+        return [(n, sd[n]) for n in order]
 
     def zero_state(self, B):
         p = self.decoder.weight
@@ -489,10 +586,12 @@ def encode_model(model, vocab, config, step=0, best_val_loss=None):
             raise ValueError(f"config model.{k} is {cfg['model'].get(k)!r} but the model's is {v!r}")
     if cfg["model"].get("forgetGate", True) is not model.forget_gate:
         raise ValueError(f"config model.forgetGate is {cfg['model'].get('forgetGate')!r} but the model's forget_gate is {model.forget_gate!r}")
+    if cfg["model"].get("norm") != model.norm:
+        raise ValueError(f"config model.norm is {cfg['model'].get('norm')!r} but the model's norm is {model.norm!r}")
     check_vocab(vocab)
     if len(vocab) != model.vocab_size:
         raise ValueError(f"the vocabulary has {len(vocab)} characters, the model {model.vocab_size}")
-    return encode_safetensors(list(model.state_dict().items()), {
+    return encode_safetensors(model.rnn_state(), {
         "format_version": str(FORMAT_VERSION),
         "config": config if isinstance(config, str) else js_json(config),
         "vocab": js_json(vocab),
@@ -781,9 +880,9 @@ def config_from(src, vocab=None, corpus=None):
             raise RnnFormatError(f"--config {src} is not JSON ({e})") from None
     if not isinstance(o, dict) or not isinstance(o.get("model"), dict):
         raise RnnFormatError(f'--config {src} must hold an rnn config: an object with "model" ({{"model": {{"cell": "lstm", "forgetGate": false, ...}}}})')
-    unknown = [k for k in o["model"] if k not in (*MODEL_DEFAULTS, "vocabSize", "forgetGate")]
+    unknown = [k for k in o["model"] if k not in (*MODEL_DEFAULTS, "vocabSize", "forgetGate", "norm")]
     if unknown:
-        raise RnnFormatError(f"--config {src}: model.{unknown[0]} is not one of rnn's model fields ({', '.join([*MODEL_DEFAULTS, 'vocabSize', 'forgetGate'])})")
+        raise RnnFormatError(f"--config {src}: model.{unknown[0]} is not one of rnn's model fields ({', '.join([*MODEL_DEFAULTS, 'vocabSize', 'forgetGate', 'norm'])})")
     mc = dict(MODEL_DEFAULTS)
     mc.update(o["model"])
     if "vocabSize" not in mc:
@@ -794,6 +893,10 @@ def config_from(src, vocab=None, corpus=None):
         mc.pop("forgetGate", None)  # stored only when false, after vocabSize (rnn's order)
     else:
         mc["forgetGate"] = mc.pop("forgetGate")
+    if mc.get("norm", "none") in (None, "none"):
+        mc.pop("norm", None)  # stored only when set, after forgetGate
+    else:
+        mc["norm"] = mc.pop("norm")
     try:
         model = CharRNN.from_config(mc, o.get("dropout", 0))  # the fields make sense together
     except (KeyError, TypeError, ValueError) as e:

@@ -219,6 +219,8 @@ def rank_main(a):
     if unsupported:
         raise Fail(f"{run} trains with {', '.join(unsupported)}, which train_ddp.py does not reproduce: continue it with rnn train --resume")
     mc = cfg["model"]
+    if mc.get("norm") is not None:  # its parameter order and batch norm's statistics per shard are rnn's own
+        raise Fail(f"{run} holds a --norm {mc['norm']} model ({model.label}): train_ddp.py trains models without normalisation; continue it with rnn train --resume {run}")
     L, H, V, cell = mc["layers"], mc["hidden"], mc["vocabSize"], mc["cell"]
     has_c = cell == "lstm"  # the LSTM, with or without forget gate (forgetGate false), carries (h, c)
     if has_c and st.get("c") is None:

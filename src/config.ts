@@ -4,8 +4,10 @@
 // decides what a resumed run may change, and the effective config is stored in every checkpoint's metadata.
 import { UsageError } from "./errors.ts";
 import { CELL_TABLE, type CellKind, forgetGate, NO_FORGET_GATE } from "./model/cells/index.ts";
+import { type NormKind, NORMS } from "./model/norm.ts";
 
 export { type CellKind, gateCount } from "./model/cells/index.ts";
+export type { NormKind } from "./model/norm.ts";
 export type Activation = "tanh" | "relu";
 export type OptimizerKind = "adam" | "rmsprop" | "adagrad" | "sgd" | "adamw";
 export type DropoutMode = "element" | "locked";
@@ -30,6 +32,9 @@ export interface ModelConfig {
   /** false: the cell without its forget gate (--no-forget-gate: lstm-nofg.ts). Stored only when false;
    *  absent = true, as in every checkpoint before the flag */
   forgetGate?: boolean;
+  /** --norm: each layer's projections (and the LSTM's c_t) normalised, src/model/norm.ts. Stored only when
+   *  set; absent = none, as in every checkpoint before the flag */
+  norm?: NormKind;
   /** V: vocabulary size (set from the corpus) */
   vocabSize: number;
 }
@@ -225,6 +230,8 @@ export const DROPOUT_MODES: readonly DropoutMode[] = ["element", "locked"];
 export const LR_SCHEDULES: readonly LrSchedule[] = ["step", "cosine"];
 export const INITS: readonly InitKind[] = ["pytorch", "xavier", "orthogonal"];
 export const ORTHO_OPTS: readonly OrthoOpt[] = ["none", "cayley"];
+/** --norm choices: none (the config has no norm field) and the normalisations of src/model/norm.ts */
+export const NORM_CHOICES: readonly (NormKind | "none")[] = ["none", ...(Object.keys(NORMS) as NormKind[])];
 
 // ---- flag value parsers (used by the CLI; each throws a one-line UsageError) -----------------------------
 
@@ -277,8 +284,10 @@ export function parseDuration(flag: string, raw: string): number {
 }
 
 /** Cross-field checks and defaults that depend on other fields. */
-export function resolveTrainConfig(partial: Partial<Omit<TrainConfig, "model">> & { model?: Partial<ModelConfig> }, defaults: { threads: number; out: string }): TrainConfig {
-  const model: ModelConfig = { ...MODEL_DEFAULTS, vocabSize: 0, ...(partial.model ?? {}) };
+export function resolveTrainConfig(partial: Partial<Omit<TrainConfig, "model">> & { model?: Partial<ModelSettings & Pick<ModelConfig, "vocabSize">> }, defaults: { threads: number; out: string }): TrainConfig {
+  const { norm, ...given } = partial.model ?? {};
+  const model: ModelConfig = { ...MODEL_DEFAULTS, vocabSize: 0, ...given };
+  if (norm !== undefined && norm !== "none") model.norm = norm; // stored only when set
   const cfg: TrainConfig = {
     ...TRAIN_DEFAULTS,
     corpus: [],
@@ -303,6 +312,9 @@ export function resolveTrainConfig(partial: Partial<Omit<TrainConfig, "model">> 
   if (cfg.orthoOpt === "none") delete cfg.orthoOpt; // stored only when on
   if (cfg.orthoOpt && cfg.orthoReg > 0) {
     throw new UsageError(`--ortho-reg ${cfg.orthoReg} and --ortho-opt ${cfg.orthoOpt} contradict each other: ${cfg.orthoOpt} keeps the recurrent blocks exactly orthogonal, so the penalty would be 0; use one of them`);
+  }
+  if (cfg.model.norm !== undefined && cfg.batch < NORMS[cfg.model.norm].minStreams) {
+    throw new UsageError(`--norm ${cfg.model.norm} needs --batch ${NORMS[cfg.model.norm].minStreams} or more: it normalises each unit over the streams of a step, and one stream has no variance; --norm layer works at any batch`);
   }
   if (cfg.model.residual && cfg.model.layers < 2) {
     throw new UsageError(`--residual needs at least 2 layers (it adds each layer's input to its output between stacked layers)`);
@@ -348,11 +360,16 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 
 // ---- settings: the flat view the command line gives -----------------------------------------------------
 
-/** Every field a command line can set: the model's fields (but V, set from the corpus) and training's (autoSize is a record, never set). */
-export type TrainSettings = Omit<ModelConfig, "vocabSize"> & Omit<TrainConfig, "model" | "corpus" | "out" | "autoSize">;
+/** The model's fields as a command line sets them (but V, set from the corpus): --norm none is a value there. */
+export type ModelSettings = Omit<ModelConfig, "vocabSize" | "norm"> & { norm?: NormKind | "none" };
+/** Every field a command line can set: the model's fields and training's (autoSize is a record, never set). */
+export type TrainSettings = ModelSettings & Omit<TrainConfig, "model" | "corpus" | "out" | "autoSize">;
 
-/** The settings that live in `config.model`, in the order a resumed run checks them (forgetGate: no default). */
-export const MODEL_FIELDS = [...Object.keys(MODEL_DEFAULTS), "forgetGate"] as (keyof Omit<ModelConfig, "vocabSize">)[];
+/** The settings that live in `config.model`, in the order a resumed run checks them (forgetGate, norm: no default). */
+export const MODEL_FIELDS = [...Object.keys(MODEL_DEFAULTS), "forgetGate", "norm"] as (keyof ModelSettings)[];
+
+/** A model setting as a flag or config file gives it, as the model's config holds it (--norm none: absent). */
+export const modelValue = (k: keyof ModelSettings, v: unknown): unknown => (k === "norm" && v === "none" ? undefined : v);
 const isModelField = (k: string): k is (typeof MODEL_FIELDS)[number] => (MODEL_FIELDS as string[]).includes(k);
 
 /** Settings that may change when a run is resumed; every other one must agree with the run's config. */
@@ -366,7 +383,7 @@ export const flagOf = (field: string): string => "--" + field.replace(/[A-Z]/g, 
 
 /** A new run's config from the settings given (model fields are split off into config.model). */
 export function configFromSettings(settings: Partial<TrainSettings>, corpus: string[], defaults: { threads: number; out: string }): TrainConfig {
-  const model: Partial<ModelConfig> = {};
+  const model: Partial<ModelSettings> = {};
   const rest: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(settings)) if (v !== undefined) (isModelField(k) ? (model as Record<string, unknown>) : rest)[k] = v;
   return resolveTrainConfig({ ...(rest as Partial<Omit<TrainConfig, "model">>), forgetBias: settings.forgetBias ?? null, model, corpus }, defaults);
@@ -380,7 +397,7 @@ export function configFromSettings(settings: Partial<TrainSettings>, corpus: str
 export function mergeResume(prev: TrainConfig, settings: Partial<TrainSettings>, describe: (m: ModelConfig) => string): TrainConfig {
   for (const k of MODEL_FIELDS) {
     const v = settings[k];
-    if (k === "forgetGate" ? v === false && prev.model.forgetGate !== false : v !== undefined && v !== prev.model[k]) {
+    if (k === "forgetGate" ? v === false && prev.model.forgetGate !== false : v !== undefined && modelValue(k, v) !== prev.model[k]) {
       throw new UsageError(`${k === "forgetGate" ? "--no-forget-gate" : `${flagOf(k)} ${v}`} contradicts the run being resumed (${describe(prev.model)}); drop the flag, or start a new run with --out`);
     }
   }

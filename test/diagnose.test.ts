@@ -119,7 +119,7 @@ describe("probed gradients are ∂L_T/∂h_s", () => {
       const run = (probe?: (t: number, dh: Arr) => void) => {
         Lb.gates.set(gates0);
         Lb.hh.set(hh0);
-        cellOf(m.cfg).backward(ops, Lb, m.layers[0], dOut, B, T, H, m.cfg, probe);
+        cellOf(m.cfg).backward(ops, Lb, m.layers[0], null, dOut, B, T, H, m.cfg, probe);
         return [Array.from(Lb.gates), Array.from(Lb.hh)];
       };
       const calls: number[] = [];

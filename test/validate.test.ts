@@ -164,3 +164,26 @@ describe("loadModel validates before it allocates", () => {
     expect(performance.now() - t0).toBeLessThan(2000);
   });
 });
+
+describe("--norm checkpoints: the gains and batch norm's running statistics are checked as the weights are", () => {
+  const bn = () => checkpoint({ norm: "batch" });
+  it("accepts what rnn writes, and refuses a norm it does not know, a missing or misshapen statistic, a negative variance", () => {
+    expect(checkpointProblems(decode(checkpoint({ norm: "layer" })))).toEqual([]);
+    expect(checkpointProblems(decode(bn()))).toEqual([]);
+    expect(refusal(craft((x) => void (x.config.model.norm = "group"), bn()))).toMatch(/config\.model\.norm is "group", not one of layer, batch/);
+    expect(refusal(craft((x) => void (x.tensors = x.tensors.filter((t) => t.name !== "rnn.norm_hh_l1.running_var")), bn()))).toMatch(
+      /tensor rnn\.norm_hh_l1\.running_var \[32\] is missing \(the config implies it\)/,
+    );
+    expect(refusal(craft((x) => void (x.tensors.find((t) => t.name === "rnn.norm_c_l0.running_mean")!.shape = [4, 2]), bn()))).toMatch(
+      /tensor rnn\.norm_c_l0\.running_mean has shape \[4×2\], the config implies \[8\]/,
+    );
+    expect(refusal(craft((x) => void (x.tensors.find((t) => t.name === "rnn.norm_ih_l0.running_var")!.data[3] = -0.5), bn()))).toMatch(
+      /tensor rnn\.norm_ih_l0\.running_var has a negative variance at index 3/,
+    );
+    // a layer-norm model has no statistics: one there is unknown
+    const ln = checkpoint({ norm: "layer" });
+    expect(refusal(craft((x) => void x.tensors.push({ name: "rnn.norm_ih_l0.running_mean", shape: [32], data: new Float32Array(32) }), ln))).toMatch(
+      /unknown tensor "rnn\.norm_ih_l0\.running_mean"/,
+    );
+  });
+});

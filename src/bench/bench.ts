@@ -1,6 +1,6 @@
 // `rnn bench`: the standard workloads on synthetic data (V = 65, one-hot input, Adam, clip 5), timed through
 // the same code paths as `rnn train` and `rnn sample`. Returns numbers; src/cli/bench.ts prints them.
-import { resolveTrainConfig, gateCount, type CellKind, type ModelConfig, type TrainConfig } from "../config.ts";
+import { resolveTrainConfig, gateCount, type CellKind, type ModelConfig, type NormKind, type TrainConfig } from "../config.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { initParams } from "../model/init.ts";
 import { createModel } from "../model/model.ts";
@@ -21,6 +21,8 @@ export interface Workload {
   batch: number;
   seq: number;
   note: string;
+  /** --norm (absent: none) */
+  norm?: NormKind;
 }
 
 export const V_BENCH = 65;
@@ -30,6 +32,7 @@ export const WORKLOADS: Workload[] = [
   { id: "P2", kind: "train", cell: "lstm", layers: 2, hidden: 512, batch: 50, seq: 50, note: "LSTM 2×512, B50 T50" },
   { id: "P3", kind: "train", cell: "rnn", layers: 1, hidden: 100, batch: 1, seq: 25, note: "RNN 1×100, B1 T25 (min-char-rnn)" },
   { id: "P4", kind: "train", cell: "gru", layers: 2, hidden: 256, batch: 32, seq: 64, note: "GRU 2×256, B32 T64" },
+  { id: "LN1", kind: "train", cell: "lstm", layers: 2, hidden: 128, batch: 50, seq: 50, norm: "layer", note: "LN-LSTM 2×128, B50 T50 (P1 with --norm layer)" },
   { id: "S1", kind: "sample", cell: "lstm", layers: 2, hidden: 512, batch: 1, seq: 1, note: "sampling LSTM 2×512, batch 1" },
   { id: "S2", kind: "sample", cell: "lstm", layers: 2, hidden: 128, batch: 1, seq: 1, note: "sampling LSTM 2×128, batch 1" },
 ];
@@ -45,12 +48,15 @@ export interface BenchResult {
 }
 
 function modelOf(w: Workload): ModelConfig {
-  return { cell: w.cell, layers: w.layers, hidden: w.hidden, embed: 0, activation: "tanh", residual: false, vocabSize: V_BENCH };
+  const m: ModelConfig = { cell: w.cell, layers: w.layers, hidden: w.hidden, embed: 0, activation: "tanh", residual: false, vocabSize: V_BENCH };
+  if (w.norm) m.norm = w.norm;
+  return m;
 }
 
 /**
  * Floating-point operations of one training step (forward + backward), counting the GEMMs that run: the
- * one-hot input projection is a gather and its weight gradient a scatter, so they count nothing.
+ * one-hot input projection is a gather and its weight gradient a scatter, so they count nothing; nor do
+ * --norm's normalisations (LN1 counts P1's FLOPs, so its GFLOP/s is the rate of the same useful work).
  */
 export function trainFlops(m: ModelConfig, B: number, T: number): number {
   const N = B * T, H = m.hidden, GH = gateCount(m) * H, V = m.vocabSize;

@@ -49,7 +49,7 @@ function without<T extends object, K extends string>(o: T, keys: readonly K[]): 
 
 /** The order of a config's keys as a new run makes them (the defaults' order), and of its model's. */
 const CONFIG_ORDER = [...Object.keys(resolveTrainConfig({}, { threads: 1, out: "" })), ...Object.keys(TRAIN_EXTRA_DEFAULTS), "lrHorizon"];
-const MODEL_ORDER = [...Object.keys(MODEL_DEFAULTS), "vocabSize"];
+const MODEL_ORDER = [...Object.keys(MODEL_DEFAULTS), "vocabSize", "forgetGate", "norm"];
 
 function ordered(o: object, order: readonly string[]): Record<string, unknown> {
   const src = o as Record<string, unknown>, r: Record<string, unknown> = {};
@@ -88,12 +88,13 @@ export interface ModelMeta {
   bestValLoss: number | null;
 }
 
-function tensorsOf(slab: Slab) {
+function tensorsOf<Name extends string>(slab: Slab<Name>) {
   return slab.spec.tensors.map((t) => ({ name: t.name, shape: t.shape, data: slab.views[t.name] }));
 }
 
 export function encodeModel(model: Model, meta: ModelMeta): Buffer {
-  return encodeSafetensors(tensorsOf(model.params), {
+  // the parameters, then batch norm's running statistics (none without)
+  return encodeSafetensors([...tensorsOf(model.params), ...tensorsOf(model.stats)], {
     format_version: String(FORMAT_VERSION),
     config: storedConfig(meta.config, RUN_ONLY),
     vocab: JSON.stringify(meta.vocab),

@@ -91,6 +91,8 @@ interface Tensor {
 
 const RECURRENT = /^(?:(.+)\.)?(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?$/;
 const PROJECTION = /^(?:(.+)\.)?weight_hr_l\d+(_reverse)?$/;
+/** a tensor of rnn's --norm (rnn.norm_ih_l0.weight, …; params.ts) */
+const NORM_TENSOR = /(?:^|\.)norm_(?:ih|hh|c)_l\d+\.(?:weight|bias|running_mean|running_var)$/;
 const CELL_OF_GATES: Record<number, CellKind> = { 1: "rnn", 3: "gru", 4: "lstm" };
 const one = (s: string) => s.replace(/[\x00-\x1f\x7f]+/g, " ");
 const dims = (s: number[]) => `[${s.join("×")}]`;
@@ -392,6 +394,12 @@ export function importCheckpoint(files: string[], opts: ImportOptions): ImportRe
     } catch {
       // not rnn's: ignore
     }
+  }
+  // --norm: a model with normalised layers (rnn.norm_… tensors, or a config that says so) is not imported
+  const normTensor = [...tensors.keys()].find((n) => NORM_TENSOR.test(n));
+  if (metaCfg?.model.norm !== undefined || normTensor !== undefined) {
+    const which = metaCfg?.model.norm !== undefined ? `its config says norm ${one(JSON.stringify(metaCfg.model.norm))}` : `it has ${one(normTensor!)}`;
+    throw new RnnError(`${what} holds a model with normalised layers (--norm: ${which}); rnn import takes models without normalisation — a checkpoint rnn or rnn_torch.py wrote needs no import: rnn sample, eval and train --init-from read it as it is`);
   }
   if (metaCfg && opts.residual !== undefined && !!metaCfg.model.residual !== opts.residual) {
     throw new UsageError(`--residual${opts.residual ? "" : " off"} contradicts ${what}'s config (residual ${!!metaCfg.model.residual})`);

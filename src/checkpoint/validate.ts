@@ -9,7 +9,8 @@
 //   size         the parameter count the config implies, at most LIMITS.params
 //   vocabulary   a list of vocabSize distinct strings, each exactly one Unicode scalar value (one code point,
 //                no lone surrogate), as the corpus reader makes them
-//   tensors      exactly the tensors the config implies (paramSpec, the PyTorch state_dict names), each of
+//   tensors      exactly the tensors the config implies (paramSpec, the PyTorch state_dict names, and statsSpec's
+//                running statistics of --norm batch), each of
 //                exactly the implied shape: none missing, none unknown. With the size bound this bounds the
 //                total size of the file and of the model built from it.
 //   weights      every value finite (no NaN, no ±Inf; training never saves such weights)
@@ -21,7 +22,8 @@ import { ACTIVATIONS, type CellKind, CELLS, DROPOUT_MODES, INITS, LR_SCHEDULES, 
 import { RnnError } from "../errors.ts";
 import type { Decoded } from "../io/safetensors.ts";
 import { cellOf } from "../model/cells/index.ts";
-import { paramSpec } from "../model/params.ts";
+import { type NormKind, NORMS } from "../model/norm.ts";
+import { paramSpec, statsSpec } from "../model/params.ts";
 
 /**
  * Bounds on what a checkpoint may ask for. Generous: far beyond anything rnn trains in practice, tight enough
@@ -88,10 +90,11 @@ export function modelConfigProblems(m: unknown): string[] {
   if (m.activation !== undefined) oneOf(p, "config.model.activation", m.activation, ACTIVATIONS);
   if (m.residual !== undefined && typeof m.residual !== "boolean") p.push(`config.model.residual is ${show(m.residual)}, not true or false`);
   if (m.forgetGate !== undefined && typeof m.forgetGate !== "boolean") p.push(`config.model.forgetGate is ${show(m.forgetGate)}, not true or false`);
+  if (m.norm !== undefined) oneOf(p, "config.model.norm", m.norm, Object.keys(NORMS));
   if (p.length) return p;
   let cell;
   try {
-    cell = cellOf({ cell: m.cell as CellKind, forgetGate: m.forgetGate as boolean | undefined });
+    cell = cellOf({ cell: m.cell as CellKind, forgetGate: m.forgetGate as boolean | undefined, norm: m.norm as NormKind | undefined });
   } catch (e) {
     return [`config.model: ${(e as Error).message}`];
   }
@@ -201,9 +204,10 @@ export function checkpointProblems(decoded: Decoded): string[] {
   problems.push(...trainConfigProblems(config));
   problems.push(...vocabProblems(vocab, m.vocabSize));
 
-  // 3. tensors: exactly the expected names and shapes
-  const expected = new Map<string, number[]>(spec.tensors.map((t) => [t.name, t.shape]));
-  for (const t of spec.tensors) {
+  // 3. tensors: exactly the expected names and shapes (the parameters, and batch norm's running statistics)
+  const stats = statsSpec(m).tensors;
+  const expected = new Map<string, number[]>([...spec.tensors, ...stats].map((t) => [t.name, t.shape]));
+  for (const t of [...spec.tensors, ...stats]) {
     const got = tensors.get(t.name);
     if (!got) problems.push(`tensor ${t.name} ${dims(t.shape)} is missing (the config implies it)`);
     else if (got.shape.length !== t.shape.length || got.shape.some((d, i) => d !== t.shape[i])) {
@@ -214,14 +218,18 @@ export function checkpointProblems(decoded: Decoded): string[] {
     if (!expected.has(name)) problems.push(`unknown tensor ${show(name)} (not part of the model its config describes)`);
   }
 
-  // 4. weights: finite
+  // 4. weights: finite (and running variances not negative)
   for (const [name, t] of tensors) {
     if (!expected.has(name)) continue;
-    const d = t.data;
+    const d = t.data, variance = name.endsWith(".running_var");
     for (let i = 0; i < d.length; i++) {
       const x = d[i];
       if (x - x !== 0) {
         problems.push(`tensor ${name} has ${Number.isNaN(x) ? "a NaN" : "an infinite value"} at index ${i}`);
+        break;
+      }
+      if (variance && x < 0) {
+        problems.push(`tensor ${name} has a negative variance at index ${i}`);
         break;
       }
     }

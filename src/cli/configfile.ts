@@ -7,7 +7,7 @@
 import path from "node:path";
 import { forgetGate } from "../model/cells/index.ts";
 import {
-  CELLS, MODEL_DEFAULTS, MODEL_FIELDS, type ModelConfig, ORTHO_OPTS, parseChoice, parseFloatFlag, parseIntFlag, TRAIN_DEFAULTS, TRAIN_EXTRA_DEFAULTS, type TrainConfig, type TrainSettings,
+  CELLS, MODEL_DEFAULTS, MODEL_FIELDS, type ModelConfig, NORM_CHOICES, ORTHO_OPTS, parseChoice, parseFloatFlag, parseIntFlag, TRAIN_DEFAULTS, TRAIN_EXTRA_DEFAULTS, type TrainConfig, type TrainSettings,
 } from "../config.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { loadRunSettings, resolveModelPath } from "../checkpoint/checkpoint.ts";
@@ -78,6 +78,7 @@ const TOP: Record<Exclude<keyof TrainConfig, "model">, Check> = {
 const MODEL: Record<keyof ModelConfig, Check> = {
   cell: viaFlag("cell"), layers: viaFlag("layers"), hidden: viaFlag("hidden"), embed: viaFlag("embed"),
   activation: viaFlag("activation"), residual: viaFlag("residual"), forgetGate: viaFlag("forgetGate"),
+  norm: (where, v) => (typeof v === "string" ? parseChoice(where, v, NORM_CHOICES) : fail(`${where} must be one of ${NORM_CHOICES.join(", ")}, got ${JSON.stringify(v)}`)),
   vocabSize: (where, v) => parseIntFlag(where, String(v), 0), // set from the corpus: checked, then left out
 };
 

@@ -4,7 +4,7 @@
 // "did you mean" hint for names from char-rnn, torch-rnn and nanoGPT.
 import { type Command, Option } from "commander";
 import {
-  ACTIVATIONS, BENCH_DEFAULTS, CELLS, DEFAULT_STEPS, DIAGNOSE_DEFAULTS, DROPOUT_MODES, DYNAMIC_EVAL_DEFAULTS, INITS, LR_SCHEDULES, MODEL_DEFAULTS,
+  ACTIVATIONS, BENCH_DEFAULTS, CELLS, DEFAULT_STEPS, DIAGNOSE_DEFAULTS, DROPOUT_MODES, DYNAMIC_EVAL_DEFAULTS, INITS, LR_SCHEDULES, MODEL_DEFAULTS, NORM_CHOICES,
   OPTIMIZERS, ORTHO_OPTS, parseChoice, parseDuration, parseFloatFlag, parseIntFlag, PREDICT_DEFAULTS, SAMPLE_DEFAULTS, TRAIN_DEFAULTS, TRAIN_EXTRA_DEFAULTS,
   SERVE_DEFAULTS, TRAIN_SAMPLE_DEFAULTS,
 } from "../config.ts";
@@ -87,6 +87,7 @@ export const OPTIONS = [
   { flags: "--weight-drop <p>", field: "weightDrop", parse: fraction, help: "DropConnect on W_hh: one mask per chunk, shared by all streams", commands: ["train"] },
   { flags: "--embed-dropout <p>", field: "embedDropout", parse: fraction, help: "drop whole embedding rows (characters) per chunk (needs --embed)", commands: ["train"] },
   { flags: "--init <kind>", field: "init", parse: choice(INITS), help: INITS.join(" | "), commands: ["train"] },
+  { flags: "--norm <kind>", field: "norm", parse: choice(NORM_CHOICES), help: "normalise each layer's projections (and the LSTM's cell state): layer (Ba et al. 2016) | batch (Cooijmans et al. 2016)", default: "none", commands: ["train"] },
   { flags: "--no-forget-gate", field: "forgetGate", help: "--cell lstm without forget gate (1997: c_t = c_{t−1} + i⊙g)", commands: ["train"] },
   { flags: "--forget-bias <b>", field: "forgetBias", parse: num(), help: "LSTM forget-gate bias", default: "1 with xavier/orthogonal init", commands: ["train"] },
   // ---- rnn train: data and optimisation
@@ -169,7 +170,7 @@ export const OPTIONS = [
   { flags: "--every <n>", field: "every", parse: int(), help: "table rows every n steps", default: "about 20 rows", commands: ["diagnose"] },
   { flags: "--json", field: "json", help: "print the numbers as one JSON object", commands: ["diagnose"] },
   // ---- rnn bench
-  { flags: "--only <ids>", field: "only", help: "comma-separated workloads: P1,P2,P3,P4,S1,S2", default: "all", commands: ["bench"] },
+  { flags: "--only <ids>", field: "only", help: "comma-separated workloads: P1,P2,P3,P4,LN1,S1,S2", default: "all", commands: ["bench"] },
   { flags: "--threads <n>", field: "threads", parse: int(), help: "training threads", default: "every core", commands: ["bench"] },
   { flags: "--seconds <s>", field: "seconds", parse: positive, help: "timed seconds per workload", commands: ["bench"] },
   { flags: "--json", field: "json", help: "one JSON object per workload", commands: ["bench"] },

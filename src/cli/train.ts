@@ -1,7 +1,7 @@
 // `rnn train`: flags → config, corpus → ids, events → presenter, signals → a clean stop.
 import path from "node:path";
 import chalk from "chalk";
-import { configFromSettings, flagOf, mergeResume, MODEL_DEFAULTS, MODEL_FIELDS, type TrainConfig, type TrainSettings } from "../config.ts";
+import { configFromSettings, flagOf, mergeResume, MODEL_DEFAULTS, MODEL_FIELDS, modelValue, type TrainConfig, type TrainSettings } from "../config.ts";
 import { readCorpus } from "../corpus/corpus.ts";
 import { type CorpusFingerprint, describeChange } from "../corpus/fingerprint.ts";
 import { RnnError, UsageError } from "../errors.ts";
@@ -175,7 +175,7 @@ function architectureOf(init: LoadedModel, merged: Partial<TrainSettings>, base:
   const m = init.meta.config.model;
   for (const k of MODEL_FIELDS) {
     const v = merged[k];
-    if (v === undefined || v === m[k]) continue;
+    if (v === undefined || modelValue(k, v) === m[k]) continue;
     const who = given[k] !== undefined ? `${flagOf(k)} ${v}` : `${k} ${v} in ${base?.source}`;
     throw new UsageError(`${who} contradicts the model of --init-from ${init.path} (${describeModel(m)}): a fine-tuned model keeps its architecture; drop it`);
   }

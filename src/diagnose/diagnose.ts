@@ -28,6 +28,9 @@
 // over B streams, forward only, carrying the state exactly as training and `rnn eval` do, and records per
 // layer ‖c_t‖ for t = 0…chunks·T — the L2 norm of one stream's cell state [H], the mean over the B streams —,
 // the mean cross-entropy of each chunk, and the saturation shares (above) of the last chunk.
+//
+// --norm batch: the one chunk normalises with its own statistics over the B streams, as training does (its
+// running estimates stay as they are); the carried-state run with the running estimates, as rnn eval does.
 import { RnnError } from "../errors.ts";
 import type { Arr } from "../kernels/types.ts";
 import type { Nonlinearity } from "../model/cells/cell.ts";
@@ -204,13 +207,13 @@ export function probeBackward(
 ): ForwardResult {
   const ops = m.ops, cell = cellOf(m.cfg), { hidden: H, vocabSize: V, residual } = m.cfg;
   const B = ws.B, T = ws.T, N = B * T, GH = cell.gates.length * H;
-  const r = forward(m, ws, state, { grad: true });
+  const r = forward(m, ws, state, { grad: true, training: true, updateStats: false });
   afterForward?.();
   let dOut = ws.dA, dIn = ws.dB;
   ops.gemmNN(dOut, ws.dLogits, m.params.views[tensorNames.decoderWeight], N, H, V, false); // dTop[N×H] = dLogits · W_dec
   for (let l = m.layers.length - 1; l >= 0; l--) {
     const W = m.layers[l], Lb = ws.layers[l];
-    cell.backward(ops, Lb, W, dOut, B, T, H, m.cfg, (s, dh) => onGrad(l, s, dh));
+    cell.backward(ops, Lb, W, null, dOut, B, T, H, m.cfg, (s, dh) => onGrad(l, s, dh));
     if (l > 0) {
       // into the layer below: dIn[N×H] = dX[N×GH] · W_ih[GH×H] (+ the residual path)
       ops.gemmNN(dIn, Lb.gates, W.wih, N, H, GH, false);

@@ -1,7 +1,7 @@
 // Reference kernels: plain TypeScript loops, generic over Float32Array / Float64Array.
 // Slow but obviously right; the WASM kernels are tested against these, and the float64 instance drives the
 // finite-difference gradient check. Semantics of every function are documented in types.ts.
-import type { Arr, Kernels } from "./types.ts";
+import { type Arr, type Kernels, NORM_EPS } from "./types.ts";
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
@@ -207,6 +207,145 @@ export function gruCellBackward(dgx: Arr, dgh: Arr, dhPrev: Arr, dh: Arr, gates:
   }
 }
 
+export function layerNormForward(y: Arr, xhat: Arr, rstd: Arr, x: Arr, gamma: Arr, beta: Arr | null, M: number, N: number): void {
+  for (let i = 0; i < M; i++) {
+    const o = i * N;
+    let mu = 0;
+    for (let j = 0; j < N; j++) mu += x[o + j];
+    mu /= N;
+    let v = 0;
+    for (let j = 0; j < N; j++) v += (x[o + j] - mu) * (x[o + j] - mu);
+    const r = 1 / Math.sqrt(v / N + NORM_EPS);
+    rstd[i] = r;
+    for (let j = 0; j < N; j++) {
+      const xh = (x[o + j] - mu) * r;
+      xhat[o + j] = xh;
+      y[o + j] = gamma[j] * xh + (beta ? beta[j] : 0);
+    }
+  }
+}
+
+export function layerNormBackward(dx: Arr, dgamma: Arr | null, dbeta: Arr | null, dy: Arr, xhat: Arr, rstd: Arr, gamma: Arr, M: number, N: number): void {
+  for (let i = 0; i < M; i++) {
+    const o = i * N;
+    let a = 0, b = 0;
+    for (let j = 0; j < N; j++) {
+      const g = gamma[j] * dy[o + j];
+      a += g;
+      b += g * xhat[o + j];
+      if (dgamma) dgamma[j] += dy[o + j] * xhat[o + j];
+      if (dbeta) dbeta[j] += dy[o + j];
+    }
+    a /= N;
+    b /= N;
+    const r = rstd[i];
+    for (let j = 0; j < N; j++) dx[o + j] = r * (gamma[j] * dy[o + j] - a - xhat[o + j] * b);
+  }
+}
+
+export function batchNormForward(y: Arr, xhat: Arr, rstd: Arr, runMean: Arr | null, runVar: Arr | null, x: Arr, gamma: Arr, beta: Arr | null, M: number, N: number, momentum: number): void {
+  for (let j = 0; j < N; j++) {
+    let mu = 0;
+    for (let i = 0; i < M; i++) mu += x[i * N + j];
+    mu /= M;
+    let q = 0;
+    for (let i = 0; i < M; i++) q += (x[i * N + j] - mu) * (x[i * N + j] - mu);
+    const r = 1 / Math.sqrt(q / M + NORM_EPS);
+    rstd[j] = r;
+    for (let i = 0; i < M; i++) {
+      const xh = (x[i * N + j] - mu) * r;
+      xhat[i * N + j] = xh;
+      y[i * N + j] = gamma[j] * xh + (beta ? beta[j] : 0);
+    }
+    if (runMean && runVar) {
+      runMean[j] = momentum * mu + (1 - momentum) * runMean[j];
+      runVar[j] = momentum * (M > 1 ? q / (M - 1) : q) + (1 - momentum) * runVar[j];
+    }
+  }
+}
+
+export function batchNormBackward(dx: Arr, dgamma: Arr | null, dbeta: Arr | null, dy: Arr, xhat: Arr, rstd: Arr, gamma: Arr, M: number, N: number): void {
+  for (let j = 0; j < N; j++) {
+    let sd = 0, sdx = 0;
+    for (let i = 0; i < M; i++) {
+      sd += dy[i * N + j];
+      sdx += dy[i * N + j] * xhat[i * N + j];
+    }
+    if (dgamma) dgamma[j] += sdx;
+    if (dbeta) dbeta[j] += sd;
+    const a = (gamma[j] * sd) / M, b = (gamma[j] * sdx) / M, r = rstd[j];
+    for (let i = 0; i < M; i++) dx[i * N + j] = r * (gamma[j] * dy[i * N + j] - a - xhat[i * N + j] * b);
+  }
+}
+
+export function batchNormInfer(y: Arr, x: Arr, gamma: Arr, beta: Arr | null, runMean: Arr, runVar: Arr, M: number, N: number): void {
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      y[i * N + j] = gamma[j] * ((x[i * N + j] - runMean[j]) / Math.sqrt(runVar[j] + NORM_EPS)) + (beta ? beta[j] : 0);
+    }
+  }
+}
+
+export function lstmNormCellForward(c: Arr, gates: Arr, cPrev: Arr, B: number, H: number, forget: boolean, gh: Arr | null = null): void {
+  const G = forget ? 4 : 3;
+  if (gh) for (let i = 0; i < G * B * H; i++) gates[i] += gh[i];
+  for (let b = 0; b < B; b++) {
+    const g0 = b * G * H, r = b * H;
+    const gi = g0, gf = g0 + H, gg = g0 + (forget ? 2 : 1) * H, go = g0 + (forget ? 3 : 2) * H;
+    for (let j = 0; j < H; j++) {
+      const ig = sigmoid(gates[gi + j]);
+      const fg = forget ? sigmoid(gates[gf + j]) : 1;
+      const gv = Math.tanh(gates[gg + j]);
+      gates[gi + j] = ig;
+      if (forget) gates[gf + j] = fg;
+      gates[gg + j] = gv;
+      gates[go + j] = sigmoid(gates[go + j]);
+      c[r + j] = fg * cPrev[r + j] + ig * gv;
+    }
+  }
+}
+
+export function lstmNormOutForward(h: Arr, tc: Arr, gates: Arr, B: number, H: number, forget: boolean): void {
+  const G = forget ? 4 : 3;
+  for (let b = 0; b < B; b++) {
+    const go = b * G * H + (G - 1) * H, r = b * H;
+    for (let j = 0; j < H; j++) {
+      const t = Math.tanh(tc[r + j]);
+      tc[r + j] = t;
+      h[r + j] = gates[go + j] * t;
+    }
+  }
+}
+
+export function lstmNormOutBackward(dGates: Arr, dcn: Arr, dh: Arr, tc: Arr, gates: Arr, B: number, H: number, forget: boolean, dh2: Arr | null = null): void {
+  const G = forget ? 4 : 3;
+  for (let b = 0; b < B; b++) {
+    const go = b * G * H + (G - 1) * H, r = b * H;
+    for (let j = 0; j < H; j++) {
+      const d = dh2 ? dh[r + j] + dh2[r + j] : dh[r + j];
+      const og = gates[go + j], t = tc[r + j];
+      dcn[r + j] = d * og * (1 - t * t);
+      dGates[go + j] = d * t * og * (1 - og);
+    }
+  }
+}
+
+export function lstmNormCellBackward(dGates: Arr, dc: Arr, dcDirect: Arr, gates: Arr, cPrev: Arr, B: number, H: number, forget: boolean): void {
+  const G = forget ? 4 : 3;
+  for (let b = 0; b < B; b++) {
+    const g0 = b * G * H, r = b * H;
+    const gi = g0, gf = g0 + H, gg = g0 + (forget ? 2 : 1) * H;
+    for (let j = 0; j < H; j++) {
+      const ig = gates[gi + j], gv = gates[gg + j], fg = forget ? gates[gf + j] : 1;
+      const dcv = dc[r + j] + dcDirect[r + j];
+      dGates[gi + j] = dcv * gv * ig * (1 - ig);
+      if (forget) dGates[gf + j] = dcv * cPrev[r + j] * fg * (1 - fg);
+      dGates[gg + j] = dcv * ig * (1 - gv * gv);
+      dc[r + j] = dcv * fg;
+    }
+  }
+}
+
 export function softmaxXent(dLogits: Arr | null, logits: Arr, targets: Int32Array, M: number, V: number, scale: number): number {
   let loss = 0;
   for (let i = 0; i < M; i++) {
@@ -280,7 +419,8 @@ function make(name: string, alloc: (n: number) => Arr): Kernels {
     gemmNN, gemmNT, gemmNTBias, gemmTNAcc, packedSize, packB, gemmNNPacked, gatherRows, scatterAddRows, addBias, biasBackward,
     transpose, addTo, scale, sumSquares, adam,
     rnnCellForward, rnnCellBackward, lstmCellForward, lstmCellBackward, lstmNoForgetCellForward, lstmNoForgetCellBackward,
-    gruCellForward, gruCellBackward, softmaxXent,
+    gruCellForward, gruCellBackward, layerNormForward, layerNormBackward, batchNormForward, batchNormBackward, batchNormInfer,
+    lstmNormCellForward, lstmNormOutForward, lstmNormOutBackward, lstmNormCellBackward, softmaxXent,
   };
 }
 

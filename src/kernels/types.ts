@@ -17,10 +17,11 @@
 //     take 3H or 4H columns), V the vocabulary, n the elements of a flat array;
 //   - accumulation: every output is overwritten (`=`) unless its doc line below says `+=` (always added
 //     into) or `(= or +=)` (added into exactly when the trailing `acc` flag is true);
-//   - in-place use is part of the contract: lstmCellBackward's (and lstmNoForgetCellBackward's) dGates may
-//     alias gates, gruCellForward's
+//   - in-place use is part of the contract: lstmCellBackward's (and lstmNoForgetCellBackward's,
+//     lstmNormOutBackward's, lstmNormCellBackward's) dGates may alias gates, gruCellForward's
 //     gates may alias gx, gruCellBackward's dgx may alias gates and dgh may alias gh (each element is read
-//     before it is written, per column j);
+//     before it is written, per column j); the normalisations' y may alias x, and their backward's dx may
+//     alias dy or xhat (every element of a row, or column, is read before any of it is written);
 //   - nothing allocates. All buffers come from `alloc`, once, when a model or trainer is built. The WASM
 //     backend requires every array it is handed to live in its own memory, which is why `alloc` belongs to
 //     the backend.
@@ -29,6 +30,9 @@
 // columns in that order (the LSTM without forget gate: i, g, o); the cells in src/model/ use these kernels one time step at a time.
 
 export type Arr = Float32Array | Float64Array;
+
+/** ε of every normalisation (--norm): 1/σ = 1/√(σ² + ε), as nn.LayerNorm and nn.BatchNorm1d default to. */
+export const NORM_EPS = 1e-5;
 
 /** What a backend whose arrays live in one shared memory offers other threads (data-parallel training). */
 export interface SharedKernelMemory {
@@ -150,6 +154,53 @@ export interface Kernels {
    * GEMM). dhPrev must not alias dh2.
    */
   gruCellBackward(dgx: Arr, dgh: Arr, dhPrev: Arr, dh: Arr, gates: Arr, gh: Arr, hPrev: Arr, B: number, H: number, dh2?: Arr | null): void;
+
+  // ---- normalisation (--norm: src/model/norm.ts) --------------------------------------------------------
+  /**
+   * Layer normalisation of each of M rows of N: μ, σ² the row's mean and biased variance, rstd[M] = 1/√(σ² + ε)
+   * (ε = NORM_EPS), xhat[M×N] = (x − μ) · rstd, y[M×N] = γ[N] ⊙ xhat + β[N] (no β when null). y may alias x.
+   */
+  layerNormForward(y: Arr, xhat: Arr, rstd: Arr, x: Arr, gamma: Arr, beta: Arr | null, M: number, N: number): void;
+  /**
+   * The gradient of layerNormForward: dgamma[N] += Σ_rows dy ⊙ xhat and dbeta[N] += Σ_rows dy (each unless null);
+   * dx[M×N] = rstd · (g − mean_row(g) − xhat ⊙ mean_row(g ⊙ xhat)) with g = γ ⊙ dy. dx may alias dy or xhat.
+   */
+  layerNormBackward(dx: Arr, dgamma: Arr | null, dbeta: Arr | null, dy: Arr, xhat: Arr, rstd: Arr, gamma: Arr, M: number, N: number): void;
+
+  /**
+   * Batch normalisation of each of N columns over the M rows (one step's streams): μ, σ² the column's mean and
+   * biased variance, rstd[N] = 1/√(σ² + ε), xhat[M×N] = (x − μ) · rstd, y[M×N] = γ[N] ⊙ xhat + β[N] (no β when
+   * null). With runMean, runVar [N] (in-out): runMean = m·μ + (1−m)·runMean, runVar = m·σ²_u + (1−m)·runVar with
+   * m = momentum and σ²_u the unbiased variance (M/(M−1)·σ²), as torch's batch_norm in training. y may alias x.
+   */
+  batchNormForward(y: Arr, xhat: Arr, rstd: Arr, runMean: Arr | null, runVar: Arr | null, x: Arr, gamma: Arr, beta: Arr | null, M: number, N: number, momentum: number): void;
+  /**
+   * The gradient of batchNormForward: dgamma[N] += Σ_rows dy ⊙ xhat and dbeta[N] += Σ_rows dy (each unless
+   * null); dx[M×N] = rstd · (g − mean_col(g) − xhat ⊙ mean_col(g ⊙ xhat)) with g = γ ⊙ dy. dx may alias dy or xhat.
+   */
+  batchNormBackward(dx: Arr, dgamma: Arr | null, dbeta: Arr | null, dy: Arr, xhat: Arr, rstd: Arr, gamma: Arr, M: number, N: number): void;
+  /** Batch normalisation with fixed statistics (evaluation): y[M×N] = γ ⊙ (x − runMean) / √(runVar + ε) + β (no β when null). y may alias x. */
+  batchNormInfer(y: Arr, x: Arr, gamma: Arr, beta: Arr | null, runMean: Arr, runVar: Arr, M: number, N: number): void;
+
+  /**
+   * The LSTM whose cell state is normalised before its output tanh (--norm), with forget gate (gates i f g o)
+   * or without (forget = false: i g o). gates[B×G·H] = the activations of the pre-activations it holds
+   * (+ gh[B×G·H] when given), in place; c[B×H] = f⊙cPrev + i⊙g (f ≡ 1 without). h follows c's normalisation:
+   */
+  lstmNormCellForward(c: Arr, gates: Arr, cPrev: Arr, B: number, H: number, forget: boolean, gh?: Arr | null): void;
+  /** tc[B×H] = tanh(tc), in place (on entry γ_c ⊙ N(c) + β_c); h[B×H] = o ⊙ tc (o from gates [B×G·H]) */
+  lstmNormOutForward(h: Arr, tc: Arr, gates: Arr, B: number, H: number, forget: boolean): void;
+  /**
+   * With d = dh (+ dh2): dcn[B×H] = d ⊙ o ⊙ (1 − tc²), the gradient of γ_c ⊙ N(c) + β_c; the o block of
+   * dGates[B×G·H] = d ⊙ tc ⊙ o(1−o) (the other blocks untouched).
+   */
+  lstmNormOutBackward(dGates: Arr, dcn: Arr, dh: Arr, tc: Arr, gates: Arr, B: number, H: number, forget: boolean, dh2?: Arr | null): void;
+  /**
+   * dc[B×H]: on entry ∂L/∂c_t carried from step t+1, to which dcDirect[B×H] (∂L/∂c_t through h_t, after the
+   * normalisation's backward) is added; on exit ∂L/∂c_{t−1}. The i, f, g blocks of dGates[B×G·H] (the o block
+   * untouched); cPrev is read only with a forget gate.
+   */
+  lstmNormCellBackward(dGates: Arr, dc: Arr, dcDirect: Arr, gates: Arr, cPrev: Arr, B: number, H: number, forget: boolean): void;
 
   // ---- loss ---------------------------------------------------------------------------------------
   /**

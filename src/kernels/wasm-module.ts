@@ -34,6 +34,15 @@ export interface Exports {
   nflstm_bwd(dGates: number, dc: number, dh: number, gates: number, c: number, B: number, H: number, dh2: number): void;
   gru_fwd(h: number, gates: number, gx: number, gh: number, hPrev: number, B: number, H: number): void;
   gru_bwd(dgx: number, dgh: number, dhPrev: number, dh: number, gates: number, gh: number, hPrev: number, B: number, H: number, dh2: number): void;
+  ln_fwd(y: number, xhat: number, rstd: number, x: number, gamma: number, beta: number, M: number, N: number): void;
+  ln_bwd(dx: number, dgamma: number, dbeta: number, dy: number, xhat: number, rstd: number, gamma: number, M: number, N: number): void;
+  bn_fwd(y: number, xhat: number, rstd: number, runMean: number, runVar: number, x: number, gamma: number, beta: number, M: number, N: number, momentum: number, ws: number): void;
+  bn_bwd(dx: number, dgamma: number, dbeta: number, dy: number, xhat: number, rstd: number, gamma: number, M: number, N: number, ws: number): void;
+  bn_infer(y: number, x: number, gamma: number, beta: number, runMean: number, runVar: number, M: number, N: number): void;
+  lstmn_fwd(c: number, gates: number, cPrev: number, B: number, H: number, forget: number, gh: number): void;
+  lstmn_out_fwd(h: number, tc: number, gates: number, B: number, H: number, forget: number): void;
+  lstmn_out_bwd(dGates: number, dcn: number, dh: number, tc: number, gates: number, B: number, H: number, forget: number, dh2: number): void;
+  lstmn_bwd(dGates: number, dc: number, dcd: number, gates: number, cPrev: number, B: number, H: number, forget: number): void;
   softmax_xent(dLogits: number, logits: number, targets: number, N: number, V: number, scale: number): number;
 }
 

@@ -157,6 +157,47 @@ export function createWasmKernels(opts: WasmKernelOptions = {}): WasmKernels {
         f32("gh", gh, 3 * n), f32("hPrev", hPrev, n), B, H, dh2 ? f32("dh2", dh2, n) : 0);
     },
 
+    layerNormForward(y, xhat, rstd, x, gamma, beta, M, N) {
+      const n = M * N;
+      ex.ln_fwd(f32("y", y, n), f32("xhat", xhat, n), f32("rstd", rstd, M), f32("x", x, n), f32("gamma", gamma, N), beta ? f32("beta", beta, N) : 0, M, N);
+    },
+    layerNormBackward(dx, dgamma, dbeta, dy, xhat, rstd, gamma, M, N) {
+      const n = M * N;
+      ex.ln_bwd(f32("dx", dx, n), dgamma ? f32("dgamma", dgamma, N) : 0, dbeta ? f32("dbeta", dbeta, N) : 0, f32("dy", dy, n), f32("xhat", xhat, n),
+        f32("rstd", rstd, M), f32("gamma", gamma, N), M, N);
+    },
+    batchNormForward(y, xhat, rstd, runMean, runVar, x, gamma, beta, M, N, momentum) {
+      const n = M * N;
+      ex.bn_fwd(f32("y", y, n), f32("xhat", xhat, n), f32("rstd", rstd, N), runMean ? f32("runMean", runMean, N) : 0, runMean ? f32("runVar", runVar!, N) : 0,
+        f32("x", x, n), f32("gamma", gamma, N), beta ? f32("beta", beta, N) : 0, M, N, momentum, ws);
+    },
+    batchNormBackward(dx, dgamma, dbeta, dy, xhat, rstd, gamma, M, N) {
+      const n = M * N;
+      ex.bn_bwd(f32("dx", dx, n), dgamma ? f32("dgamma", dgamma, N) : 0, dbeta ? f32("dbeta", dbeta, N) : 0, f32("dy", dy, n), f32("xhat", xhat, n),
+        f32("rstd", rstd, N), f32("gamma", gamma, N), M, N, ws);
+    },
+    batchNormInfer(y, x, gamma, beta, runMean, runVar, M, N) {
+      const n = M * N;
+      ex.bn_infer(f32("y", y, n), f32("x", x, n), f32("gamma", gamma, N), beta ? f32("beta", beta, N) : 0, f32("runMean", runMean, N), f32("runVar", runVar, N), M, N);
+    },
+    lstmNormCellForward(c, gates, cPrev, B, H, forget, gh) {
+      const n = B * H, G = forget ? 4 : 3;
+      ex.lstmn_fwd(f32("c", c, n), f32("gates", gates, G * n), f32("cPrev", cPrev, n), B, H, forget ? 1 : 0, gh ? f32("gh", gh, G * n) : 0);
+    },
+    lstmNormOutForward(h, tc, gates, B, H, forget) {
+      const n = B * H, G = forget ? 4 : 3;
+      ex.lstmn_out_fwd(f32("h", h, n), f32("tc", tc, n), f32("gates", gates, G * n), B, H, forget ? 1 : 0);
+    },
+    lstmNormOutBackward(dGates, dcn, dh, tc, gates, B, H, forget, dh2) {
+      const n = B * H, G = forget ? 4 : 3;
+      ex.lstmn_out_bwd(f32("dGates", dGates, G * n), f32("dcn", dcn, n), f32("dh", dh, n), f32("tc", tc, n), f32("gates", gates, G * n), B, H, forget ? 1 : 0,
+        dh2 ? f32("dh2", dh2, n) : 0);
+    },
+    lstmNormCellBackward(dGates, dc, dcDirect, gates, cPrev, B, H, forget) {
+      const n = B * H, G = forget ? 4 : 3;
+      ex.lstmn_bwd(f32("dGates", dGates, G * n), f32("dc", dc, n), f32("dcDirect", dcDirect, n), f32("gates", gates, G * n), f32("cPrev", cPrev, n), B, H, forget ? 1 : 0);
+    },
+
     softmaxXent(dLogits, logits, targets, M, V, scale) {
       const d = dLogits ? f32("dLogits", dLogits, M * V) : 0;
       const l = f32("logits", logits, M * V);

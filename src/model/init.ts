@@ -16,29 +16,34 @@
 //   bias). It defaults to 1 with xavier and orthogonal (resolveTrainConfig); with pytorch init the drawn
 //   biases stay unless the flag is given.
 //
+// --norm, with every --init: the gains γ of the normalisations start at the normalisation's own value (1 for
+//   layer norm, 0.1 for batch norm, as Cooijmans et al. recommend), β_c at 0; they take no draws.
+//
 // The pytorch path draws exactly what it always drew (checkpoints are deterministic by seed); the forget bias
 // is written after all draws, so it never shifts the stream.
 import type { TrainConfig } from "../config.ts";
 import type { Arr } from "../kernels/types.ts";
 import type { Rng } from "../rng.ts";
-import { forgetGate, gateCount } from "./cells/index.ts";
+import { cellOf, forgetGate, gateCount } from "./cells/index.ts";
 import type { Model } from "./model.ts";
 import { pack } from "./model.ts";
-import { layerTensorOf, tensorNames } from "./params.ts";
+import { layerTensorOf, normTensorOf, tensorNames } from "./params.ts";
 
 export function initParams(m: Model, cfg: Pick<TrainConfig, "init" | "forgetBias">, rng: Rng): void {
-  const H = m.cfg.hidden, G = gateCount(m.cfg);
+  const H = m.cfg.hidden, G = gateCount(m.cfg), norm = cellOf(m.cfg).norm;
   if (cfg.init === "pytorch") {
     const k = 1 / Math.sqrt(H);
     for (const t of m.spec.tensors) {
-      const w = m.params.views[t.name];
-      if (t.name === tensorNames.embedding) for (let i = 0; i < w.length; i++) w[i] = rng.normal();
+      const w = m.params.views[t.name], nt = normTensorOf(t.name);
+      if (nt) w.fill(nt === "bc" ? 0 : norm!.gain);
+      else if (t.name === tensorNames.embedding) for (let i = 0; i < w.length; i++) w[i] = rng.normal();
       else for (let i = 0; i < w.length; i++) w[i] = rng.uniform(-k, k);
     }
   } else {
     for (const t of m.spec.tensors) {
-      const w = m.params.views[t.name], lt = layerTensorOf(t.name);
-      if (t.name === tensorNames.embedding) for (let i = 0; i < w.length; i++) w[i] = rng.normal();
+      const w = m.params.views[t.name], lt = layerTensorOf(t.name), nt = normTensorOf(t.name);
+      if (nt) w.fill(nt === "bc" ? 0 : norm!.gain);
+      else if (t.name === tensorNames.embedding) for (let i = 0; i < w.length; i++) w[i] = rng.normal();
       else if (lt === "whh" && cfg.init === "orthogonal") {
         for (let g = 0; g < G; g++) randomOrthogonal(w.subarray(g * H * H, (g + 1) * H * H), H, rng);
       } else if (lt === "wih" || lt === "whh") {

@@ -63,10 +63,11 @@ export function modelTooLarge(file: string, m: ModelConfig, describe: string, er
 
 /** What training needs, roughly: weights, their packed copy, gradients, optimizer moments; one step's activations. */
 function trainingBytes(m: ModelConfig, o: { batch: number; seq: number; slots: number }) {
-  const G = cellOf(m).gates.length;
+  const cell = cellOf(m), G = cell.gates.length;
   const weights = 4 * paramSpec(m).size * (3 + o.slots);
   const N = o.batch * o.seq;
-  const activations = 4 * (N * m.layers * m.hidden * (G + 4) + 2 * N * m.vocabSize);
+  const normed = cell.norm ? 2 * G + 2 : 0; // --norm: x̂ of both projections (and of c_t, tanh of its normalisation)
+  const activations = 4 * (N * m.layers * m.hidden * (G + 4 + normed) + 2 * N * m.vocabSize);
   return { weights, activations };
 }
 

@@ -14,7 +14,9 @@ import { hiddenGrad, inputBias, type StateName } from "./cells/cell.ts";
 import { cellOf, gateCount } from "./cells/index.ts";
 import { chunkWeights, createDropSpace, drawMask, dropInput, dropInputBackward, type ChunkDrop, type DropSpace, whhGrad } from "./dropout.ts";
 import { type LayerBuffers, type LayerWeights, layerBuffers, stateAt } from "./layer.ts";
-import { type LayerTensor, layerViews, makeSlab, paramSpec, type ParamSpec, type Slab, tensorNames, viewsOf } from "./params.ts";
+import { setNormMode } from "./norm.ts";
+import { layerStats, newStats } from "./stats.ts";
+import { type LayerViews, layerViews, makeSlab, paramSpec, type ParamSpec, type Slab, type StatName, statsSpec, tensorNames, viewsOf } from "./params.ts";
 
 export interface Model {
   cfg: ModelConfig;
@@ -25,6 +27,8 @@ export interface Model {
   /** one-hot input only: weight_ih_l0ᵀ plus the input-side bias on every row [V × G·H], so the input projection
    *  is a row gather. Refreshed by pack(). */
   wihT: Arr | null;
+  /** --norm batch: the running statistics, a slab of their own (params.ts statsSpec; empty otherwise) */
+  stats: Slab<StatName>;
 }
 
 export function createModel(cfg: ModelConfig, ops: Kernels, params?: Slab): Model {
@@ -35,7 +39,7 @@ export function createModel(cfg: ModelConfig, ops: Kernels, params?: Slab): Mode
     bsum: Array.from({ length: cfg.layers }, () => ops.alloc(G * H)),
     whhP: Array.from({ length: cfg.layers }, () => ops.alloc(ops.packedSize(G * H, H))),
     wihT: cfg.embed > 0 ? null : ops.alloc(cfg.vocabSize * G * H),
-  });
+  }, newStats(cfg, ops).data);
   pack(model);
   return model;
 }
@@ -51,14 +55,16 @@ export interface Derived {
 }
 
 /**
- * A Model over existing parameter and derived buffers, without packing: how a worker thread sees the main
- * thread's model in shared memory (the main thread packs once per optimizer step, for everyone).
+ * A Model over existing parameter, derived and running-statistics buffers, without packing: how a worker
+ * thread sees the main thread's model in shared memory (the main thread packs once per optimizer step, for
+ * everyone).
  */
-export function attachModel(cfg: ModelConfig, ops: Kernels, params: Arr, derived: Derived): Model {
-  const spec = paramSpec(cfg);
+export function attachModel(cfg: ModelConfig, ops: Kernels, params: Arr, derived: Derived, statsData: Arr): Model {
+  const spec = paramSpec(cfg), sspec = statsSpec(cfg);
   const slab: Slab = { spec, data: params, views: viewsOf(spec, params) };
-  const layers: LayerWeights[] = derived.bsum.map((bsum, k) => ({ ...layerViews(slab, k), bsum, whhP: derived.whhP[k] }));
-  return { cfg, ops, spec, params: slab, layers, wihT: derived.wihT };
+  const stats: Slab<StatName> = { spec: sspec, data: statsData, views: viewsOf(sspec, statsData) };
+  const layers: LayerWeights[] = derived.bsum.map((bsum, k) => ({ ...layerViews(slab, k), bsum, whhP: derived.whhP[k], ...layerStats(stats, k) }));
+  return { cfg, ops, spec, params: slab, layers, wihT: derived.wihT, stats };
 }
 
 /** Refresh everything derived from the parameters. Call after every change to them (once per optimizer step). */
@@ -73,12 +79,13 @@ export function pack(m: Model): void {
     // (with its bias) is then a plain row gather, bit for bit the gather + addBias it replaces
     const L0 = m.layers[0];
     ops.transpose(m.wihT, L0.wih, GH, V, false);
-    ops.addBias(m.wihT, inputBias(cellOf(m.cfg), L0), V, GH, true);
+    const bias = inputBias(cellOf(m.cfg), L0); // none for a normalised cell: it adds the biases after normalising
+    if (bias) ops.addBias(m.wihT, bias, V, GH, true);
   }
 }
 
 /** Gradient views with the same names as the parameters. */
-export function gradLayers(m: Model, grads: Slab): Record<LayerTensor, Arr>[] {
+export function gradLayers(m: Model, grads: Slab): LayerViews[] {
   return m.layers.map((_, k) => layerViews(grads, k));
 }
 
@@ -177,6 +184,11 @@ export interface ForwardOptions {
   /** the chunk's shared masks (DropConnect on W_hh, embedding rows), drawn by drawChunkDrop (training only) */
   chunk?: ChunkDrop | null;
   rng?: Rng;
+  /** --norm batch: normalise with each step's statistics over its streams (training), not the running
+   *  estimates (validation, eval, sampling: the default); backward needs it. Layer norm ignores it. */
+  training?: boolean;
+  /** --norm batch, training: fold the statistics into the running estimates (default: as training) */
+  updateStats?: boolean;
 }
 
 export interface ForwardResult {
@@ -201,9 +213,14 @@ export function forward(m: Model, ws: Workspace, state: State, opts: ForwardOpti
   for (let l = 0; l < m.layers.length; l++) {
     const W = chunkWeights(m, chunk, l), Lb = ws.layers[l]; // W_hh ⊙ M under --weight-drop
     const In = l === 0 ? (E > 0 ? E : V) : H;
+    if (Lb.norm) setNormMode(Lb.norm.mode, opts);
     // gates[N × GH] = input projection of all T steps + bias
     if (l === 0 && m.wihT) ops.gatherRows(Lb.gates, m.wihT, ws.idx, N, GH, false); // rows of W_ihᵀ + bias (pack())
-    else ops.gemmNTBias(Lb.gates, input!, W.wih, inputBias(cell, W), N, GH, In); // [N×GH] = X[N×In] · W_ihᵀ + bias
+    else {
+      const bias = inputBias(cell, W); // none for a normalised cell: it adds the biases after normalising
+      if (bias) ops.gemmNTBias(Lb.gates, input!, W.wih, bias, N, GH, In); // [N×GH] = X[N×In] · W_ihᵀ + bias
+      else ops.gemmNT(Lb.gates, input!, W.wih, N, GH, In, false);
+    }
     for (const s of cell.state) stateAt(Lb, s)[0].set(state[s][l]); // carried in
     cell.forward(ops, Lb, W, B, T, H, m.cfg);
     for (const s of cell.state) state[s][l].set(stateAt(Lb, s)[T]); // carried on to the next chunk
@@ -251,13 +268,15 @@ export function backward(m: Model, ws: Workspace, grads: Slab): void {
       for (let i = 0; i < N * H; i++) dOut[i] *= mask[i];
     }
     // through time
-    cell.backward(ops, Lb, W, dOut, B, T, H, m.cfg);
+    cell.backward(ops, Lb, W, g, dOut, B, T, H, m.cfg);
     // weight gradients: one GEMM each over all N rows
     const dX = Lb.gates; // ∂L/∂(input projection) [N × GH]
     const dHh = hiddenGrad(cell, Lb); // ∂L/∂(hidden projection) [N × GH]
     const hPrev = Lb.hs.subarray(0, N * H); // h_{t-1} for t = 0..T-1 [N × H]
     whhGrad(ops, g.whh, dHh, hPrev, GH, H, N, ws.drop, l); // dW_hh[GH×H] += dHhᵀ · hPrev (⊙ M under --weight-drop)
-    if (dHh === dX) {
+    if (cell.norm) {
+      // a normalised cell has made its biases' gradients itself (from the gradient after normalisation)
+    } else if (dHh === dX) {
       // a "summed" hidden projection: both biases get the same column sums; sum once (from zero, as
       // biasBackward into a zeroed gradient would) and add to both
       const db = ws.dBias;

@@ -5,6 +5,7 @@ import type { ModelConfig } from "../config.ts";
 import { RnnError } from "../errors.ts";
 import { cellLabel } from "./cells/index.ts";
 import { type Model, pack } from "./model.ts";
+import type { Slab } from "./params.ts";
 
 /** "lstm 2×128, one-hot, V=65" */
 export function describeModel(m: ModelConfig): string {
@@ -12,17 +13,20 @@ export function describeModel(m: ModelConfig): string {
 }
 
 /**
- * Sets every parameter of `model` from the decoded tensor of the same name, which must be there with exactly
- * the spec's shape (`what` names the checkpoint in the one-line error), then packs the model.
+ * Sets every parameter of `model` (and every running statistic, --norm batch) from the decoded tensor of the
+ * same name, which must be there with exactly the spec's shape (`what` names the checkpoint in the one-line
+ * error), then packs the model.
  */
 export function setWeights(model: Model, tensors: Map<string, { shape: number[]; data: ArrayLike<number> }>, what: string): void {
-  for (const t of model.spec.tensors) {
-    const src = tensors.get(t.name);
-    if (!src) throw new RnnError(`${what} lacks tensor ${t.name} for a ${describeModel(model.cfg)}`);
-    if (src.shape.join("×") !== t.shape.join("×")) {
-      throw new RnnError(`${what}: tensor ${t.name} has shape [${src.shape.join("×")}], expected [${t.shape.join("×")}]`);
+  for (const slab of [model.params, model.stats] as Slab<string>[]) {
+    for (const t of slab.spec.tensors) {
+      const src = tensors.get(t.name);
+      if (!src) throw new RnnError(`${what} lacks tensor ${t.name} for a ${describeModel(model.cfg)}`);
+      if (src.shape.join("×") !== t.shape.join("×")) {
+        throw new RnnError(`${what}: tensor ${t.name} has shape [${src.shape.join("×")}], expected [${t.shape.join("×")}]`);
+      }
+      slab.views[t.name].set(src.data);
     }
-    model.params.views[t.name].set(src.data);
   }
   pack(model);
 }

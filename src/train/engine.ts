@@ -83,7 +83,7 @@ export function createLocalEngine(
       batcher.fill(chunk, ws.idx, ws.targets, b0, nb);
       grads.data.fill(0);
       if (drawsChunk) drawChunkDrop(model, chunkDrop, rng);
-      const r = forward(model, ws, state, trainForward(cfg, rng, scale, chunkDrop));
+      const r = forward(model, ws, state, { ...trainForward(cfg, rng, scale, chunkDrop), training: true }); // batch norm: these streams' statistics, into the running estimates
       backward(model, ws, grads);
       return r;
     },

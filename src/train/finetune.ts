@@ -66,5 +66,6 @@ export function transplant(dst: Model, dstVocab: string[], src: Model, srcVocab:
       d.set(s);
     }
   }
+  dst.stats.data.set(src.stats.data); // --norm batch: the running statistics too (the same architecture)
   pack(dst);
 }

@@ -13,6 +13,7 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "
 import type { TrainConfig } from "../config.ts";
 import type { Batcher } from "../corpus/batches.ts";
 import type { Arr, Kernels } from "../kernels/types.ts";
+import { cellOf } from "../model/cells/index.ts";
 import type { Model } from "../model/model.ts";
 import type { Rng } from "../rng.ts";
 import { type ChunkDropBuffers, createChunkDrop, drawChunkDrop } from "../model/dropout.ts";
@@ -48,6 +49,8 @@ export interface WorkerInit {
   wihT: { offset: number; length: number } | null;
   /** the masks every thread's chunk shares (--weight-drop, --embed-dropout), drawn by the main thread; null when none */
   chunkDrop: { whh: { mask: Span; whh: Span; whhP: Span }[]; rows: Span | null } | null;
+  /** the running statistics (batch norm; the worker's forward passes do not update them) */
+  stats: { offset: number; length: number };
   /** the worker's streams as their own text: streams b0…b0+nb−1 of the training split */
   ids: Uint16Array | Uint32Array;
   nb: number;
@@ -92,7 +95,8 @@ const spansOf = (b: ChunkDropBuffers) => ({ whh: b.whh.map((l) => ({ mask: span(
 export async function createParallelEngine(model: Model, cfg: TrainConfig, batcher: Batcher, train: Uint16Array | Uint32Array, threads: number): Promise<Engine> {
   const ops = model.ops, memory = ops.shared?.memory;
   if (!memory) throw new Error("parallel training needs the WebAssembly kernels (shared memory)");
-  const n = Math.max(1, Math.min(threads, cfg.batch));
+  // batch norm takes each shard's statistics: every shard has at least 2 streams (norm.ts)
+  const n = Math.max(1, Math.min(threads, Math.floor(cfg.batch / (cellOf(cfg.model).norm?.minStreams ?? 1))));
   const parts = splitStreams(cfg.batch, n);
   if (n === 1) return createLocalEngine(model, cfg, batcher, parts[0]);
   // the chunk masks all threads share: drawn by this thread before each chunk's command
@@ -126,6 +130,7 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
       whhP: model.layers.map((l) => span(l.whhP)),
       wihT: model.wihT ? span(model.wihT) : null,
       chunkDrop: chunkDrop ? spansOf(chunkDrop.buffers) : null,
+      stats: span(model.stats.data),
     };
     const worker = new Worker(new URL("./worker-boot.mjs", import.meta.url), { workerData: init, transferList: shared ? [port2] : [ids.buffer as ArrayBuffer, port2] });
     workers.push(worker);

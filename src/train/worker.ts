@@ -17,7 +17,7 @@ const ops = createWasmKernels({ memory: init.memory });
 // views of the shared model, made before this thread allocates anything (memory.buffer is current now)
 const buf = init.memory.buffer;
 const view = (s: { offset: number; length: number }) => new Float32Array(buf, s.offset, s.length);
-const model = attachModel(cfg.model, ops, view(init.params), { bsum: init.bsum.map(view), whhP: init.whhP.map(view), wihT: init.wihT ? view(init.wihT) : null });
+const model = attachModel(cfg.model, ops, view(init.params), { bsum: init.bsum.map(view), whhP: init.whhP.map(view), wihT: init.wihT ? view(init.wihT) : null }, view(init.stats));
 const cd = init.chunkDrop;
 const chunkDrop = cd ? attachChunkDrop(model, chunkDropRates(cfg), { whh: cd.whh.map((l) => ({ mask: view(l.mask), whh: view(l.whh), whhP: view(l.whhP) })), rows: cd.rows ? view(cd.rows) : null }) : null;
 const T = cfg.seq;
@@ -57,7 +57,8 @@ for (;;) {
       batcher.fill(Atomics.load(ctrl, CTRL.chunk), ws.idx, ws.targets);
       grads.data.fill(0);
       const rng = makeRng((Atomics.load(ctrl, CTRL.seed) + index * 0x9e3779b1) >>> 0);
-      const r = forward(model, ws, state, trainForward(cfg, rng, scale, chunkDrop)); // chunkDrop: drawn by the main thread
+      // batch norm: this shard's statistics; only the main thread's shard goes into the running estimates
+      const r = forward(model, ws, state, { ...trainForward(cfg, rng, scale, chunkDrop), training: true, updateStats: false }); // chunkDrop: drawn by the main thread
       backward(model, ws, grads);
       results[2 * index] = r.lossSum;
       results[2 * index + 1] = r.count;

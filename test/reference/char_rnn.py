@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The PyTorch CharRNN whose state_dict names rnn's checkpoints use (with NoForgetLSTM, the LSTM without forget
-gate that PyTorch lacks), a plain safetensors loader (no
+gate that PyTorch lacks, and NormedRNN, the cells with --norm layer | batch), a plain safetensors loader (no
 `safetensors` package needed), and the evaluation protocol `rnn eval` follows.
 
     /usr/bin/python3 test/reference/char_rnn.py eval CKPT FILE   # prints {"loss","bpc","perplexity","chars","skipped"}
@@ -78,14 +78,111 @@ class NoForgetLSTM(nn.Module):
         return inp, (torch.stack(h_n), torch.stack(c_n))
 
 
+class Normalise(nn.Module):
+    """One normalisation of rnn's --norm (src/model/norm.ts): y = weight ⊙ N(x) (+ bias) for x [B, n].
+
+    kind "layer": N over the n values of each row (F.layer_norm, eps 1e-5); weight starts at 1.
+    kind "batch": N per unit over the B rows (F.batch_norm, eps 1e-5, momentum 0.1: biased variance for the
+    normalisation, the unbiased one into the running estimate), with the buffers running_mean (0) and
+    running_var (1), used in eval mode; weight starts at 0.1 (Cooijmans et al. 2016).
+    bias=False: no β of its own (the recurrent layer's bias_ih / bias_hh follow it).
+    """
+
+    def __init__(self, n, kind, bias=False):
+        super().__init__()
+        if kind not in ("layer", "batch"):
+            raise ValueError(f"norm must be layer or batch, got {kind!r}")
+        self.n, self.kind = n, kind
+        self.weight = nn.Parameter(torch.full((n,), 1.0 if kind == "layer" else 0.1))
+        self.bias = nn.Parameter(torch.zeros(n)) if bias else None
+        if kind == "batch":
+            self.register_buffer("running_mean", torch.zeros(n))
+            self.register_buffer("running_var", torch.ones(n))
+
+    def forward(self, x):
+        if self.kind == "layer":
+            return F.layer_norm(x, (self.n,), self.weight, self.bias, 1e-5)
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, self.training, 0.1, 1e-5)
+
+
+class NormedRNN(nn.Module):
+    """rnn's cells with --norm layer | batch (nn.RNN / nn.LSTM / nn.GRU have no normalisation). Per layer k,
+    nn.RNN's parameter names (weight_ih_l{k} [G·H × In], weight_hh_l{k} [G·H × H], bias_ih_l{k}, bias_hh_l{k}
+    [G·H]) plus the modules norm_ih_l{k}, norm_hh_l{k} (Normalise, G·H, gain only) and, for the LSTM,
+    norm_c_l{k} (H, gain and bias). Step by step, with autograd for the gradients:
+        gx = norm_ih(x_t W_ihᵀ) + b_ih          gh = norm_hh(h_{t−1} W_hhᵀ) + b_hh
+        rnn   h = act(gx + gh)
+        lstm  i, f, g, o = σ, σ, tanh, σ of gx + gh (no f without forget gate: i, g, o; f ≡ 1)
+              c = f ⊙ c + i ⊙ g          h = o ⊙ tanh(norm_c(c))          (c carried unnormalised)
+        gru   r = σ(gx_r + gh_r)   z = σ(gx_z + gh_z)   n = tanh(gx_n + r ⊙ gh_n)   h = (1 − z) ⊙ n + z ⊙ h
+    Interface of nn.LSTM / nn.GRU (input [T, B, In], state h0 [L, B, H], or (h0, c0) for the LSTM).
+    """
+
+    def __init__(self, cell, input_size, hidden_size, num_layers, norm, nonlinearity="tanh", forget_gate=True):
+        super().__init__()
+        self.cell, self.hidden_size, self.num_layers, self.nonlinearity, self.forget_gate = cell, hidden_size, num_layers, nonlinearity, forget_gate
+        H = hidden_size
+        G = {"rnn": 1, "gru": 3, "lstm": 4 if forget_gate else 3}[cell]
+        bound = 1.0 / math.sqrt(H)
+        for k in range(num_layers):
+            In = input_size if k == 0 else H
+            for name, shape in ((f"weight_ih_l{k}", (G * H, In)), (f"weight_hh_l{k}", (G * H, H)), (f"bias_ih_l{k}", (G * H,)), (f"bias_hh_l{k}", (G * H,))):
+                setattr(self, name, nn.Parameter(torch.empty(shape).uniform_(-bound, bound)))
+            setattr(self, f"norm_ih_l{k}", Normalise(G * H, norm))
+            setattr(self, f"norm_hh_l{k}", Normalise(G * H, norm))
+            if cell == "lstm":
+                setattr(self, f"norm_c_l{k}", Normalise(H, norm, bias=True))
+
+    def forward(self, x, state=None):
+        T, B, _ = x.shape
+        L, H, lstm = self.num_layers, self.hidden_size, self.cell == "lstm"
+        if state is None:
+            z = x.new_zeros(L, B, H)
+            state = (z, z) if lstm else z
+        h0, c0 = state if lstm else (state, None)
+        inp, h_n, c_n = x, [], []
+        for k in range(L):
+            W_ih, W_hh = getattr(self, f"weight_ih_l{k}"), getattr(self, f"weight_hh_l{k}")
+            b_ih, b_hh = getattr(self, f"bias_ih_l{k}"), getattr(self, f"bias_hh_l{k}")
+            n_ih, n_hh = getattr(self, f"norm_ih_l{k}"), getattr(self, f"norm_hh_l{k}")
+            h, c, out = h0[k], c0[k] if lstm else None, []
+            for t in range(T):
+                gx = n_ih(F.linear(inp[t], W_ih)) + b_ih
+                gh = n_hh(F.linear(h, W_hh)) + b_hh
+                if self.cell == "rnn":
+                    h = torch.tanh(gx + gh) if self.nonlinearity == "tanh" else torch.relu(gx + gh)
+                elif self.cell == "gru":
+                    xr, xz, xn = gx.chunk(3, 1)
+                    hr, hz, hn = gh.chunk(3, 1)
+                    r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+                    h = (1 - z) * torch.tanh(xn + r * hn) + z * h
+                else:
+                    if self.forget_gate:
+                        i, f, g, o = (gx + gh).chunk(4, 1)
+                        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                    else:
+                        i, g, o = (gx + gh).chunk(3, 1)
+                        c = c + torch.sigmoid(i) * torch.tanh(g)
+                    h = torch.sigmoid(o) * torch.tanh(getattr(self, f"norm_c_l{k}")(c))
+                out.append(h)
+            inp = torch.stack(out)
+            h_n.append(h)
+            c_n.append(c)
+        return inp, ((torch.stack(h_n), torch.stack(c_n)) if lstm else torch.stack(h_n))
+
+
 class CharRNN(nn.Module):
-    def __init__(self, cell, V, H, L, E=0, nonlinearity="tanh", forget_gate=True):
+    def __init__(self, cell, V, H, L, E=0, nonlinearity="tanh", forget_gate=True, norm=None):
         super().__init__()
         self.cell, self.V, self.H, self.L, self.E = cell, V, H, L, E
         if E > 0:
             self.embedding = nn.Embedding(V, E)
         In = E if E > 0 else V
-        if not forget_gate:
+        if norm is not None:
+            if not forget_gate and cell != "lstm":
+                raise ValueError(f"forgetGate false: the {cell} cell has no forget gate")
+            self.rnn = NormedRNN(cell, In, H, L, norm, nonlinearity, forget_gate)
+        elif not forget_gate:
             if cell != "lstm":
                 raise ValueError(f"forgetGate false: the {cell} cell has no forget gate")
             self.rnn = NoForgetLSTM(In, H, L)
@@ -149,7 +246,7 @@ def load_checkpoint(path):
     if mc.get("residual"):
         raise ValueError("this reference CharRNN has no residual connections")
     model = CharRNN(mc["cell"], mc["vocabSize"], mc["hidden"], mc["layers"], mc.get("embed", 0), mc.get("activation", "tanh"),
-                    mc.get("forgetGate", True))
+                    mc.get("forgetGate", True), mc.get("norm"))
     model.load_state_dict(tensors, strict=True)
     model.eval()
     out = dict(meta)

@@ -1,15 +1,22 @@
 #!/usr/bin/python3
 """Writes test/fixtures/torch-*.json: PyTorch's forward, gradients and a 10-step Adam trajectory of small
-CharRNNs, for test/torch_golden.test.ts; and test/fixtures/adamw-*.json: a 10-step torch.optim.AdamW
-trajectory (weight decay 0.1, a learning rate that changes every step, clipping). Deterministic: rerunning
-rewrites the same files. And test/fixtures/cayley-*.json: 10 steps of `--ortho-opt cayley` (cayley.py).
+CharRNNs, for test/torch_golden.test.ts; test/fixtures/adamw-*.json: a 10-step torch.optim.AdamW
+trajectory (weight decay 0.1, a learning rate that changes every step, clipping); and
+test/fixtures/cayley-*.json: 10 steps of `--ortho-opt cayley` (cayley.py). Deterministic: rerunning rewrites
+the same files.
 
     /usr/bin/python3 test/reference/make_fixtures.py
 
-Each case (rnn-tanh, rnn-relu, lstm, gru, lstm-nofg: the LSTM without forget gate, char_rnn.NoForgetLSTM):
-V=11, H=8, L=2, B=3, T=5, float32, default PyTorch init, random inputs/targets, a non-zero
-carried state h0 (and c0). Shapes in the JSON: inputs/targets [T][B]; h0/c0/h_n/c_n [L][B][H];
-logits [T][B][V]; params/grads/final_params {state_dict name: flat row-major list}.
+Each case (rnn-tanh, rnn-relu, lstm, gru, lstm-nofg: the LSTM without forget gate, char_rnn.NoForgetLSTM;
+then each of them with --norm layer, "ln-…", and with --norm batch, "bn-…", char_rnn.NormedRNN):
+V=11, H=8, L=2, B=3 (batch norm: 8), T=5, float32, default PyTorch init, random inputs/targets, a non-zero
+carried state h0 (and c0). With a normalisation, its gains are drawn from U(0.5, 1.5) and the LSTM's β_c from
+U(−0.5, 0.5), so that none is at its initial value; batch norm's running statistics start at means
+U(−0.5, 0.5) and variances U(0.5, 1.5), and the module runs in training mode (each step's statistics over the
+B = 8 streams, folded into the running estimates). Shapes in the JSON: inputs/targets [T][B];
+h0/c0/h_n/c_n [L][B][H]; logits [T][B][V]; params/grads/final_params {state_dict name: flat row-major list}
+(parameters only); batch norm also has buffers (the running statistics before), buffers_step (after the one
+forward pass) and final_buffers (after the 10 Adam steps, which start again from `buffers`).
 
 Cayley cases (CAYLEY_CASES: rnn one-hot and lstm with an embedding, × Adam and SGD with momentum, both with
 weight decay 0.01 — which the recurrent blocks do not get): the same sizes, PyTorch's init but every gate
@@ -29,10 +36,13 @@ import cayley  # noqa: E402
 from char_rnn import CharRNN  # noqa: E402
 
 V, H, L, B, T = 11, 8, 2, 3, 5
+B_BATCH_NORM = 8  # batch norm's statistics over 3 streams are so ill-conditioned that float32 rounding, not the
+# arithmetic, would set the differences: its cases run 8 streams
 LR, CLIP, STEPS = 1e-2, 0.2, 10  # default-init grad norms here are 0.17–0.55: 0.2 clips (nearly) every step
-# (name, cell, activation, forget gate); new cases go last, so that the seeds of the others stay
-CASES = [("rnn-tanh", "rnn", "tanh", True), ("rnn-relu", "rnn", "relu", True), ("lstm", "lstm", "tanh", True), ("gru", "gru", "tanh", True),
+# (name, cell, activation, forget gate, norm); new cases go last, so that the seeds of the others stay
+PLAIN = [("rnn-tanh", "rnn", "tanh", True), ("rnn-relu", "rnn", "relu", True), ("lstm", "lstm", "tanh", True), ("gru", "gru", "tanh", True),
          ("lstm-nofg", "lstm", "tanh", False)]
+CASES = [(*c, None) for c in PLAIN] + [(f"ln-{c[0]}", *c[1:], "layer") for c in PLAIN] + [(f"bn-{c[0]}", *c[1:], "batch") for c in PLAIN]
 # (name, cell, embed, optimizer); seeds 2001… in this order
 CAYLEY_CASES = [("rnn-adam", "rnn", 0, {"kind": "adam", "lr": 1e-2, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.01}),
                 ("rnn-sgd", "rnn", 0, {"kind": "sgd", "lr": 0.5, "momentum": 0.9, "weight_decay": 0.01}),
@@ -74,23 +84,47 @@ def check_no_forget_lstm(model, x, state0):
         assert torch.allclose(a, b, atol=1e-5, rtol=1e-5), float((a - b).abs().max())
 
 
-def make_case(seed, name, cell, act, E, forget_gate=True):
+def spread_norms(model):
+    """Gains U(0.5, 1.5) and the LSTM's β_c U(−0.5, 0.5), instead of the initial 1 (or 0.1) and 0; running means
+    U(−0.5, 0.5) and variances U(0.5, 1.5) instead of 0 and 1."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if ".norm_" in name:
+                p.uniform_(0.5, 1.5) if name.endswith(".weight") else p.uniform_(-0.5, 0.5)
+        for name, b in model.named_buffers():
+            b.uniform_(-0.5, 0.5) if name.endswith("running_mean") else b.uniform_(0.5, 1.5)
+
+
+def buffers(model):
+    return {k: flat(v) for k, v in model.named_buffers()}
+
+
+def make_case(seed, name, cell, act, E, forget_gate=True, norm=None):
+    B = B_BATCH_NORM if norm == "batch" else globals()["B"]
     torch.manual_seed(seed)
-    model = CharRNN(cell, V, H, L, E, act, forget_gate)
+    model = CharRNN(cell, V, H, L, E, act, forget_gate, norm)
+    if norm is not None:
+        spread_norms(model)
     x = torch.randint(0, V, (T, B))
     y = torch.randint(0, V, (T, B))
     h0 = torch.empty(L, B, H).uniform_(-0.8, 0.8)
     c0 = torch.empty(L, B, H).uniform_(-0.8, 0.8) if cell == "lstm" else None
     state0 = (h0, c0) if cell == "lstm" else h0
 
-    if not forget_gate:
+    if not forget_gate and norm is None:
         check_no_forget_lstm(model, x, state0)
-    params0 = {k: flat(v) for k, v in model.state_dict().items()}
+    names = dict(model.named_parameters())
+    params0 = {k: flat(v) for k, v in model.state_dict().items() if k in names}
+    buffers0 = {k: v.clone() for k, v in model.named_buffers()}
     model.zero_grad()
     loss, logits, hn = mean_loss(model, x, y, state0)
     loss.backward()
     grads = {k: flat(p.grad) for k, p in model.named_parameters()}
     h_n, c_n = (hn if cell == "lstm" else (hn, None))
+    buffers_step = buffers(model)
+    with torch.no_grad():  # the trajectory starts from the same running statistics
+        for k, v in model.named_buffers():
+            v.copy_(buffers0[k])
 
     # 10 Adam steps on the same batch, each from the same h0 (state not carried), clip-by-global-norm 0.2
     opt = torch.optim.Adam(model.parameters(), lr=LR, eps=1e-8)
@@ -105,7 +139,8 @@ def make_case(seed, name, cell, act, E, forget_gate=True):
     assert any(n > CLIP for n in norms), f"{name}: clipping never triggered {norms}"
 
     fx = {
-        "config": {"cell": cell, "activation": act, "V": V, "H": H, "L": L, "E": E, "B": B, "T": T, **({} if forget_gate else {"forgetGate": False})},
+        "config": {"cell": cell, "activation": act, "V": V, "H": H, "L": L, "E": E, "B": B, "T": T, **({} if forget_gate else {"forgetGate": False}),
+                   **({} if norm is None else {"norm": norm})},
         "torch": torch.__version__,
         "seed": seed,
         "params": params0,
@@ -119,11 +154,15 @@ def make_case(seed, name, cell, act, E, forget_gate=True):
         "adam": {"lr": LR, "betas": [0.9, 0.999], "eps": 1e-8, "clip": CLIP, "steps": STEPS},
         "trajectory": losses,
         "grad_norms": norms,
-        "final_params": {k: flat(v) for k, v in model.state_dict().items()},
+        "final_params": {k: flat(v) for k, v in model.state_dict().items() if k in names},
     }
     if cell == "lstm":
         fx["c0"] = nested(c0)
         fx["c_n"] = nested(c_n)
+    if buffers0:
+        fx["buffers"] = {k: flat(v) for k, v in buffers0.items()}
+        fx["buffers_step"] = buffers_step
+        fx["final_buffers"] = buffers(model)
     return fx
 
 
@@ -235,10 +274,10 @@ def main():
             f.write("\n")
         print(f"{fname}: loss {fx['trajectory'][0]:.6f} → {fx['trajectory'][-1]:.6f}")
     seed = 1000
-    for name, cell, act, forget_gate in CASES:
+    for name, cell, act, forget_gate, norm in CASES:
         for E in (0, 5):
             seed += 1
-            fx = make_case(seed, name, cell, act, E, forget_gate)
+            fx = make_case(seed, name, cell, act, E, forget_gate, norm)
             fname = f"torch-{name}-{'embed' if E else 'onehot'}.json"
             with open(os.path.join(OUT, fname), "w") as f:
                 json.dump(fx, f, separators=(",", ":"))

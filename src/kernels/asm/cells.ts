@@ -193,3 +193,105 @@ export function gru_bwd(dgx: usize, dgh: usize, dhPrev: usize, dh: usize, gates:
   st(dgh + 2 * Hb + o, f32x4.mul(dnPre, rg), full);
   st(dhPrev + o, f32x4.add(ld(dhPrev + o, full), f32x4.mul(d, zg)), full);
 }
+
+// ---- the LSTM with its cell state normalised (--norm; lstm-norm.ts), with forget gate (i f g o) or without
+// (i g o): the step is split where c_t is normalised, between lstmn_fwd and lstmn_out_fwd (forward) and
+// between lstmn_out_bwd and lstmn_bwd (backward).
+
+/** gates → activations (gh ≠ 0: of gates + gh); c = f⊙cPrev + i⊙g (f ≡ 1 without forget gate) */
+export function lstmn_fwd(c: usize, gates: usize, cPrev: usize, B: i32, H: i32, forget: bool, gh: usize): void {
+  if (forget) {
+    if (gh) lstmnFLoop(c, gates, cPrev, B, H, true, gh, true);
+    else lstmnFLoop(c, gates, cPrev, B, H, true, 0, false);
+  } else if (gh) lstmnFLoop(c, gates, cPrev, B, H, false, gh, true);
+  else lstmnFLoop(c, gates, cPrev, B, H, false, 0, false);
+}
+@inline function lstmnFLoop(c: usize, gates: usize, cPrev: usize, B: i32, H: i32, forget: bool, gh: usize, two: bool): void {
+  const Hb = <usize>H * 4, G: usize = forget ? 4 : 3;
+  for (let b = 0; b < B; b++) {
+    const g = gates + <usize>b * G * Hb, g2 = gh + <usize>b * G * Hb, r = <usize>b * Hb;
+    let j = 0;
+    for (; j + 4 <= H; j += 4) lstmnF(c + r, g, cPrev + r, Hb, <usize>j * 4, g2, forget, two, true);
+    for (; j < H; j++) lstmnF(c + r, g, cPrev + r, Hb, <usize>j * 4, g2, forget, two, false);
+  }
+}
+@inline function lstmnF(c: usize, g: usize, cPrev: usize, Hb: usize, o: usize, g2: usize, forget: bool, two: bool, full: bool): void {
+  const gb: usize = forget ? 2 * Hb : Hb, ob: usize = forget ? 3 * Hb : 2 * Hb;
+  const ig = sigmoid4(dsum(g + o, g2 + o, two, full));
+  const gg = tanh4(dsum(g + gb + o, g2 + gb + o, two, full));
+  const og = sigmoid4(dsum(g + ob + o, g2 + ob + o, two, full));
+  st(g + o, ig, full);
+  st(g + gb + o, gg, full);
+  st(g + ob + o, og, full);
+  let cv = f32x4.mul(ig, gg);
+  if (forget) {
+    const fg = sigmoid4(dsum(g + Hb + o, g2 + Hb + o, two, full));
+    st(g + Hb + o, fg, full);
+    cv = f32x4.add(f32x4.mul(fg, ld(cPrev + o, full)), cv);
+  } else cv = f32x4.add(ld(cPrev + o, full), cv);
+  st(c + o, cv, full);
+}
+
+/** tc = tanh(tc) in place (γ_c ⊙ N(c) + β_c on entry); h = o ⊙ tc */
+export function lstmn_out_fwd(h: usize, tc: usize, gates: usize, B: i32, H: i32, forget: bool): void {
+  const Hb = <usize>H * 4, G: usize = forget ? 4 : 3;
+  for (let b = 0; b < B; b++) {
+    const og = gates + <usize>b * G * Hb + (G - 1) * Hb, r = <usize>b * Hb;
+    let j = 0;
+    for (; j + 4 <= H; j += 4) lstmnOutF(h + r, tc + r, og, <usize>j * 4, true);
+    for (; j < H; j++) lstmnOutF(h + r, tc + r, og, <usize>j * 4, false);
+  }
+}
+@inline function lstmnOutF(h: usize, tc: usize, og: usize, o: usize, full: bool): void {
+  const t = tanh4(ld(tc + o, full));
+  st(tc + o, t, full);
+  st(h + o, f32x4.mul(ld(og + o, full), t), full);
+}
+
+/** d = dh (+ dh2): dcn = d ⊙ o ⊙ (1 − tc²); the o block of dGates = d ⊙ tc ⊙ o(1−o) */
+export function lstmn_out_bwd(dGates: usize, dcn: usize, dh: usize, tc: usize, gates: usize, B: i32, H: i32, forget: bool, dh2: usize): void {
+  if (dh2) lstmnOutBLoop(dGates, dcn, dh, tc, gates, B, H, forget, dh2, true);
+  else lstmnOutBLoop(dGates, dcn, dh, tc, gates, B, H, forget, 0, false);
+}
+@inline function lstmnOutBLoop(dGates: usize, dcn: usize, dh: usize, tc: usize, gates: usize, B: i32, H: i32, forget: bool, dh2: usize, two: bool): void {
+  const Hb = <usize>H * 4, G: usize = forget ? 4 : 3;
+  for (let b = 0; b < B; b++) {
+    const ob = <usize>b * G * Hb + (G - 1) * Hb, r = <usize>b * Hb;
+    let j = 0;
+    for (; j + 4 <= H; j += 4) lstmnOutB(dGates + ob, dcn + r, dh + r, tc + r, gates + ob, <usize>j * 4, dh2 + r, two, true);
+    for (; j < H; j++) lstmnOutB(dGates + ob, dcn + r, dh + r, tc + r, gates + ob, <usize>j * 4, dh2 + r, two, false);
+  }
+}
+@inline function lstmnOutB(dog: usize, dcn: usize, dh: usize, tc: usize, og: usize, o: usize, dh2: usize, two: bool, full: bool): void {
+  const one = splat(1);
+  const d = dsum(dh + o, dh2 + o, two, full), ov = ld(og + o, full), t = ld(tc + o, full);
+  st(dcn + o, f32x4.mul(f32x4.mul(d, ov), f32x4.sub(one, f32x4.mul(t, t))), full);
+  st(dog + o, f32x4.mul(f32x4.mul(d, t), f32x4.mul(ov, f32x4.sub(one, ov))), full);
+}
+
+/** dcv = dc + dcd; the i, f, g blocks of dGates from dcv; dc = dcv ⊙ f (dcv without forget gate) */
+export function lstmn_bwd(dGates: usize, dc: usize, dcd: usize, gates: usize, cPrev: usize, B: i32, H: i32, forget: bool): void {
+  if (forget) lstmnBLoop(dGates, dc, dcd, gates, cPrev, B, H, true);
+  else lstmnBLoop(dGates, dc, dcd, gates, cPrev, B, H, false);
+}
+@inline function lstmnBLoop(dGates: usize, dc: usize, dcd: usize, gates: usize, cPrev: usize, B: i32, H: i32, forget: bool): void {
+  const Hb = <usize>H * 4, G: usize = forget ? 4 : 3;
+  for (let b = 0; b < B; b++) {
+    const dg = dGates + <usize>b * G * Hb, g = gates + <usize>b * G * Hb, r = <usize>b * Hb;
+    let j = 0;
+    for (; j + 4 <= H; j += 4) lstmnB(dg, dc + r, dcd + r, g, cPrev + r, Hb, <usize>j * 4, forget, true);
+    for (; j < H; j++) lstmnB(dg, dc + r, dcd + r, g, cPrev + r, Hb, <usize>j * 4, forget, false);
+  }
+}
+@inline function lstmnB(dg: usize, dc: usize, dcd: usize, g: usize, cPrev: usize, Hb: usize, o: usize, forget: bool, full: bool): void {
+  const one = splat(1), gb: usize = forget ? 2 * Hb : Hb;
+  const ig = ld(g + o, full), gg = ld(g + gb + o, full);
+  const dcv = f32x4.add(ld(dc + o, full), ld(dcd + o, full));
+  st(dg + o, f32x4.mul(f32x4.mul(dcv, gg), f32x4.mul(ig, f32x4.sub(one, ig))), full);
+  st(dg + gb + o, f32x4.mul(f32x4.mul(dcv, ig), f32x4.sub(one, f32x4.mul(gg, gg))), full);
+  if (forget) {
+    const fg = ld(g + Hb + o, full);
+    st(dg + Hb + o, f32x4.mul(f32x4.mul(dcv, ld(cPrev + o, full)), f32x4.mul(fg, f32x4.sub(one, fg))), full);
+    st(dc + o, f32x4.mul(dcv, fg), full);
+  } else st(dc + o, dcv, full);
+}

@@ -5,6 +5,7 @@
 // instances (one per worker thread) can run over the same memory.
 export { NT_ROW_TILE, SCRATCH_BYTES, gemm_nn, gemm_nn_packed, gemm_nt, gemm_tn, pack_b, packed_size } from "./gemm";
 export { add_bias, bias_backward, check_idx, gather_rows, scatter_add_rows } from "./misc";
-export { gru_bwd, gru_fwd, lstm_bwd, lstm_fwd, nflstm_bwd, nflstm_fwd, rnn_bwd, rnn_fwd } from "./cells";
+export { gru_bwd, gru_fwd, lstm_bwd, lstm_fwd, lstmn_bwd, lstmn_fwd, lstmn_out_bwd, lstmn_out_fwd, nflstm_bwd, nflstm_fwd, rnn_bwd, rnn_fwd } from "./cells";
+export { bn_bwd, bn_fwd, bn_infer, ln_bwd, ln_fwd } from "./norm";
 export { softmax_xent } from "./loss";
 export { adam, add_to, scale, sum_squares, transpose } from "./vec";

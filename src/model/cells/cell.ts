@@ -5,6 +5,8 @@
 import type { ModelConfig } from "../../config.ts";
 import type { Arr, Kernels } from "../../kernels/types.ts";
 import type { LayerBuffers, LayerWeights } from "../layer.ts";
+import type { Normalisation } from "../norm.ts";
+import type { LayerViews } from "../params.ts";
 
 /** A state carried from step to step and from chunk to chunk, [B × H] per layer: h, and c for the LSTM. */
 export type StateName = "h" | "c";
@@ -37,6 +39,13 @@ export interface Cell {
    *    leaves the hidden projection's gradient. The input projection carries b_ih alone.
    */
   hidden: "summed" | "kept";
+  /**
+   * --norm: the normalisation of its projections (and of c_t, for a cell that carries c), cells/*-norm.ts.
+   * Such a cell adds the biases itself, after normalising: the input projection model.forward leaves in
+   * L.gates has none. Its backward makes the gradients of its gains and biases itself (into dW), leaves in
+   * L.gates ∂L/∂(x·W_ihᵀ) and in L.norm.xhatH ∂L/∂(h·W_hhᵀ), both before normalisation (hiddenGrad).
+   */
+  norm?: Normalisation;
   /** --activation (tanh | relu) chooses its nonlinearity */
   takesActivation: boolean;
   /** the name shown in describeModel, plot titles and diagnose: "lstm", "rnn-tanh" */
@@ -46,19 +55,25 @@ export interface Cell {
   forward(ops: Kernels, L: LayerBuffers, W: LayerWeights, B: number, T: number, H: number, m: ModelConfig): void;
   /** dOut[N × H] = ∂L/∂h_t for t = 1..T from above. Leaves ∂L/∂(gate pre-activations) in L.gates, and the
    *  hidden projection's gradient in L.hh ("kept"), for the weight-gradient GEMMs. The gradient into the
-   *  carried-in state is dropped (truncated BPTT) unless probed. */
-  backward(ops: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, m: ModelConfig, probe?: Probe): void;
+   *  carried-in state is dropped (truncated BPTT) unless probed. dW: the layer's gradient views, into which a
+   *  cell that makes parameter gradients itself (a normalised one: its gains and biases) adds them; null when
+   *  none are wanted (diagnose). */
+  backward(ops: Kernels, L: LayerBuffers, W: LayerWeights, dW: LayerViews | null, dOut: Arr, B: number, T: number, H: number, m: ModelConfig, probe?: Probe): void;
   /** diagnose: the activations of a forward pass whose saturation is counted, in the order shown */
   watched(L: LayerBuffers, B: number, H: number, m: ModelConfig): Watched[];
 }
 
-/** The bias folded into the input projection: b_ih + b_hh ("summed"), or b_ih alone ("kept"). */
-export function inputBias(cell: Cell, W: LayerWeights): Arr {
+/** The bias folded into the input projection: b_ih + b_hh ("summed"), or b_ih alone ("kept"); none for a
+ *  normalised cell, which adds it after normalising. */
+export function inputBias(cell: Cell, W: LayerWeights): Arr | null {
+  if (cell.norm) return null;
   return cell.hidden === "summed" ? W.bsum : W.bih;
 }
 
-/** After backward: ∂L/∂(hidden projection) [N × G·H] — the gates' gradient itself ("summed"), or hh ("kept"). */
+/** After backward: ∂L/∂(hidden projection) [N × G·H] — the gates' gradient itself ("summed"), or hh ("kept");
+ *  a normalised cell's, before normalisation, in L.norm.xhatH. */
 export function hiddenGrad(cell: Cell, L: LayerBuffers): Arr {
+  if (L.norm) return L.norm.xhatH;
   return cell.hidden === "summed" ? L.gates : L.hh;
 }
 

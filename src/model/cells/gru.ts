@@ -17,6 +17,7 @@
 import type { ModelConfig } from "../../config.ts";
 import type { Arr, Kernels } from "../../kernels/types.ts";
 import { type LayerBuffers, type LayerWeights, probeDh, stepViews } from "../layer.ts";
+import type { LayerViews } from "../params.ts";
 import { type Cell, type Probe, watchGates } from "./cell.ts";
 
 export const gru: Cell = {
@@ -37,7 +38,16 @@ function forward(ops: Kernels, L: LayerBuffers, W: LayerWeights, B: number, T: n
   }
 }
 
-function backward(ops: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, _m: ModelConfig, probe?: Probe): void {
+function backward(ops: Kernels, L: LayerBuffers, W: LayerWeights, _dW: LayerViews | null, dOut: Arr, B: number, T: number, H: number, _m: ModelConfig, probe?: Probe): void {
+  gruSteps(ops, L, W, dOut, B, T, H, (t) => L.hhAt[t], probe);
+}
+
+/**
+ * Backpropagation through the T steps of a GRU layer. After step t's cell kernel (dgx into L.gates, dgh into
+ * L.hh), dHidden(t) returns ∂L/∂(hidden projection) of the step [B×3H] — dgh itself, or (a normalised GRU,
+ * gru-norm.ts) its gradient before normalisation — which is carried back through W_hh.
+ */
+export function gruSteps(ops: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, dHidden: (t: number) => Arr, probe?: Probe): void {
   const dO = stepViews(dOut, T, B * H); // ∂L/∂h_t from above, per step [B×H] (read only)
   if (probe) {
     L.dhNext.fill(0);
@@ -45,7 +55,7 @@ function backward(ops: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: 
       probeDh(L, dO[t], t, B * H, probe);
       L.dhNext.fill(0);
       ops.gruCellBackward(L.gatesAt[t], L.hhAt[t], L.dhNext, L.dh, L.gatesAt[t], L.hhAt[t], L.hAt[t], B, H);
-      ops.gemmNNPacked(L.dhNext, L.hhAt[t], W.whhP, B, H, 3 * H, true); // [B×H] += dgh[B×3H] · W_hh[3H×H]
+      ops.gemmNNPacked(L.dhNext, dHidden(t), W.whhP, B, H, 3 * H, true); // [B×H] += dgh[B×3H] · W_hh[3H×H]
     }
     probe(0, L.dhNext); // ∂L/∂h_0, the carried-in state (dropped when not probed)
     return;
@@ -56,7 +66,8 @@ function backward(ops: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: 
   for (let t = T - 1; t >= 0; t--) {
     next.fill(0);
     ops.gruCellBackward(L.gatesAt[t], L.hhAt[t], next, dO[t], L.gatesAt[t], L.hhAt[t], L.hAt[t], B, H, t < T - 1 ? carry : null);
-    if (t > 0) ops.gemmNNPacked(next, L.hhAt[t], W.whhP, B, H, 3 * H, true); // [B×H] += dgh[B×3H] · W_hh[3H×H]
+    const dgh = dHidden(t);
+    if (t > 0) ops.gemmNNPacked(next, dgh, W.whhP, B, H, 3 * H, true); // [B×H] += dgh[B×3H] · W_hh[3H×H]
     const x = carry;
     carry = next;
     next = x;

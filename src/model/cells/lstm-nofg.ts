@@ -24,6 +24,7 @@
 import type { ModelConfig } from "../../config.ts";
 import type { Arr, Kernels } from "../../kernels/types.ts";
 import { type LayerBuffers, type LayerWeights, summedBackward } from "../layer.ts";
+import type { LayerViews } from "../params.ts";
 import { type Cell, type Probe, watchGates } from "./cell.ts";
 
 export const lstmNoForget: Cell = {
@@ -50,7 +51,7 @@ function forward(ops: Kernels, L: LayerBuffers, W: LayerWeights, B: number, T: n
   }
 }
 
-function backward(ops: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, _m: ModelConfig, probe?: Probe): void {
+function backward(ops: Kernels, L: LayerBuffers, W: LayerWeights, _dW: LayerViews | null, dOut: Arr, B: number, T: number, H: number, _m: ModelConfig, probe?: Probe): void {
   L.dc.fill(0); // ∂L/∂c carried back from step t+1, accumulated by the cell kernel
   summedBackward(ops, L, W, dOut, B, T, H, 3, (t, dh, dh2) =>
     ops.lstmNoForgetCellBackward(L.gatesAt[t], L.dc, dh, L.gatesAt[t], L.cAt[t + 1], B, H, dh2), probe); // gates → dGates in place

@@ -12,6 +12,7 @@
 import type { Arr, Kernels } from "../../kernels/types.ts";
 import type { ModelConfig } from "../../config.ts";
 import { type LayerBuffers, type LayerWeights, summedBackward } from "../layer.ts";
+import type { LayerViews } from "../params.ts";
 import type { Cell, Probe } from "./cell.ts";
 
 export const rnn: Cell = {
@@ -37,7 +38,7 @@ function forward(ops: Kernels, L: LayerBuffers, W: LayerWeights, B: number, T: n
   }
 }
 
-function backward(ops: Kernels, L: LayerBuffers, W: LayerWeights, dOut: Arr, B: number, T: number, H: number, m: ModelConfig, probe?: Probe): void {
+function backward(ops: Kernels, L: LayerBuffers, W: LayerWeights, _dW: LayerViews | null, dOut: Arr, B: number, T: number, H: number, m: ModelConfig, probe?: Probe): void {
   const relu = m.activation === "relu";
   summedBackward(ops, L, W, dOut, B, T, H, 1, (t, dh, dh2) =>
     ops.rnnCellBackward(L.gatesAt[t], dh, L.hAt[t + 1], B, H, relu, dh2), probe); // da_t, in place of a_t
