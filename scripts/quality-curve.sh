@@ -22,8 +22,9 @@ for b in "${budgets[@]}"; do
   dir=runs/quality/$b
   echo "== rnn train $train --time $b   ($(uptime | sed 's/.*load/load/'))" >&2
   node bin/rnn.js train "$train" --time "$b" --out "$dir" --force --json > "$dir.events.jsonl"
-  static=$(node bin/rnn.js eval --model "$dir" "$val" --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).loss))')
-  dynamic=$(node bin/rnn.js eval --model "$dir" "$val" --dynamic --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const j=JSON.parse(s);console.log(j.dynamic?.loss ?? j.loss)}catch{console.log("null")}})' || echo null)
+  scores=$(node bin/rnn.js eval --model "$dir" "$val" --dynamic --json)
+  static=$(node -e 'console.log(JSON.parse(process.argv[1]).loss)' "$scores")
+  dynamic=$(node -e 'console.log(JSON.parse(process.argv[1]).dynamic?.loss ?? null)' "$scores")
   echo "   $b: static $static, dynamic $dynamic" >&2
   node -e '
     const fs = require("fs"); const [file, b, ev, st, dy] = process.argv.slice(1);

@@ -88,10 +88,11 @@ describe("chooseForBudget", () => {
     if (tight.settings.hidden !== AUTOSIZE.LADDER[0].hidden) expect(paramSpec(m).size).toBeLessThanOrEqual(AUTOSIZE.PARAMS_PER_CHAR * 100_000);
   });
 
-  it("validation stays small: valFrac = min(VAL_FRAC_MAX, VAL_CHARS / corpus characters)", () => {
-    expect(chooseForBudget(input({ corpusChars: 100_000 })).valFrac).toBe(AUTOSIZE.VAL_FRAC_MAX);
-    const v = chooseForBudget(input({ corpusChars: 100_000_000 })).valFrac;
-    expect(v).toBeCloseTo(AUTOSIZE.VAL_CHARS / 100_000_000, 6);
+  it("validation: valFrac = min(VAL_FRAC_MAX, VAL_CHARS / corpus characters); a given --val-frac wins", () => {
+    for (const corpusChars of [100_000, 100_000_000]) {
+      expect(chooseForBudget(input({ corpusChars })).valFrac).toBeCloseTo(Math.min(AUTOSIZE.VAL_FRAC_MAX, AUTOSIZE.VAL_CHARS / corpusChars), 6);
+      expect(chooseForBudget(input({ corpusChars, given: { valFrac: 0.1 } })).valFrac).toBe(0.1);
+    }
   });
 
   it("settings given win: kept out of the chosen ones; a given --hidden fixes the width, the horizon is that shape's", () => {
