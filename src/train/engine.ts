@@ -52,9 +52,9 @@ export function drawsStreamMasks(cfg: TrainConfig): boolean {
   return cfg.dropout > 0 || (cfg.dropoutInput ?? 0) > 0;
 }
 
-/** forward()'s options for a training chunk. */
+/** forward()'s options for a training chunk (batch norm: each step's statistics over these streams). */
 export function trainForward(cfg: TrainConfig, rng: Rng, scale: number, chunk: ChunkDrop | null): ForwardOptions {
-  return { grad: true, dropout: cfg.dropout, rng, scale, locked: cfg.dropoutMode === "locked", dropoutInput: cfg.dropoutInput ?? 0, chunk };
+  return { grad: true, dropout: cfg.dropout, rng, scale, locked: cfg.dropoutMode === "locked", dropoutInput: cfg.dropoutInput ?? 0, chunk, training: true };
 }
 
 /**
@@ -83,7 +83,7 @@ export function createLocalEngine(
       batcher.fill(chunk, ws.idx, ws.targets, b0, nb);
       grads.data.fill(0);
       if (drawsChunk) drawChunkDrop(model, chunkDrop, rng);
-      const r = forward(model, ws, state, { ...trainForward(cfg, rng, scale, chunkDrop), training: true }); // batch norm: these streams' statistics, into the running estimates
+      const r = forward(model, ws, state, trainForward(cfg, rng, scale, chunkDrop)); // batch norm: these streams' statistics go into the running estimates
       backward(model, ws, grads);
       return r;
     },

@@ -58,7 +58,7 @@ for (;;) {
       grads.data.fill(0);
       const rng = makeRng((Atomics.load(ctrl, CTRL.seed) + index * 0x9e3779b1) >>> 0);
       // batch norm: this shard's statistics; only the main thread's shard goes into the running estimates
-      const r = forward(model, ws, state, { ...trainForward(cfg, rng, scale, chunkDrop), training: true, updateStats: false }); // chunkDrop: drawn by the main thread
+      const r = forward(model, ws, state, { ...trainForward(cfg, rng, scale, chunkDrop), updateStats: false }); // chunkDrop: drawn by the main thread
       backward(model, ws, grads);
       results[2 * index] = r.lossSum;
       results[2 * index + 1] = r.count;
