@@ -127,4 +127,13 @@ describe.concurrent("rnn eval --dynamic", () => {
       expect(errLines(r.stderr)[0]).toMatch(re);
     }
   }, 60_000);
+
+  it("a --norm batch model is refused in one line (exit 2): its gradient needs a step's statistics over several streams", async () => {
+    const bn = path.join(tmp.dir, "bn");
+    expect((await rnn(["train", corpus, "--norm", "batch", "--hidden", "8", "--batch", "4", "--seq", "8", "--steps", "2", "--threads", "1", "--out", bn, "-q"])).code).toBe(0);
+    const r = await rnn(["eval", "-m", bn, repeated, "--dynamic"]);
+    expect(r.code).toBe(2);
+    expect(errLines(r.stderr)).toEqual([expect.stringMatching(/^rnn: error: --dynamic adapts the weights on one stream, and --norm batch normalises over 2 or more streams/)]);
+    expect((await rnn(["eval", "-m", bn, repeated])).code).toBe(0); // statically it scores as always
+  }, 60_000);
 });

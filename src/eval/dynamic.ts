@@ -11,8 +11,10 @@
 // chunk is scored by the trained weights: its loss is the static protocol's. The carried state is not
 // recomputed after a step. When the text has been read the model's weights are put back as they were (pack()ed
 // again): the caller's model is unchanged, and nothing here writes a file.
+import { UsageError } from "../errors.ts";
 import type { Arr } from "../kernels/types.ts";
 import { backward, createState, createWorkspace, forward, type Model, pack, type Workspace } from "../model/model.ts";
+import { NORMS } from "../model/norm.ts";
 import { makeSlab } from "../model/params.ts";
 import type { EvalProgress } from "./evaluate.ts";
 
@@ -33,6 +35,11 @@ export interface DynamicSettings {
 export function evaluateDynamic(
   model: Model, ids: ArrayLike<number>, s: DynamicSettings, onProgress?: EvalProgress, onChunk?: (lossSum: number, count: number) => void,
 ): { lossSum: number; count: number } {
+  const norm = model.cfg.norm;
+  if (norm !== undefined && NORMS[norm].minStreams > 1) {
+    // one stream: no step statistics to take the gradient through, and the running estimates have no backward
+    throw new UsageError(`--dynamic adapts the weights on one stream, and --norm ${norm} normalises over ${NORMS[norm].minStreams} or more streams to take a gradient: this model can be scored statically only`);
+  }
   const n = ids.length - 1;
   if (n <= 0) return { lossSum: 0, count: 0 };
   const theta = model.params.data;
