@@ -84,6 +84,16 @@ def check_no_forget_lstm(model, x, state0):
         assert torch.allclose(a, b, atol=1e-5, rtol=1e-5), float((a - b).abs().max())
 
 
+def draw_batch(cell, B):
+    """A case's batch, drawn after its model (the order fixes every fixture's numbers): inputs and targets
+    [T×B], the carried-in h0 (and c0 for the lstm) [L×B×H], and the state as the module takes it."""
+    x = torch.randint(0, V, (T, B))
+    y = torch.randint(0, V, (T, B))
+    h0 = torch.empty(L, B, H).uniform_(-0.8, 0.8)
+    c0 = torch.empty(L, B, H).uniform_(-0.8, 0.8) if cell == "lstm" else None
+    return x, y, h0, c0, ((h0, c0) if cell == "lstm" else h0)
+
+
 def spread_norms(model):
     """Gains U(0.5, 1.5) and the LSTM's β_c U(−0.5, 0.5), instead of the initial 1 (or 0.1) and 0; running means
     U(−0.5, 0.5) and variances U(0.5, 1.5) instead of 0 and 1."""
@@ -105,11 +115,7 @@ def make_case(seed, name, cell, act, E, forget_gate=True, norm=None):
     model = CharRNN(cell, V, H, L, E, act, forget_gate, norm)
     if norm is not None:
         spread_norms(model)
-    x = torch.randint(0, V, (T, B))
-    y = torch.randint(0, V, (T, B))
-    h0 = torch.empty(L, B, H).uniform_(-0.8, 0.8)
-    c0 = torch.empty(L, B, H).uniform_(-0.8, 0.8) if cell == "lstm" else None
-    state0 = (h0, c0) if cell == "lstm" else h0
+    x, y, h0, c0, state0 = draw_batch(cell, B)
 
     if not forget_gate and norm is None:
         check_no_forget_lstm(model, x, state0)
@@ -172,11 +178,7 @@ def make_adamw_case(seed, cell, E):
     decay multiplies the step's lr). Same shapes as make_case; the JSON holds the start and the trajectory."""
     torch.manual_seed(seed)
     model = CharRNN(cell, V, H, L, E, "tanh", True)
-    x = torch.randint(0, V, (T, B))
-    y = torch.randint(0, V, (T, B))
-    h0 = torch.empty(L, B, H).uniform_(-0.8, 0.8)
-    c0 = torch.empty(L, B, H).uniform_(-0.8, 0.8) if cell == "lstm" else None
-    state0 = (h0, c0) if cell == "lstm" else h0
+    x, y, h0, c0, state0 = draw_batch(cell, B)
     params0 = {k: flat(v) for k, v in model.state_dict().items()}
     wd, lrs = 0.1, [LR * (1 - 0.05 * s) for s in range(STEPS)]
     opt = torch.optim.AdamW(model.parameters(), lr=lrs[0], betas=(0.9, 0.999), eps=1e-8, weight_decay=wd)
@@ -218,11 +220,7 @@ def make_cayley_case(seed, cell, E, opt):
             W = getattr(model.rnn, f"weight_hh_l{k}")
             for g in range(G):
                 torch.nn.init.orthogonal_(W[g * H : (g + 1) * H])
-    x = torch.randint(0, V, (T, B))
-    y = torch.randint(0, V, (T, B))
-    h0 = torch.empty(L, B, H).uniform_(-0.8, 0.8)
-    c0 = torch.empty(L, B, H).uniform_(-0.8, 0.8) if cell == "lstm" else None
-    state0 = (h0, c0) if cell == "lstm" else h0
+    x, y, h0, c0, state0 = draw_batch(cell, B)
     params0 = {k: flat(v) for k, v in model.state_dict().items()}
     start = max(cayley.block_deviation(getattr(model.rnn, f"weight_hh_l{k}").detach(), G) for k in range(L))
     assert start < 1e-6, start
