@@ -141,4 +141,18 @@ describe("linePlot", () => {
     expect(plain).not.toContain("marks");
     expect(plain).not.toContain("ticks2");
   });
+
+  it("a mark outside the series' range widens the axes instead of falling off the plot", () => {
+    const series = [{ name: "val", points: [[2, 1.55], [60, 1.47]] as [number, number][] }];
+    const svg = linePlot(series, { width: 600, height: 400, marks: [{ x: 2.2, y: 1.874, label: "anchor" }] });
+    const ring = /<g class="marks">\n<circle cx="([\d.]+)" cy="([\d.]+)" r="7"/.exec(svg)!;
+    const [cx, cy] = [Number(ring[1]), Number(ring[2])];
+    // inside the plot box: right of the left axis, below the title, above every legend row
+    const top = Math.min(...polylines(svg)[0].map((p) => p[1]));
+    expect(cx).toBeGreaterThan(72);
+    expect(cy).toBeGreaterThan(30);
+    expect(cy).toBeLessThan(top); // higher loss, higher on the plot than the series' highest point
+    const leftTicks = [...svg.matchAll(/<text x="64" y="[\d.]+" text-anchor="end">([^<]+)</g)].map((m) => Number(m[1]));
+    expect(Math.max(...leftTicks)).toBeGreaterThanOrEqual(1.874);
+  });
 });

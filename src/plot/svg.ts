@@ -102,7 +102,8 @@ export function linePlot(series: Series[], opts: PlotOptions = {}): string {
 
   // data range
   let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-  for (const s of series) for (const p of s.points) {
+  // the marks are data too: a mark outside the series' range widens it rather than falling off the plot
+  for (const p of [...series.flatMap((s) => s.points), ...marks.map((k): [number, number] => [k.x, k.y])]) {
     if (!usable(p)) continue;
     x0 = Math.min(x0, p[0]); x1 = Math.max(x1, p[0]);
     y0 = Math.min(y0, p[1]); y1 = Math.max(y1, p[1]);
