@@ -11,9 +11,9 @@ import fs from "node:fs";
 import { parseJsonObjects } from "../src/jsonl.ts";
 import { linePlot, type Mark, PALETTE, type Series } from "../src/plot/svg.ts";
 
-/** The field's anchors on the same split (nanoGPT's), from issue #13 and nanoGPT's README. */
-// The CPU recipe is a point (its loss at its time); the GPU recipe ran on other hardware, so it is a reference
-// line across every budget.
+/** The field's anchors on the same split (nanoGPT's), from issue #13 and nanoGPT's README. The CPU recipe is a
+ *  point (its loss at its time); the GPU recipe ran on other hardware, so it is a reference line across every
+ *  budget. */
 export const ANCHORS = [
   { label: "nanoGPT CPU recipe (4×128 transformer, 2000 iters): 1.874 in 2.2 min here", minutes: 2.2, loss: 1.874, line: false },
   { label: "nanoGPT GPU recipe (10.7M transformer, 5000 iters on an A100): 1.4697", minutes: 60, loss: 1.4697, line: true },

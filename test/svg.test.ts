@@ -147,7 +147,7 @@ describe("linePlot", () => {
     const svg = linePlot(series, { width: 600, height: 400, marks: [{ x: 2.2, y: 1.874, label: "anchor" }] });
     const ring = /<g class="marks">\n<circle cx="([\d.]+)" cy="([\d.]+)" r="7"/.exec(svg)!;
     const [cx, cy] = [Number(ring[1]), Number(ring[2])];
-    // inside the plot box: right of the left axis, below the title, above every legend row
+    // inside the plot box (right of the left axis, below the title) and above the series' highest point
     const top = Math.min(...polylines(svg)[0].map((p) => p[1]));
     expect(cx).toBeGreaterThan(72);
     expect(cy).toBeGreaterThan(30);

@@ -17,8 +17,9 @@ cd "$(dirname "$0")/../.."
 corpus=../shared/data/tinyshakespeare.txt
 [ -f "$corpus" ] || corpus=data/longrange.txt
 mkdir -p runs/deepstack docs/remedies
+stack=(--layers 6 --hidden 128 --batch 32 --seq 50 --threads 1 --seed 7 --force --json)
 if [ "${1:-}" = --long ]; then
-  long=(--cell lstm --lr 2e-3 --layers 6 --hidden 128 --batch 32 --seq 50 --steps 2000 --eval-every 100 --threads 1 --seed 7 --force --json)
+  long=(--cell lstm --lr 2e-3 "${stack[@]}" --steps 2000 --eval-every 100)
   node bin/rnn.js train "$corpus" "${long[@]}" --out runs/deepstack/long-lstm-none > runs/deepstack/long-lstm-none.events.jsonl &
   node bin/rnn.js train "$corpus" "${long[@]}" --norm layer --out runs/deepstack/long-lstm-layer > runs/deepstack/long-lstm-layer.events.jsonl
   wait
@@ -28,7 +29,7 @@ if [ "${1:-}" = --long ]; then
 fi
 cells=("$@")
 [ ${#cells[@]} -gt 0 ] || cells=(lstm rnn)
-common=(--layers 6 --hidden 128 --batch 32 --seq 50 --steps 600 --eval-every 50 --threads 1 --seed 7 --force --json)
+common=("${stack[@]}" --steps 600 --eval-every 50)
 for cell in "${cells[@]}"; do
   lr=2e-3
   [ "$cell" = rnn ] && lr=1e-3
