@@ -51,15 +51,19 @@ export function startRnn(args: string[], opts: RunOptions = {}): Running {
     env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", RNN_DEBUG: "", ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let stdout = "", stderr = "", timedOut = false;
+  let stderr = "", timedOut = false;
   const waiters: { pred: (l: string) => boolean; resolve: (l: string) => void; reject: (e: Error) => void }[] = [];
   const lines: string[] = []; // complete stdout lines so far, so a late waiter still finds an earlier match
-  let scanned = 0; // stdout offset up to which complete lines were split off
+  const chunks: string[] = []; // stdout as it came, joined once at the end
+  let partial = ""; // the unfinished last line
+  // Lines are split from this chunk alone (plus the unfinished line before it), never from all of stdout so far:
+  // a line sliced from a growing stdout string keeps that whole string alive, so a run printing a JSON line
+  // per step (the browser test's live run) held a new copy of its output per chunk, gigabytes within seconds.
   child.stdout!.setEncoding("utf8").on("data", (d: string) => {
-    stdout += d;
-    for (let nl = stdout.indexOf("\n", scanned); nl >= 0; nl = stdout.indexOf("\n", scanned)) {
-      const line = stdout.slice(scanned, nl);
-      scanned = nl + 1;
+    chunks.push(d);
+    const parts = (partial + d).split("\n");
+    partial = parts.pop()!;
+    for (const line of parts) {
       lines.push(line);
       for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i].pred(line)) waiters.splice(i, 1)[0].resolve(line);
     }
@@ -74,7 +78,7 @@ export function startRnn(args: string[], opts: RunOptions = {}): Running {
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       for (const w of waiters.splice(0)) w.reject(new Error(`rnn exited (code ${code}, signal ${signal}) before the awaited line; stderr: ${stderr}`));
-      resolve({ code, signal, stdout, stderr, timedOut });
+      resolve({ code, signal, stdout: chunks.join(""), stderr, timedOut });
     });
   });
   return {
