@@ -136,24 +136,29 @@ export function orthoDeviation(W: ArrayLike<number>, n: number): number {
 // positive semidefinite, ‖S‖ = ‖A/2‖². Everything here is a polynomial in A, so the factors commute and
 //   Q = (I − A/2)² (I + S)⁻¹ = (I − A − S)(I + S)⁻¹ = I − 2 (Ah + S)(I + S)⁻¹
 //   Q W = W + E,  E = −2 (Ah + S) Z,  Z = (I + S)⁻¹ W
-// Z by the Neumann iteration Z₀ = W, Z_{j+1} = W − S Z_j, whose error shrinks by ‖S‖ = ‖A/2‖² per GEMM (Li,
+// Z by the Neumann iteration Z₀ = W, Z_{j+1} = W − S Z_j (as Y = Z − W, which float32 holds to its own
+// precision: Y₁ = −S W, Y_{j+1} = Y₁ − S Y_j), whose error shrinks by ‖S‖ = ‖A/2‖² per GEMM (Li,
 // Fuxin & Todorovic's fixed point Y = W − (A/2)(W + Y) shrinks by ‖A/2‖: this one needs half the products).
-// For Adam at lr 2e-3, ‖A/2‖ ≈ 0.02–0.05: two or three products. One GEMM for U Wᵀ, one for S, j for Z,
-// one for E: 3 + j GEMMs of n³ multiply-adds, in float32 SIMD, instead of ~2⅓ n³ in scalar float64.
+// For Adam at lr 2e-3, ‖A/2‖ ≈ 0.02–0.05: two products (the least it takes, as the second gives the first
+// estimate of ‖S‖). One GEMM for U Wᵀ, one for S, j for Z, one for E: 3 + j GEMMs of n³ multiply-adds, in
+// float32 SIMD, instead of ~2⅓ n³ in scalar float64.
 //
 // Float32 is enough because only the step E is computed, never Q itself: each product's rounding is ~ε₃₂
 // relative to ‖A‖ (the size of E), far below the rounding of W to float32 (E ≈ lr, W ≈ 1/√n); W + E is
 // added in float64 and rounded once. The iteration stops once its predicted remaining error on W (‖A + 2S‖ ·
-// ρ/(1 − ρ) · ‖Z_{j+1} − Z_j‖_max, ρ ≈ ‖S‖ estimated from successive steps) is below SERIES_TOL; a large
+// ρ/(1 − ρ) · ‖Z_{j+1} − Z_j‖_max, ρ ≈ ‖S‖ from the ratio of successive steps) is below SERIES_TOL; a large
 // step (ρ ≥ SERIES_MAX_RHO, or SERIES_MAX_ITER products without getting there) returns false and the
 // caller takes the exact float64 LU (cayleyRetract).
 
 /** Predicted error on an element of Q W (W orthogonal, so |W_ij| ≤ 1) below which the Neumann iteration stops. */
 export const SERIES_TOL = 1e-9;
-/** Estimated ‖S‖ = ‖A/2‖² at or above which the series gives up (the LU is as fast as ~10 more products). */
-export const SERIES_MAX_RHO = 0.25;
-/** The most Neumann products before giving up. */
-export const SERIES_MAX_ITER = 12;
+/** Estimated ‖S‖ = ‖A/2‖² at or above which the series gives up (‖A/2‖ ≈ 0.63: a step of a third of a radian). */
+export const SERIES_MAX_RHO = 0.4;
+/**
+ * The most Neumann products before giving up: the float64 LU costs as much as ~30 float32 GEMMs (measured:
+ * ~3 ms against 0.1 ms at n = 128, ~0.2 s against 5 ms at n = 512).
+ */
+export const SERIES_MAX_ITER = 24;
 
 /** The float32 buffers of cayleySeries, from the kernels' allocator (so the GEMMs accept them). */
 export interface SeriesScratch {
@@ -162,13 +167,15 @@ export interface SeriesScratch {
   A: Arr;
   /** [n × n] S = Ah Ahᵀ */
   S: Arr;
-  /** [n × n] two Neumann iterates Z (ping-pong), then E/2 */
-  Z0: Arr;
-  Z1: Arr;
+  /** [n × n] P = −S W (= Y₁), then E/2 */
+  P: Arr;
+  /** [n × n] two Neumann iterates Y (ping-pong), then Z = W + Y */
+  Y0: Arr;
+  Y1: Arr;
 }
 
 export function seriesScratch(n: number, alloc: (n: number) => Arr): SeriesScratch {
-  return { n, A: alloc(n * n), S: alloc(n * n), Z0: alloc(n * n), Z1: alloc(n * n) };
+  return { n, A: alloc(n * n), S: alloc(n * n), P: alloc(n * n), Y0: alloc(n * n), Y1: alloc(n * n) };
 }
 
 /**
@@ -189,40 +196,44 @@ export function cayleySeries(ops: Kernels, out: Arr, W: Arr, negU: Arr, n: numbe
     }
   }
   ops.gemmNT(S, A, A, n, n, n, false); // S = Ah Ahᵀ = −A²/4
-  // Z = (I + S)⁻¹ W: Z₀ = W, Z_{j+1} = W − S Z_j
-  let z = W, next = s.Z0, dPrev = maxAbs(W, nn), converged = false;
-  for (let j = 0; j < SERIES_MAX_ITER; j++) {
-    ops.gemmNN(next, S, z, n, n, n, false);
+  // Z = (I + S)⁻¹ W = W + Y, Y the small part, kept apart (in float32, W + Y would round Y to W's ulp):
+  // Y₁ = P = −S W, Y_{j+1} = P − S Y_j; d_j = ‖Y_{j+1} − Y_j‖_max = ‖S (Y_j − Y_{j−1})‖_max
+  const { P } = s;
+  ops.gemmNN(P, S, W, n, n, n, false);
+  let dPrev = 0;
+  for (let k = 0; k < nn; k++) {
+    P[k] = -P[k];
+    dPrev = Math.max(dPrev, Math.abs(P[k]));
+  }
+  let y = P, next = s.Y0, converged = dPrev === 0; // S W = 0: a zero update (to float32)
+  for (let j = 1; j < SERIES_MAX_ITER && !converged; j++) {
+    ops.gemmNN(next, S, y, n, n, n, false);
     let d = 0;
     for (let k = 0; k < nn; k++) {
-      const v = W[k] - next[k];
-      d = Math.max(d, Math.abs(v - z[k]));
+      const v = P[k] - next[k];
+      d = Math.max(d, Math.abs(v - y[k]));
       next[k] = v;
     }
-    const rho = dPrev > 0 ? d / dPrev : 0; // ≈ ‖S‖ (a power iteration)
-    z = next;
-    next = z === s.Z0 ? s.Z1 : s.Z0;
-    if (rho >= SERIES_MAX_RHO) break;
-    // what the rest of the series would still add to Q W: ‖A + 2S‖ ≈ 2√ρ(1 + √ρ), the tail ρ/(1 − ρ) · d
-    if (2 * Math.sqrt(rho) * (1 + Math.sqrt(rho)) * rho / (1 - rho) * d <= SERIES_TOL || d === 0) {
-      converged = true;
-      break;
-    }
+    y = next;
+    next = y === s.Y0 ? s.Y1 : s.Y0;
+    // ρ ≈ ‖S‖, the ratio of successive differences (a power iteration); what the rest of the series would
+    // still add to Q W: ‖A + 2S‖ ≈ 2√ρ(1 + √ρ), times the tail ρ/(1 − ρ) · d
+    const rho = d / dPrev;
+    if (d === 0 || 2 * Math.sqrt(rho) * (1 + Math.sqrt(rho)) * rho / (1 - rho) * d <= SERIES_TOL) converged = true;
+    else if (rho >= SERIES_MAX_RHO) break;
     dPrev = d;
   }
   if (!converged) return false;
-  // A ← −(Ah + S); E/2 = −(Ah + S) Z into the free iterate; Q W = W + 2 (E/2), added in float64, rounded once
+  // Z = W + Y (rounded to float32: its error reaches Q W times ‖A + 2S‖ ≪ 1) into the free buffer; A ← −(Ah + S);
+  // E/2 = −(Ah + S) Z into P (read for the last time in making Z); Q W = W + 2 (E/2), added in float64,
+  // rounded once
+  for (let k = 0; k < nn; k++) next[k] = W[k] + y[k];
   for (let k = 0; k < nn; k++) A[k] = -(A[k] + S[k]);
-  ops.gemmNN(next, A, z, n, n, n, false);
-  for (let k = 0; k < nn; k++) out[k] = W[k] + 2 * next[k];
+  ops.gemmNN(P, A, next, n, n, n, false);
+  for (let k = 0; k < nn; k++) out[k] = W[k] + 2 * P[k];
   return true;
 }
 
-function maxAbs(a: ArrayLike<number>, n: number): number {
-  let m = 0;
-  for (let i = 0; i < n; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
-}
 
 // ---- float64 dense linear algebra --------------------------------------------------------------------------
 
