@@ -1,13 +1,16 @@
 // The orthogonal group O(n), for `--ortho-opt cayley` (src/train/cayley.ts): the Cayley retraction of an
 // update, the nearest orthogonal matrix (the polar factor), and how far a matrix is from orthogonal. Plain
-// float64 functions over row-major [n × n] matrices, run once per optimizer step (or once per run), never per
-// time step; nothing here allocates but the scratch maker, prints or reads a config.
+// float64 functions over row-major [n × n] matrices, and the retraction's fast path as float32 GEMMs of the
+// kernels (cayleySeries, below), run once per optimizer step (or once per run), never per time step; nothing
+// here allocates but the scratch makers, prints or reads a config.
 //
 // The Cayley step (Wen & Yin 2013; Li, Fuxin & Todorovic 2020). W [n × n] orthogonal, U [n × n] the update
 // the optimizer would subtract (W − U is the unconstrained step):
 //   A = ½ (U Wᵀ − W Uᵀ)                            skew-symmetric
 //   Q = (I + A/2)⁻¹ (I − A/2)                       orthogonal (the Cayley transform of a skew matrix)
 //   W ← Q W = 2 (I + A/2)⁻¹ W − W                   (I − A/2 = 2I − (I + A/2)): one LU, one solve
+// (cayleyRetract, float64); or, the same Q W to float32 rounding, a series of float32 GEMMs (cayleySeries,
+// the path training takes; the LU is its fallback for very large steps).
 // To first order W ← W − A W = W − ½ (U − W Uᵀ W) = W − P_T(U), where P_T(U) = W skew(WᵀU) is U projected
 // on the tangent space of O(n) at W: an update that is already tangent (U = ΩW, Ω skew) is taken at its own
 // size, and the part of U that would only change WᵀW is dropped. (With A = U Wᵀ − W Uᵀ, Wen & Yin's A for a
