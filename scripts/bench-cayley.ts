@@ -2,7 +2,8 @@
 // 2×128) and P2 (LSTM 2×512), B50 T50, Adam, timed through the training step (src/train/step.ts) with and
 // without the retraction, side by side in one process: rounds alternate plain / cayley, each round `steps`
 // steps, and the table reports the median ms/step of each and their ratio; plus the retraction of all blocks
-// alone (src/train/cayley.ts's before + after, the optimizer's update left out), its median ms.
+// alone (src/train/cayley.ts's before + after, on the calling thread, for an Adam-sized update: every element
+// ±lr·u, u uniform in [0, 1), in place of the optimizer's), its median ms.
 //
 //   npx tsx scripts/bench-cayley.ts [--only P1,P2] [--threads 1] [--rounds 5] [--steps 10]
 import os from "node:os";
@@ -56,14 +57,18 @@ for (const id of ONLY) {
   const plain = await make(false), cay = await make(true);
   plain.time(2);
   cay.time(2); // warm-up: JIT, page faults
-  const a: number[] = [], b: number[] = [], alone: number[] = [];
-  const retract = cayleyStep(cay.model);
+  const a: number[] = [], b: number[] = [], alone: number[] = [], rng2 = makeRng(99);
+  const retract = cayleyStep(cay.model); // no engine: every block on this thread
+  const blocks = recurrentBlocks(cay.model), negU = new Float32Array(blocks[0].length); // [H × H]
   for (let r = 0; r < ROUNDS; r++) {
     a.push(plain.time(STEPS));
     b.push(cay.time(STEPS));
+    // an Adam-sized −U (the series' products depend on its size; an update of 0 would stop it at once)
+    for (let j = 0; j < negU.length; j++) negU[j] = 2e-3 * (2 * rng2.next() - 1);
     const t0 = performance.now();
     retract.before();
-    retract.after(1); // the blocks' update is 0 here: the same arithmetic as any other
+    for (const b of blocks) b.set(negU);
+    retract.after(1);
     alone.push(performance.now() - t0);
   }
   await plain.engine.dispose();

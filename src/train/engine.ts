@@ -34,6 +34,12 @@ export interface Engine {
    */
   reduceGrads?(): number;
   adamUpdate?(opt: OptimizerState, coef: number, a: AdamScalars): void;
+  /**
+   * Optional (engines with several threads): --ortho-opt cayley's retraction spread over all threads. kept: the
+   * slab of the blocks before the update (src/train/cayley.ts); each other thread retracts its share of the
+   * blocks (retractShare, part = its index), while the calling thread runs mine(0, threads).
+   */
+  cayleyRetract?(kept: Arr, step: number, mine: (part: number, parts: number) => void): void;
   dispose(): Promise<void>;
 }
 

@@ -8,7 +8,9 @@
 // (in worker order, so results are deterministic for a given thread count). With an Adam step
 // (src/train/step.ts) that reduction, the clipping and the update are spread instead: two more rounds in
 // which every thread sums the slabs over its own slice of the slab (same order per element), then clips
-// and updates that slice. Nothing is copied per step but gradients, and nothing is allocated per step.
+// and updates that slice. With --ortho-opt cayley, the retraction of the recurrent blocks after the update is
+// spread too: thread i retracts blocks i, i + threads, … (src/train/cayley.ts retractShare). Nothing is copied
+// per step but gradients, and nothing is allocated per step.
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
 import type { TrainConfig } from "../config.ts";
 import type { Batcher } from "../corpus/batches.ts";
@@ -21,8 +23,8 @@ import { chunkDropRates, createLocalEngine, drawsStreamMasks, type Engine, packS
 import { adam, type AdamScalars, slot } from "./optim.ts";
 
 /** Control words (Int32Array over a SharedArrayBuffer; optSlab is a byte offset, read back as unsigned). */
-export const CTRL = { gen: 0, cmd: 1, chunk: 2, done: 3, seed: 4, error: 5, optSlab: 6, size: 8 } as const;
-export const CMD = { run: 1, reset: 2, exit: 3, reduce: 4, adam: 5 } as const;
+export const CTRL = { gen: 0, cmd: 1, chunk: 2, done: 3, seed: 4, error: 5, optSlab: 6, kept: 7, size: 8 } as const;
+export const CMD = { run: 1, reset: 2, exit: 3, reduce: 4, adam: 5, cayley: 6 } as const;
 
 /** Slice i of n of a slab of P elements: [lo, hi), boundaries on 16 elements (64 bytes). */
 export function slabSlice(P: number, n: number, i: number): [number, number] {
@@ -219,6 +221,12 @@ export async function createParallelEngine(model: Model, cfg: TrainConfig, batch
       Atomics.store(ctrl, CTRL.optSlab, slab.byteOffset);
       command(CMD.adam);
       updateSlice(ops, mine, coef, a);
+      wait();
+    },
+    cayleyRetract(kept, step, mine) {
+      Atomics.store(ctrl, CTRL.kept, kept.byteOffset);
+      command(CMD.cayley, step);
+      mine(0, n);
       wait();
     },
     saveState(out) {

@@ -8,7 +8,8 @@
 // squares is added up in slices.
 //
 // With --ortho-opt cayley, the recurrent gate blocks are set aside before the update and retracted on the
-// orthogonal group after it, on this thread (src/train/cayley.ts); the update itself is unchanged.
+// orthogonal group after it (src/train/cayley.ts), spread over the engine's threads where it has several; the
+// update itself is unchanged.
 import type { TrainConfig } from "../config.ts";
 import { type Model, pack } from "../model/model.ts";
 import { orthoReg, orthoScratch } from "../model/orthoreg.ts";
@@ -32,7 +33,7 @@ export function makeStepper(model: Model, cfg: TrainConfig, engine: Engine, opt:
   const ops = model.ops;
   const ortho = cfg.orthoReg > 0 ? orthoScratch(model) : null;
   const spread = !!engine.reduceGrads && !!engine.adamUpdate && (cfg.optimizer === "adam" || cfg.optimizer === "adamw") && !ortho && !(cfg.clipValue > 0);
-  const cayley = cfg.orthoOpt === "cayley" ? cayleyStep(model) : null;
+  const cayley = cfg.orthoOpt === "cayley" ? cayleyStep(model, engine) : null;
   const g = engine.grads.data;
   return (chunk: number, rng: Rng, lr: number): StepResult => {
     // spread: the threads' gradients stay in their own slabs until reduceGrads

@@ -9,6 +9,8 @@ import { chunkDropRates, trainForward, workspaceDrops } from "./engine.ts";
 import { makeSlab, viewsOf } from "../model/params.ts";
 import { makeRng } from "../rng.ts";
 import { optimizerSpec } from "./optim.ts";
+import { recurrentBlocks } from "../model/orthogonal.ts";
+import { keptViews, retractScratch, retractShare } from "./cayley.ts";
 import { CMD, CTRL, slabSlice, updateSlice, type WorkerInit, type WorkerReady } from "./parallel.ts";
 
 const init = workerData as WorkerInit;
@@ -26,6 +28,8 @@ const ws = createWorkspace(model, nb, T, workspaceDrops(cfg));
 const state = createState(model, nb);
 const grads = makeSlab(model.spec, (n) => ops.alloc(n));
 const scale = 1 / (cfg.batch * T);
+// --ortho-opt cayley: this thread's buffers for its share of the retraction; the kept blocks' views once the main thread names them
+const cayley = cfg.orthoOpt === "cayley" ? { scratch: retractScratch(ops, cfg.model.hidden), blocks: recurrentBlocks(model), kept: null as Float32Array[] | null } : null;
 const ready: WorkerReady = {
   grads: { offset: grads.data.byteOffset, length: grads.data.length },
   h: state.h.map((a) => a.byteOffset),
@@ -69,6 +73,10 @@ for (;;) {
       const s = slice();
       for (const wg of s.parts) ops.addTo(s.g, wg, s.g.length);
       sumsq[index] = ops.sumSquares(s.g, s.g.length);
+    } else if (cmd === CMD.cayley) {
+      const H = cfg.model.hidden, nBlocks = cayley!.blocks.length;
+      cayley!.kept ??= keptViews(new Float32Array(init.memory.buffer, Atomics.load(ctrl, CTRL.kept) >>> 0, nBlocks * H * H), nBlocks, H) as Float32Array[];
+      retractShare(ops, cayley!.blocks, cayley!.kept, H, Atomics.load(ctrl, CTRL.chunk), index, slabs.length, cayley!.scratch);
     } else if (cmd === CMD.adam) {
       const s = slice();
       const P = grads.data.length, [lo, hi] = slabSlice(P, slabs.length, index);
