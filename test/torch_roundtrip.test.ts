@@ -174,6 +174,13 @@ describe.skipIf(!hasTorch)("PyTorch round trip (python/rnn_torch.py, rnn import,
       expect(r.description).toMatch(/^lstm 2×12, embedding 7, V=\d+$/);
       expect(r.mapping.map((t) => t.from).slice(0, 3)).toEqual(["embed.weight", "lstm.weight_ih_l0", "lstm.weight_hh_l0"]);
       expect(r.permuted).toBe(false);
+      // written as a training run writes its files: the model's config holds neither the run's path nor its budget,
+      // the state holds the whole config but the path
+      const modelCfg = JSON.parse(readCheckpointFile(path.join(out, "latest.safetensors")).metadata.config);
+      for (const k of ["out", "steps", "epochs", "time"]) expect(modelCfg).not.toHaveProperty(k);
+      const stateCfg = JSON.parse(readCheckpointFile(path.join(out, "latest.state.safetensors")).metadata.config);
+      expect(stateCfg).not.toHaveProperty("out");
+      expect(stateCfg).toMatchObject({ ...modelCfg, steps: expect.any(Number) });
       const ours = await rnnEval(out, probe);
       expect(ours.chars).toBe(torch.user.eval.chars);
       close("import nn.LSTM names", ours.loss, torch.user.eval.loss);

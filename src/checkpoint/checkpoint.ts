@@ -21,7 +21,7 @@ import { type CorpusFingerprint, encodeFingerprint, parseFingerprint } from "../
 import { RnnError, UsageError } from "../errors.ts";
 import { describeFsError, writeFileAtomic } from "../io/atomic.ts";
 import { requireRegularFile } from "../io/paths.ts";
-import { checkFormatVersion, decodeSafetensors, encodeSafetensors, FORMAT_VERSION, readCheckpointFile, readHeaderMetadata } from "../io/safetensors.ts";
+import { checkFormatVersion, decodeSafetensors, encodeSafetensors, FORMAT_VERSION, readCheckpointFile, readHeaderMetadata, type TensorIn } from "../io/safetensors.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { isOutOfMemory, modelTooLarge } from "../model/memory.ts";
 import { createModel, type Model } from "../model/model.ts";
@@ -94,7 +94,12 @@ function tensorsOf<Name extends string>(slab: Slab<Name>) {
 
 export function encodeModel(model: Model, meta: ModelMeta): Buffer {
   // the parameters, then batch norm's running statistics (none without)
-  return encodeSafetensors([...tensorsOf(model.params), ...tensorsOf(model.stats)], {
+  return encodeModelFile([...tensorsOf(model.params), ...tensorsOf(model.stats)], meta);
+}
+
+/** A model file of these tensors (rnn's names and order) and this metadata: the one place its format is written. */
+export function encodeModelFile(tensors: TensorIn[], meta: ModelMeta): Buffer {
+  return encodeSafetensors(tensors, {
     format_version: String(FORMAT_VERSION),
     config: storedConfig(meta.config, RUN_ONLY),
     vocab: JSON.stringify(meta.vocab),
@@ -225,9 +230,14 @@ export function decodeState(buf: Buffer, what: string): RunState {
 
 /** Saves model + state so that a crash at any point leaves a consistent pair (see the header comment). */
 export function saveRun(dir: string, model: Model, meta: ModelMeta, state: RunState): void {
+  commitRun(dir, () => encodeModel(model, meta), state);
+}
+
+/** saveRun for a model file already encoded (encodeModelFile: rnn import's): state, then the model, then the rename. */
+export function commitRun(dir: string, modelFile: () => Buffer, state: RunState): void {
   writeFileAtomic(path.join(dir, NEXT_STATE), encodeState(state), { what: "training state" });
   try {
-    saveModel(path.join(dir, LATEST), model, meta);
+    writeFileAtomic(path.join(dir, LATEST), modelFile(), { what: "checkpoint" });
   } catch (e) {
     // the model was not committed (disk full, …): the state written for it belongs to nothing
     try {

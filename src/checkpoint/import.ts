@@ -36,10 +36,9 @@ import { fileURLToPath } from "node:url";
 import { type Activation, type CellKind, type ModelConfig, resolveTrainConfig, type TrainConfig } from "../config.ts";
 import { readCorpus } from "../corpus/corpus.ts";
 import { RnnError, UsageError } from "../errors.ts";
-import { writeFileAtomic } from "../io/atomic.ts";
-import { decodeSafetensors, encodeSafetensors, FORMAT_VERSION } from "../io/safetensors.ts";
+import { decodeSafetensors } from "../io/safetensors.ts";
 import { makeRng } from "../rng.ts";
-import { describeModel, encodeState } from "./checkpoint.ts";
+import { commitRun, describeModel, encodeModelFile } from "./checkpoint.ts";
 import { cellOf, gateCount } from "../model/cells/index.ts";
 import { isRunFile, LATEST, openRunDir, STATE } from "../run/dir.ts";
 import { optimizerSpec } from "../train/optim.ts";
@@ -510,18 +509,14 @@ export function importCheckpoint(files: string[], opts: ImportOptions): ImportRe
   const P = spec.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
   const n = m.layers * config.batch * m.hidden;
   const latest = path.join(dir, LATEST), statePath = path.join(dir, STATE);
-  // state first, then the model: a crash in between leaves no latest.safetensors, i.e. no run
-  writeFileAtomic(statePath, encodeState({
+  // the files as a training run at this step writes them (checkpoint.ts's encoders, commitRun's order), with a
+  // fresh optimizer and a zero carried state
+  const { out: _out, ...stateConfig } = config;
+  commitRun(dir, () => encodeModelFile(out.map(({ name, shape, data }) => ({ name, shape, data })), { config, vocab: sorted, step, bestValLoss: null }), {
     step, epoch: 0, chunk: 0, rng: makeRng(config.seed).getState(), optStep: 0, bestValLoss: null, evalsSinceBest: 0, lastValLoss: null,
     optimizer: new Float32Array(optimizerSpec(config, P).size), h: new Float32Array(n), c: cellOf(m).state.includes("c") ? new Float32Array(n) : null,
-  }), { what: "training state" });
-  writeFileAtomic(latest, encodeSafetensors(out.map(({ name, shape, data }) => ({ name, shape, data })), {
-    format_version: String(FORMAT_VERSION),
-    config: JSON.stringify(config),
-    vocab: JSON.stringify(sorted),
-    step: String(step),
-    best_val_loss: "null",
-  }), { what: "checkpoint" });
+    config: stateConfig,
+  });
   return {
     out: dir, latest, state: statePath, model: m, description: describeModel(m), parameters: P, step,
     mapping: out.map(({ name, shape, from }) => ({ name, from, shape })), permuted, cellFromShapes: !metaCfg, config,
