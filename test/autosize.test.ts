@@ -38,12 +38,12 @@ describe("chooseForBudget", () => {
     }
   });
 
-  it("picks the largest rung that takes MIN_STEPS steps and sees CHARS_PER_PARAM characters per parameter, the first when none does", () => {
+  it("picks the largest rung that takes its minSteps steps and sees CHARS_PER_PARAM characters per parameter, the first when none does", () => {
     const params = (hidden: number) => paramSpec({ cell: "lstm", layers: 2, hidden, embed: 0, activation: "tanh", residual: false, vocabSize: V }).size;
     const r1 = AUTOSIZE.LADDER[1];
     const shape1: Shape = { model: { cell: r1.cell, layers: r1.layers, hidden: r1.hidden, embed: 0, activation: "tanh", residual: false, vocabSize: V }, batch: r1.batch, seq: r1.seq, efficiency: r1.efficiency };
     // the budget at which rung 1 just qualifies: the larger of the two thresholds
-    const need = Math.max(AUTOSIZE.CHARS_PER_PARAM * params(r1.hidden), AUTOSIZE.MIN_STEPS * r1.batch * r1.seq);
+    const need = Math.max(AUTOSIZE.CHARS_PER_PARAM * params(r1.hidden), r1.minSteps * r1.batch * r1.seq);
     const budget = need / (speedOf(shape1) * AUTOSIZE.SAFETY);
     expect(chooseForBudget(input({ budget: budget * 1.01 })).settings.hidden).toBe(r1.hidden);
     expect(chooseForBudget(input({ budget: budget * 0.99 })).settings.hidden).toBe(AUTOSIZE.LADDER[0].hidden);
@@ -165,9 +165,9 @@ describe("README", () => {
     const section = readme.split("### Give it a time budget")[1].split("\n### ")[0].replace(/\s+/g, " ");
     const t = AUTOSIZE;
     for (const r of t.LADDER) {
-      expect(section).toContain(`| ${r.cell} ${r.layers}×${r.hidden} | ${r.batch} | ${r.seq} | ${formatDefault(r.lr)} | ${r.dropout} | ${r.efficiency} |`);
+      expect(section).toContain(`| ${r.cell} ${r.layers}×${r.hidden} | ${r.batch} | ${r.seq} | ${formatDefault(r.lr)} | ${r.dropout} | ${r.efficiency} | ${r.minSteps.toLocaleString("en-US")} |`);
     }
-    for (const k of ["SAFETY", "MIN_STEPS", "CHARS_PER_PARAM", "PARAMS_PER_CHAR", "LR_END", "VAL_FRAC_MAX", "VAL_CHARS", "EVAL_MIN", "EVALS"] as const) {
+    for (const k of ["SAFETY", "CHARS_PER_PARAM", "PARAMS_PER_CHAR", "LR_END", "VAL_FRAC_MAX", "VAL_CHARS", "EVAL_MIN", "EVALS"] as const) {
       expect(section, k).toContain(`\`${k}\` ${t[k].toLocaleString("en-US")}`);
     }
     const epochs = t.DROPOUT_BY_EPOCHS.map((r, i) => (Number.isFinite(r.epochs) ? `up to ${r.epochs}${i === 0 ? ` epoch${r.epochs === 1 ? "" : "s"}` : ""} ${r.dropout}` : `more ${r.dropout}`));

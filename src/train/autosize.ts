@@ -5,7 +5,7 @@
 //
 // The rule, all of whose constants are AUTOSIZE below (retune them there; nothing else changes):
 //  1. Model: the largest rung of LADDER whose characters processable in the budget (speed × usable seconds ×
-//     SAFETY) make at least MIN_STEPS steps of B·T and reach CHARS_PER_PARAM × its parameter count, and whose
+//     SAFETY) make at least its minSteps steps of B·T and reach CHARS_PER_PARAM × its parameter count, and whose
 //     parameter count is at most PARAMS_PER_CHAR × the training characters; the first rung when none qualifies.
 //  2. Horizon: steps = ⌊speed × usable seconds × SAFETY / (B·T)⌋ (SAFETY leaves room for validation,
 //     checkpoints and a slower moment). The run stops at the horizon or at --time, whichever comes first.
@@ -38,6 +38,8 @@ export interface Rung {
   dropout: number;
   /** its measured speed relative to the FLOP count's prediction from the reference workload (1 = as predicted) */
   efficiency: number;
+  /** the fewest steps the budget must buy it (a wider model needs more updates before it beats a narrower one) */
+  minSteps: number;
 }
 
 // ──────────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -46,14 +48,13 @@ export interface Rung {
 export const AUTOSIZE = {
   /** the candidates, smallest first */
   LADDER: [
-    { cell: "lstm", layers: 2, hidden: 128, batch: 50, seq: 50, lr: 1e-2, dropout: 0, efficiency: 0.9 },
-    { cell: "lstm", layers: 2, hidden: 256, batch: 50, seq: 50, lr: 6e-3, dropout: 0.2, efficiency: 1 },
-    { cell: "lstm", layers: 2, hidden: 384, batch: 50, seq: 50, lr: 4e-3, dropout: 0.25, efficiency: 1 },
-    { cell: "lstm", layers: 2, hidden: 512, batch: 50, seq: 50, lr: 3e-3, dropout: 0.3, efficiency: 1 },
+    { cell: "lstm", layers: 2, hidden: 128, batch: 50, seq: 50, lr: 1e-2, dropout: 0, efficiency: 0.9, minSteps: 3000 },
+    { cell: "lstm", layers: 2, hidden: 256, batch: 50, seq: 50, lr: 6e-3, dropout: 0.3, efficiency: 1, minSteps: 3000 },
+    { cell: "lstm", layers: 2, hidden: 384, batch: 50, seq: 50, lr: 4e-3, dropout: 0.25, efficiency: 1, minSteps: 4500 },
+    { cell: "lstm", layers: 2, hidden: 512, batch: 50, seq: 50, lr: 3e-3, dropout: 0.3, efficiency: 1, minSteps: 6000 },
   ] as readonly Rung[],
-  /** a rung qualifies when the budget lets it take at least this many steps … */
-  MIN_STEPS: 3000,
-  /** … and see at least this many characters per parameter */
+  /** a rung qualifies when the budget lets it take at least its minSteps steps … and see at least this many
+   *  characters per parameter */
   CHARS_PER_PARAM: 2,
   /** … and has at most this many parameters per training character (small corpora get small models) */
   PARAMS_PER_CHAR: 4,
@@ -136,7 +137,7 @@ export interface BudgetChoice {
 export function ruleOf(t = AUTOSIZE): string {
   const epochs = t.DROPOUT_BY_EPOCHS.map((r) => `${Number.isFinite(r.epochs) ? `≤${r.epochs}` : "more"}: ${r.dropout}`).join(", ");
   return `largest of ${t.LADDER.map((r) => `${label(r)} B${r.batch} T${r.seq} lr ${num(r.lr)}`).join(", ")} seeing ≥ ${t.CHARS_PER_PARAM} chars/param, ≤ ${t.PARAMS_PER_CHAR} params/char; ` +
-    `safety ${t.SAFETY}; dropout by epochs ${epochs}; min ${t.MIN_STEPS} steps; cosine lr to ×${t.LR_END}`;
+    `safety ${t.SAFETY}; dropout by epochs ${epochs}; min steps ${t.LADDER.map((r) => r.minSteps).join("/")}; cosine lr to ×${t.LR_END}`;
 }
 
 const label = (r: { cell: string; layers: number; hidden: number }) => `${r.cell} ${r.layers}×${r.hidden}`;
@@ -152,7 +153,7 @@ export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
   const chars = (s: Shape) => inp.speedOf(s) * usable * t.SAFETY; // characters the budget lets it see
   const params = shapes.map((s) => paramSpec(s.model).size);
   const qualifies = (i: number) =>
-    chars(shapes[i]) >= t.MIN_STEPS * shapes[i].batch * shapes[i].seq && chars(shapes[i]) >= t.CHARS_PER_PARAM * params[i] && params[i] <= t.PARAMS_PER_CHAR * trainChars;
+    chars(shapes[i]) >= t.LADDER[i].minSteps * shapes[i].batch * shapes[i].seq && chars(shapes[i]) >= t.CHARS_PER_PARAM * params[i] && params[i] <= t.PARAMS_PER_CHAR * trainChars;
 
   // 1. the rung: the nearest width to a given --hidden, else the largest that qualifies
   let at = 0;
@@ -197,7 +198,7 @@ export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
     const why = next < 0 ? "the largest rung" : params[next] > t.PARAMS_PER_CHAR * trainChars
       ? `${label(shapes[next].model)} would have ${(params[next] / trainChars).toFixed(1)} params per training char`
       : `${label(shapes[next].model)} would take ${Math.floor(chars(shapes[next]) / (shapes[next].batch * shapes[next].seq))} steps and see ${(chars(shapes[next]) / params[next]).toFixed(1)} chars per param`;
-    lines.push(`  the largest of ${shapes.map((s) => label(s.model)).join(", ")} taking ≥ ${t.MIN_STEPS} steps and seeing ≥ ${t.CHARS_PER_PARAM} chars per param in the budget, ≤ ${t.PARAMS_PER_CHAR} params per char (${why})`);
+    lines.push(`  the largest of ${shapes.map((s) => label(s.model)).join(", ")} taking ≥ ${t.LADDER.map((r) => r.minSteps).join("/")} steps and seeing ≥ ${t.CHARS_PER_PARAM} chars per param in the budget, ≤ ${t.PARAMS_PER_CHAR} params per char (${why})`);
   }
   const kept = Object.keys(chosen).filter((k) => (given as Record<string, unknown>)[k] !== undefined);
   if (kept.length) lines.push(`  kept from the command line: ${kept.map(flagOf).join(", ")}`);
