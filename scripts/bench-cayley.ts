@@ -67,7 +67,7 @@ for (const id of ONLY) {
     for (let j = 0; j < negU.length; j++) negU[j] = 2e-3 * (2 * rng2.next() - 1);
     const t0 = performance.now();
     retract.before();
-    for (const b of blocks) b.set(negU);
+    for (const block of blocks) block.set(negU);
     retract.after(1);
     alone.push(performance.now() - t0);
   }

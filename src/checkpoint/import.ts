@@ -511,11 +511,10 @@ export function importCheckpoint(files: string[], opts: ImportOptions): ImportRe
   const latest = path.join(dir, LATEST), statePath = path.join(dir, STATE);
   // the files as a training run at this step writes them (checkpoint.ts's encoders, commitRun's order), with a
   // fresh optimizer and a zero carried state
-  const { out: _out, ...stateConfig } = config;
   commitRun(dir, () => encodeModelFile(out.map(({ name, shape, data }) => ({ name, shape, data })), { config, vocab: sorted, step, bestValLoss: null }), {
     step, epoch: 0, chunk: 0, rng: makeRng(config.seed).getState(), optStep: 0, bestValLoss: null, evalsSinceBest: 0, lastValLoss: null,
     optimizer: new Float32Array(optimizerSpec(config, P).size), h: new Float32Array(n), c: cellOf(m).state.includes("c") ? new Float32Array(n) : null,
-    config: stateConfig,
+    config, // stored without its path, as every state is
   });
   return {
     out: dir, latest, state: statePath, model: m, description: describeModel(m), parameters: P, step,

@@ -50,21 +50,28 @@ export function recurrentBlocks(m: Model): Arr[] {
 }
 
 /**
+ * In place: M [n × n] ← d·I + c·(M − Mᵀ) off the diagonal (a skew-symmetric part, plus d on the diagonal): the
+ * Cayley step's I + A/2 or A/2 from the product U Wᵀ (c = ¼) or −U Wᵀ (c = −¼).
+ */
+function skewInPlace(M: Arr, n: number, d: number, c: number): void {
+  for (let i = 0; i < n; i++) {
+    M[i * n + i] = d;
+    for (let j = i + 1; j < n; j++) {
+      const a = c * (M[i * n + j] - M[j * n + i]);
+      M[i * n + j] = a;
+      M[j * n + i] = -a;
+    }
+  }
+}
+
+/**
  * The Cayley retraction (see the header): W [n × n] ← (I + A/2)⁻¹ (I − A/2) W with A = ½(U Wᵀ − W Uᵀ), for U
  * [n × n] the optimizer's update. W is overwritten; U is read.
  */
 export function cayleyRetract(W: Float64Array, U: Float64Array, n: number, s: OrthoScratch): void {
   const { M, X, piv } = s;
   mulABt(M, U, W, n); // M = U Wᵀ [n × n]
-  // M ← I + A/2 = I + ¼ (U Wᵀ − (U Wᵀ)ᵀ)
-  for (let i = 0; i < n; i++) {
-    M[i * n + i] = 1;
-    for (let j = i + 1; j < n; j++) {
-      const a = 0.25 * (M[i * n + j] - M[j * n + i]);
-      M[i * n + j] = a;
-      M[j * n + i] = -a;
-    }
-  }
+  skewInPlace(M, n, 1, 0.25); // M ← I + A/2 = I + ¼ (U Wᵀ − (U Wᵀ)ᵀ)
   if (!luFactor(M, piv, n)) throw new Error("cayleyRetract: I + A/2 is singular (A is not finite)");
   X.set(W);
   luSolve(M, piv, X, n, n); // X = (I + A/2)⁻¹ W
@@ -189,15 +196,7 @@ export function seriesScratch(n: number, alloc: (n: number) => Arr): SeriesScrat
 export function cayleySeries(ops: Kernels, out: Arr, W: Arr, negU: Arr, n: number, s: SeriesScratch): boolean {
   const { A, S } = s, nn = n * n;
   ops.gemmNT(A, negU, W, n, n, n, false); // A = −U Wᵀ
-  // Ah = A/2 = ¼ (U Wᵀ − W Uᵀ) = ¼ ((−U Wᵀ)ᵀ − (−U Wᵀ)), in place
-  for (let i = 0; i < n; i++) {
-    A[i * n + i] = 0;
-    for (let j = i + 1; j < n; j++) {
-      const a = 0.25 * (A[j * n + i] - A[i * n + j]);
-      A[i * n + j] = a;
-      A[j * n + i] = -a;
-    }
-  }
+  skewInPlace(A, n, 0, -0.25); // Ah = A/2 = ¼ (U Wᵀ − W Uᵀ) = −¼ ((−U Wᵀ) − (−U Wᵀ)ᵀ), in place
   ops.gemmNT(S, A, A, n, n, n, false); // S = Ah Ahᵀ = −A²/4
   // Z = (I + S)⁻¹ W = W + Y, Y the small part, kept apart (in float32, W + Y would round Y to W's ulp):
   // Y₁ = P = −S W, Y_{j+1} = P − S Y_j; d_j = ‖Y_{j+1} − Y_j‖_max = ‖S (Y_j − Y_{j−1})‖_max

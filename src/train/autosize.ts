@@ -137,10 +137,12 @@ export interface BudgetChoice {
 export function ruleOf(t = AUTOSIZE): string {
   const epochs = t.DROPOUT_BY_EPOCHS.map((r) => `${Number.isFinite(r.epochs) ? `≤${r.epochs}` : "more"}: ${r.dropout}`).join(", ");
   return `largest of ${t.LADDER.map((r) => `${label(r)} B${r.batch} T${r.seq} lr ${num(r.lr)}`).join(", ")} seeing ≥ ${t.CHARS_PER_PARAM} chars/param, ≤ ${t.PARAMS_PER_CHAR} params/char; ` +
-    `safety ${t.SAFETY}; dropout by epochs ${epochs}; min steps ${t.LADDER.map((r) => r.minSteps).join("/")}; cosine lr to ×${t.LR_END}`;
+    `safety ${t.SAFETY}; dropout by epochs ${epochs}; min steps ${minStepsOf(t)}; cosine lr to ×${t.LR_END}`;
 }
 
 const label = (r: { cell: string; layers: number; hidden: number }) => `${r.cell} ${r.layers}×${r.hidden}`;
+/** the rungs' minimum steps, "3000/3000/4500/6000" */
+const minStepsOf = (t: typeof AUTOSIZE) => t.LADDER.map((r) => r.minSteps).join("/");
 /** 0.0020000000000000005 → "2e-3", 0.79432 → "0.794" */
 const num = (x: number) => (x !== 0 && Math.abs(x) < 1e-2 ? Number(x.toPrecision(3)).toExponential() : String(Number(x.toPrecision(3))));
 
@@ -198,7 +200,7 @@ export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
     const why = next < 0 ? "the largest rung" : params[next] > t.PARAMS_PER_CHAR * trainChars
       ? `${label(shapes[next].model)} would have ${(params[next] / trainChars).toFixed(1)} params per training char`
       : `${label(shapes[next].model)} would take ${Math.floor(chars(shapes[next]) / (shapes[next].batch * shapes[next].seq))} steps and see ${(chars(shapes[next]) / params[next]).toFixed(1)} chars per param`;
-    lines.push(`  the largest of ${shapes.map((s) => label(s.model)).join(", ")} taking ≥ ${t.LADDER.map((r) => r.minSteps).join("/")} steps and seeing ≥ ${t.CHARS_PER_PARAM} chars per param in the budget, ≤ ${t.PARAMS_PER_CHAR} params per char (${why})`);
+    lines.push(`  the largest of ${shapes.map((s) => label(s.model)).join(", ")} taking ≥ ${minStepsOf(t)} steps and seeing ≥ ${t.CHARS_PER_PARAM} chars per param in the budget, ≤ ${t.PARAMS_PER_CHAR} params per char (${why})`);
   }
   const kept = Object.keys(chosen).filter((k) => (given as Record<string, unknown>)[k] !== undefined);
   if (kept.length) lines.push(`  kept from the command line: ${kept.map(flagOf).join(", ")}`);
