@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readCheckpointFile } from "../src/io/safetensors.ts";
-import { errLines, events, makeCorpus, rnn, SMALL, snapshot, tempDir } from "./helpers/cli.ts";
+import { errLines, events, makeCorpus, rnn, rnnOk, SMALL, snapshot, splitVsWhole, tempDir, workdirs } from "./helpers/cli.ts";
 
 const tmp = tempDir("cayley");
 afterAll(tmp.cleanup);
@@ -19,20 +19,8 @@ afterAll(tmp.cleanup);
 const corpus = makeCorpus(tmp.dir, 800);
 const CAYLEY = ["--ortho-opt", "cayley"];
 const configOf = (file: string) => JSON.parse(readCheckpointFile(file).metadata.config);
-const RUN_FILE = /\.safetensors$/;
-let runs = 0;
-const workdir = () => {
-  const d = path.join(tmp.dir, `w${runs++}`);
-  fs.mkdirSync(d);
-  return d;
-};
-
-async function ok(args: string[], cwd?: string) {
-  const r = await rnn(args, { cwd, timeoutMs: 60_000 });
-  expect(r.stderr).toBe("");
-  expect(r.code).toBe(0);
-  return r;
-}
+const workdir = workdirs(tmp.dir);
+const ok = (args: string[], cwd?: string) => rnnOk(args, { cwd, timeoutMs: 60_000 });
 
 /** rnn diagnose --json of a run: per layer, the largest |σ − 1| over its gate blocks */
 async function blockGaps(run: string): Promise<number[]> {
@@ -47,19 +35,14 @@ describe("--ortho-opt cayley resumes exactly", () => {
       "--optimizer", "sgd", "--lr", "0.3", "--momentum", "0.9", "--weight-decay", "0.01", "--kernels", "ref"]],
   ] as const) {
     it(`N steps + resume to N+M = N+M steps, byte for byte (${what})`, async () => {
-      const whole = workdir(), split = workdir();
-      const common = ["--out", "run", "-q", ...SMALL, ...CAYLEY, "--eval-every", "4", "--checkpoint-every", "4", ...flags];
+      const common = [...SMALL, ...CAYLEY, "--eval-every", "4", "--checkpoint-every", "4", ...flags];
       const kernels = (flags as readonly string[]).includes("--kernels") ? ["--kernels", "ref"] : [];
-      await Promise.all([
-        ok(["train", corpus, ...common, "--steps", "28"], whole),
-        // the resumed half does not name the flag: the run's config carries it
-        ok(["train", corpus, ...common, "--steps", "11"], split).then(() => ok(["train", corpus, "--resume", "run", "--steps", "28", "-q", ...kernels], split)),
-      ]);
-      const a = snapshot(path.join(whole, "run"), (n) => RUN_FILE.test(n)), b = snapshot(path.join(split, "run"), (n) => RUN_FILE.test(n));
+      // the resumed half does not name the flag: the run's config carries it
+      const { whole: a, split: b, dir } = await splitVsWhole({ corpus, workdir, flags: common, first: 11, total: 28, resumeFlags: kernels, timeoutMs: 60_000 });
       expect(Object.keys(b)).toContain("latest.state.safetensors");
       expect(b).toEqual(a);
-      expect(configOf(path.join(split, "run", "latest.safetensors")).orthoOpt).toBe("cayley");
-      for (const gap of await blockGaps(path.join(split, "run"))) expect(gap).toBeLessThan(1e-5);
+      expect(configOf(path.join(dir, "latest.safetensors")).orthoOpt).toBe("cayley");
+      for (const gap of await blockGaps(dir)) expect(gap).toBeLessThan(1e-5);
     }, 90_000);
   }
 });

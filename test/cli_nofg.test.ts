@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readCheckpointFile } from "../src/io/safetensors.ts";
-import { errLines, makeCorpus, rnn, SMALL, snapshot, tempDir } from "./helpers/cli.ts";
+import { errLines, makeCorpus, rnn, rnnOk, SMALL, snapshot, splitVsWhole, tempDir, workdirs } from "./helpers/cli.ts";
 
 const tmp = tempDir("nofg");
 afterAll(tmp.cleanup);
@@ -14,20 +14,8 @@ afterAll(tmp.cleanup);
 const corpus = makeCorpus(tmp.dir, 800);
 const NOFG = ["--cell", "lstm", "--no-forget-gate"];
 const meta = (file: string) => readCheckpointFile(file).metadata;
-const RUN_FILE = /\.safetensors$/;
-let runs = 0;
-const workdir = () => {
-  const d = path.join(tmp.dir, `w${runs++}`);
-  fs.mkdirSync(d);
-  return d;
-};
-
-async function ok(args: string[], cwd?: string) {
-  const r = await rnn(args, { cwd });
-  expect(r.stderr).toBe("");
-  expect(r.code).toBe(0);
-  return r;
-}
+const workdir = workdirs(tmp.dir);
+const ok = (args: string[], cwd?: string) => rnnOk(args, { cwd });
 
 describe("--no-forget-gate resumes exactly", () => {
   for (const [what, flags] of [
@@ -35,18 +23,13 @@ describe("--no-forget-gate resumes exactly", () => {
     ["embedding, dropout, reference kernels", ["--embed", "8", "--dropout", "0.1", "--kernels", "ref"]],
   ] as const) {
     it(`N steps + resume to N+M = N+M steps, byte for byte (${what})`, async () => {
-      const whole = workdir(), split = workdir();
-      const common = ["--out", "run", "-q", ...SMALL, ...NOFG, "--eval-every", "4", "--checkpoint-every", "4", ...flags];
+      const common = [...SMALL, ...NOFG, "--eval-every", "4", "--checkpoint-every", "4", ...flags];
       const kernels = (flags as readonly string[]).includes("--kernels") ? ["--kernels", "ref"] : [];
-      await Promise.all([
-        ok(["train", corpus, ...common, "--steps", "28"], whole),
-        // the resumed half names neither the cell nor the flag: the run's config carries them
-        ok(["train", corpus, ...common, "--steps", "11"], split).then(() => ok(["train", corpus, "--resume", "run", "--steps", "28", "-q", ...kernels], split)),
-      ]);
-      const a = snapshot(path.join(whole, "run"), (n) => RUN_FILE.test(n)), b = snapshot(path.join(split, "run"), (n) => RUN_FILE.test(n));
+      // the resumed half names neither the cell nor the flag: the run's config carries them
+      const { whole: a, split: b, dir } = await splitVsWhole({ corpus, workdir, flags: common, first: 11, total: 28, resumeFlags: kernels });
       expect(Object.keys(b)).toContain("latest.state.safetensors");
       expect(b).toEqual(a);
-      const state = readCheckpointFile(path.join(split, "run", "latest.state.safetensors"));
+      const state = readCheckpointFile(path.join(dir, "latest.state.safetensors"));
       expect([...state.tensors.keys()].sort()).toEqual(["c", "h", "optimizer"]); // the carried c is saved
     }, 60_000);
   }

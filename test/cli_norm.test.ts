@@ -9,41 +9,24 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generate, loadModel } from "../src/api.ts";
 import { readCheckpointFile } from "../src/io/safetensors.ts";
-import { errLines, makeCorpus, rnn, SMALL, snapshot, tempDir } from "./helpers/cli.ts";
+import { errLines, makeCorpus, rnn, rnnOk, SMALL, snapshot, splitVsWhole, tempDir, workdirs } from "./helpers/cli.ts";
 
 const tmp = tempDir("norm");
 afterAll(tmp.cleanup);
 // 800 characters: 760 train (23 chunks per epoch at B 4, T 8), 40 validation. 28 steps cross an epoch.
 const corpus = makeCorpus(tmp.dir, 800);
 const meta = (file: string) => readCheckpointFile(file).metadata;
-const RUN_FILE = /\.safetensors$/;
-let runs = 0;
-const workdir = () => {
-  const d = path.join(tmp.dir, `w${runs++}`);
-  fs.mkdirSync(d);
-  return d;
-};
-
-async function ok(args: string[], cwd?: string) {
-  const r = await rnn(args, { cwd });
-  expect(r.stderr).toBe("");
-  expect(r.code).toBe(0);
-  return r;
-}
+const workdir = workdirs(tmp.dir);
+const ok = (args: string[], cwd?: string) => rnnOk(args, { cwd });
 
 /** N steps, then --resume to N+M, equals N+M steps straight: every .safetensors file byte for byte */
 async function resumesExactly(flags: readonly string[], resumeFlags: readonly string[] = []) {
-  const whole = workdir(), split = workdir();
-  const common = ["--out", "run", "-q", ...SMALL, "--eval-every", "4", "--checkpoint-every", "4", "--keep", "2", ...flags];
-  await Promise.all([
-    ok(["train", corpus, ...common, "--steps", "28"], whole),
-    // the resumed half names neither the cell nor --norm: the run's config carries them
-    ok(["train", corpus, ...common, "--steps", "11"], split).then(() => ok(["train", corpus, "--resume", "run", "--steps", "28", "-q", ...resumeFlags], split)),
-  ]);
-  const a = snapshot(path.join(whole, "run"), (n) => RUN_FILE.test(n)), b = snapshot(path.join(split, "run"), (n) => RUN_FILE.test(n));
-  expect(Object.keys(b)).toEqual(expect.arrayContaining(["latest.state.safetensors", "best.safetensors", "step-000028.safetensors"]));
-  expect(b).toEqual(a);
-  return path.join(split, "run");
+  // the resumed half names neither the cell nor --norm: the run's config carries them
+  const common = [...SMALL, "--eval-every", "4", "--checkpoint-every", "4", "--keep", "2", ...flags];
+  const { whole, split, dir } = await splitVsWhole({ corpus, workdir, flags: common, first: 11, total: 28, resumeFlags });
+  expect(Object.keys(split)).toEqual(expect.arrayContaining(["latest.state.safetensors", "best.safetensors", "step-000028.safetensors"]));
+  expect(split).toEqual(whole);
+  return dir;
 }
 
 describe("--norm layer resumes exactly", () => {

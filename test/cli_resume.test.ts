@@ -7,41 +7,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { flagOf, RESUMABLE } from "../src/config.ts";
 import { readCheckpointFile } from "../src/io/safetensors.ts";
 import { paramSpec } from "../src/model/params.ts";
-import { errLines, events, makeCorpus, rnn, SMALL, snapshot, tempDir } from "./helpers/cli.ts";
+import { errLines, events, makeCorpus, rnn, rnnOk, SMALL, snapshot, splitVsWhole, tempDir, workdirs } from "./helpers/cli.ts";
 
 const tmp = tempDir("resume");
 afterAll(tmp.cleanup);
 // 800 characters: 760 train (23 chunks per epoch at B 4, T 8), 40 validation. 30 steps cross an epoch.
 const corpus = makeCorpus(tmp.dir, 800);
 const REF = ["--kernels", "ref"];
-let runs = 0;
 /** A fresh working directory: every run is `--out run` inside one (test/cli_same_bytes.test.ts runs in different directories). */
-const workdir = () => {
-  const d = path.join(tmp.dir, `w${runs++}`);
-  fs.mkdirSync(d);
-  return d;
-};
-const RUN_FILE = /\.safetensors$/;
+const workdir = workdirs(tmp.dir);
 const meta = (file: string) => readCheckpointFile(file).metadata;
 const config = (file: string) => JSON.parse(meta(file).config);
-
-async function ok(args: string[], cwd: string) {
-  const r = await rnn(args, { cwd });
-  expect(r.stderr).toBe("");
-  expect(r.code).toBe(0);
-  return r;
-}
-
-/** Trains `total` steps in one go in one dir, and `first` steps + a resume to `total` in another; returns both. */
-async function splitVsWhole(flags: string[], first: number, total: number, resumeFlags: string[] = []) {
-  const whole = workdir(), split = workdir();
-  const train = (cwd: string, extra: string[]) => ok(["train", corpus, "--out", "run", "-q", ...flags, ...extra], cwd);
-  await Promise.all([
-    train(whole, ["--steps", String(total)]),
-    train(split, ["--steps", String(first)]).then(() => ok(["train", corpus, "--resume", "run", "--steps", String(total), "-q", ...resumeFlags], split)),
-  ]);
-  return { whole: snapshot(path.join(whole, "run"), (n) => RUN_FILE.test(n)), split: snapshot(path.join(split, "run"), (n) => RUN_FILE.test(n)), dir: path.join(split, "run") };
-}
+const ok = (args: string[], cwd: string) => rnnOk(args, { cwd });
 
 describe("resume is exact", () => {
   it("N steps + resume to N+M = N+M steps, byte for byte (lstm, embedding, dropout, lr decay, warmup, epoch boundary)", async () => {
@@ -49,7 +26,7 @@ describe("resume is exact", () => {
       "--eval-every", "4", "--checkpoint-every", "3", "--keep", "2"];
     // 11 is on neither the eval nor the checkpoint cadence; step 23 starts the second epoch (state reset)
     // --kernels is not part of the run: the resumed half must use the same backend (the default, auto, does)
-    const { whole, split, dir } = await splitVsWhole(flags, 11, 30, REF);
+    const { whole, split, dir } = await splitVsWhole({ corpus, workdir, flags, first: 11, total: 30, resumeFlags: REF });
     expect(Object.keys(split)).toEqual(["best.safetensors", "latest.safetensors", "latest.state.safetensors", "step-000027.safetensors", "step-000030.safetensors"]);
     for (const f of ["latest.safetensors", "latest.state.safetensors", "step-000027.safetensors", "step-000030.safetensors"]) {
       expect(split[f], f).toBe(whole[f]);
@@ -62,7 +39,7 @@ describe("resume is exact", () => {
     const flags = [...SMALL, "--threads", "2", "--cell", "gru", "--optimizer", "sgd", "--lr", "0.05", "--ortho-reg", "0.01", "--clip-value", "1",
       "--eval-every", "4", "--checkpoint-every", "4", "--keep", "1", "--dropout", "0.1"];
     // 12 is on the eval cadence, so the first half's final evaluation is one the whole run makes too
-    const { whole, split } = await splitVsWhole(flags, 12, 28);
+    const { whole, split } = await splitVsWhole({ corpus, workdir, flags, first: 12, total: 28 });
     expect(Object.keys(split)).toEqual(["best.safetensors", "latest.safetensors", "latest.state.safetensors", "step-000028.safetensors"]);
     expect(split).toEqual(whole);
   }, 30_000);

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { vi } from "vitest";
+import { expect, vi } from "vitest";
 import { makeRng } from "../../src/rng.ts";
 
 export const BIN = fileURLToPath(new URL("../../bin/rnn.js", import.meta.url));
@@ -162,6 +162,47 @@ export function snapshot(dir: string, filter: (name: string) => boolean = () => 
     if (filter(name) && fs.statSync(p).isFile()) out[name] = createHash("sha256").update(fs.readFileSync(p)).digest("hex");
   }
   return out;
+}
+
+/** `rnn ARGS` that must succeed quietly: exit code 0 and nothing on stderr (a failure names the command). */
+export async function rnnOk(args: string[], opts: RunOptions = {}): Promise<CliResult> {
+  const r = await rnn(args, opts);
+  const what = `rnn ${args.join(" ")}`;
+  expect(r.stderr, what).toBe("");
+  expect(r.code, `${what}: ${r.stderr}`).toBe(0);
+  return r;
+}
+
+/** A maker of fresh numbered folders under root (w0, w1, …), one per call. */
+export function workdirs(root: string): () => string {
+  let made = 0;
+  return () => {
+    const d = path.join(root, `w${made++}`);
+    fs.mkdirSync(d);
+    return d;
+  };
+}
+
+const RUN_FILE = /\.safetensors$/;
+
+/**
+ * The resume check: `total` steps in one go in one fresh folder, and `first` steps then `--resume run --steps
+ * total` in another, both as `rnn train CORPUS --out run -q ...flags` (the resumed half gets only
+ * resumeFlags: the run's config carries the rest). Returns each run's .safetensors files by sha256 and the
+ * split run's folder.
+ */
+export async function splitVsWhole(o: {
+  corpus: string; workdir: () => string; flags: readonly string[]; first: number; total: number; resumeFlags?: readonly string[]; timeoutMs?: number;
+}): Promise<{ whole: Record<string, string>; split: Record<string, string>; dir: string }> {
+  const whole = o.workdir(), split = o.workdir();
+  const ok = (args: string[], cwd: string) => rnnOk(args, { cwd, timeoutMs: o.timeoutMs });
+  const train = (cwd: string, steps: number) => ok(["train", o.corpus, "--out", "run", "-q", ...o.flags, "--steps", String(steps)], cwd);
+  await Promise.all([
+    train(whole, o.total),
+    train(split, o.first).then(() => ok(["train", o.corpus, "--resume", "run", "--steps", String(o.total), "-q", ...(o.resumeFlags ?? [])], split)),
+  ]);
+  const files = (d: string) => snapshot(path.join(d, "run"), (n) => RUN_FILE.test(n));
+  return { whole: files(whole), split: files(split), dir: path.join(split, "run") };
 }
 
 /** stderr without ANSI colour codes, split into non-empty lines. */
