@@ -5,8 +5,9 @@
 //
 //   npx tsx scripts/plot-quality.ts OUT.svg RESULTS.json
 //
-// RESULTS.json (written by scripts/quality-curve.sh): [{ "budget": seconds, "events": "path of --json log",
-// "static": loss, "dynamic": loss | null }, ...]
+// RESULTS.json (docs/quality/results.json, written by scripts/quality-curve.sh): [{ "budget": seconds, "events":
+// "path of its --json log (runs/, not committed: a missing log draws no validation curve)", "static": loss,
+// "dynamic": loss | null, ... }, ...]
 import fs from "node:fs";
 import { parseJsonObjects } from "../src/jsonl.ts";
 import { linePlot, type Mark, PALETTE, type Series } from "../src/plot/svg.ts";
@@ -31,7 +32,8 @@ const series: Series[] = [];
 results.forEach((r, i) => {
   const points: [number, number][] = [];
   let seconds = 0;
-  for (const e of parseJsonObjects(fs.readFileSync(r.events, "utf8")).objs) {
+  const log = fs.existsSync(r.events) ? fs.readFileSync(r.events, "utf8") : "";
+  for (const e of parseJsonObjects(log).objs) {
     if (e.type === "step" && typeof e.elapsed === "number") seconds = e.elapsed;
     if (e.type === "eval" && typeof e.valLoss === "number") points.push([seconds / 60, e.valLoss]);
   }

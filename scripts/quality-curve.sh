@@ -6,7 +6,9 @@
 #   scripts/quality-curve.sh [BUDGET...]          default budgets: 132s 5m 10m 20m 60m
 #
 # Reads ../shared/data/tinyshakespeare-train90.txt and -val10.txt (nanoGPT's split; never copied into the
-# project), writes runs/quality/<budget>/ and runs/quality/results.json, and docs/quality/curve.svg.
+# project), writes runs/quality/<budget>/ (the run and its --json events) and docs/quality/results.json (one
+# row per budget, committed: the curve's data, so that rerunning one budget on a fresh checkout keeps the
+# others), then docs/quality/curve.svg from it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${RNN_DATA:-../shared/data}
@@ -16,7 +18,7 @@ val=$data/tinyshakespeare-val10.txt
 budgets=("$@")
 [ ${#budgets[@]} -gt 0 ] || budgets=(132s 5m 10m 20m 60m)
 mkdir -p runs/quality docs/quality
-results=runs/quality/results.json
+results=docs/quality/results.json
 [ -f "$results" ] || echo "[]" > "$results"
 for b in "${budgets[@]}"; do
   dir=runs/quality/$b
@@ -29,9 +31,13 @@ for b in "${budgets[@]}"; do
   node -e '
     const fs = require("fs"); const [file, b, ev, st, dy] = process.argv.slice(1);
     const secs = (s) => [...s.matchAll(/(\d+(?:\.\d+)?)(h|m|s)?/g)].reduce((t, m) => t + Number(m[1]) * ({ h: 3600, m: 60 }[m[2]] ?? 1), 0);
+    const events = fs.readFileSync(ev, "utf8").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+    const auto = events.find((e) => e.type === "autosize"), last = events.filter((e) => e.type === "step").pop();
     const rows = JSON.parse(fs.readFileSync(file, "utf8")).filter((r) => r.budget !== secs(b));
-    rows.push({ budget: secs(b), events: ev, static: Number(st), dynamic: dy === "null" ? null : Number(dy) });
-    fs.writeFileSync(file, JSON.stringify(rows, null, 1));
+    rows.push({ budget: secs(b), events: ev, static: Number(st), dynamic: dy === "null" ? null : Number(dy),
+      date: new Date().toISOString().slice(0, 10), measured: auto?.reference ?? null, chosen: auto?.chosen ?? null, steps: last?.step ?? null });
+    rows.sort((x, y) => x.budget - y.budget);
+    fs.writeFileSync(file, JSON.stringify(rows, null, 1) + "\n");
   ' "$results" "$b" "$dir.events.jsonl" "$static" "$dynamic"
 done
 npx tsx scripts/plot-quality.ts docs/quality/curve.svg "$results"
