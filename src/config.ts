@@ -117,6 +117,9 @@ export interface AutoSizeRecord {
   reference: string;
   /** the rule and its constants, as src/train/autosize.ts names them */
   rule: string;
+  /** the horizon planned again from the run's own speed (src/train/autosize.ts, replanHorizon): at which step
+   *  and second, at what speed, and the horizon it replaced (the config's steps and lrHorizon are the new one) */
+  replanned?: { step: number; elapsed: number; charsPerSec: number; was: number };
 }
 
 export const MODEL_DEFAULTS: Omit<ModelConfig, "vocabSize"> = {

@@ -123,6 +123,19 @@ describe("rnn train --time alone: auto-sized", () => {
     expect(config.time).toBeCloseTo(Math.max(0.1, 4 - spent), 1);
     expect(config.autoSize).toMatchObject({ budget: 4, rule: ruleOf() });
   }, 90_000);
+
+  it("a budget past 10 s is planned again from the run's own speed: said on the way, stored, shown by rnn info", async () => {
+    // a reference speed far above this machine's: the first plan is far too long, the second fits the time
+    const r = await ok(["train", corpus, ...SMALL, "--time", "12s", "--auto-size-speed", "1e6", "--threads", "1", "--out", at("replan")]);
+    const said = r.stdout.split("\n").filter((l) => l.includes("--time: "));
+    expect(said).toEqual([expect.stringMatching(/^ {2}--time: .* chars\/s over the first .*; horizon \d+ → \d+ steps \(the learning rate's cosine ends there\)$/)]);
+    const [planned, steps] = said[0].match(/horizon (\d+) → (\d+)/)!.slice(1).map(Number);
+    expect(steps).toBeLessThan(planned);
+    const { config } = await info(at("replan"));
+    expect(config).toMatchObject({ steps, lrHorizon: steps, autoSize: { budget: 12, replanned: { was: planned } } });
+    // (rnn info wraps the row: compared with its whitespace folded)
+    expect((await ok(["info", at("replan")])).stdout.replace(/\s+/g, " ")).toMatch(new RegExp(`planned again at step \\d+ .* chars/s: ${planned} → ${steps} steps`));
+  }, 90_000);
 });
 
 describe("not auto-sized", () => {

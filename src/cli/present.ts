@@ -105,6 +105,10 @@ export function humanPresenter(opts: { tty: boolean; out?: NodeJS.WriteStream } 
         above(`${chalk.dim(`  sample at step ${e.step} (log-probability ${e.logprob.toFixed(1)} nats):`)}\n${body}\n`);
         break;
       }
+      case "replan":
+        // the step event that follows resizes the bar to the new total
+        above(chalk.dim(`  --time: ${human(e.charsPerSec)} chars/s over the first ${duration(e.elapsed)}; horizon ${e.planned} → ${e.steps} steps (the learning rate's cosine ends there)\n`));
+        break;
       case "checkpoint":
         break;
       case "end": {

@@ -50,8 +50,8 @@ export const AUTOSIZE = {
   LADDER: [
     { cell: "lstm", layers: 2, hidden: 128, batch: 50, seq: 50, lr: 1e-2, dropout: 0, efficiency: 0.9, minSteps: 3000 },
     { cell: "lstm", layers: 2, hidden: 256, batch: 50, seq: 50, lr: 6e-3, dropout: 0.3, efficiency: 1, minSteps: 3000 },
-    { cell: "lstm", layers: 2, hidden: 384, batch: 50, seq: 50, lr: 4e-3, dropout: 0.25, efficiency: 1, minSteps: 4500 },
-    { cell: "lstm", layers: 2, hidden: 512, batch: 50, seq: 50, lr: 3e-3, dropout: 0.3, efficiency: 1, minSteps: 6000 },
+    { cell: "lstm", layers: 2, hidden: 384, batch: 50, seq: 50, lr: 4e-3, dropout: 0.25, efficiency: 1, minSteps: 12000 },
+    { cell: "lstm", layers: 2, hidden: 512, batch: 50, seq: 50, lr: 3e-3, dropout: 0.3, efficiency: 1, minSteps: 16000 },
   ] as readonly Rung[],
   /** a rung qualifies when the budget lets it take at least its minSteps steps … and see at least this many
    *  characters per parameter */
@@ -81,7 +81,26 @@ export const AUTOSIZE = {
   REFERENCE: { cell: "lstm", layers: 2, hidden: 256, batch: 50, seq: 50 } as { cell: CellKind; layers: number; hidden: number; batch: number; seq: number },
   CALIBRATE_SECONDS: 1,
   CALIBRATE_SHARE: 0.02,
+  /** the horizon is planned again, once, from the run's own speed after REPLAN_SHARE of its time (at least
+   *  REPLAN_MIN_SECONDS): a second of measuring can catch the machine in a burst or a lull (11.4k chars/s
+   *  measured, 7.7k sustained, on a shared 2-core machine: the clock would have stopped the run at 72% of its
+   *  cosine, well above the floor) */
+  REPLAN_SHARE: 0.03,
+  REPLAN_MIN_SECONDS: 10,
 };
+
+// ── the horizon planned again from the run's own speed (src/train/train.ts calls these once) ─────────────────
+
+/** seconds into an auto-sized run at which its horizon is planned again from its own speed (a budget shorter
+ *  than that is not planned again: train.ts plans only while time is left) */
+export const replanAfter = (time: number, t = AUTOSIZE) => Math.max(t.REPLAN_MIN_SECONDS, t.REPLAN_SHARE * time);
+
+/** The steps the run can take in all at the speed it has kept so far: those taken, and SAFETY × what the
+ *  rest of its time buys (at least one more). */
+export function replanHorizon(o: { step: number; startStep: number; elapsed: number; time: number }, t = AUTOSIZE): number {
+  const perSecond = (o.step - o.startStep) / Math.max(o.elapsed, 1e-9);
+  return o.step + Math.max(1, Math.floor(perSecond * Math.max(0, o.time - o.elapsed) * t.SAFETY));
+}
 
 // ── where a cosine schedule plugs in ─────────────────────────────────────────────────────────────────────
 // The schedule is a cosine from lr to lrMin = lr × LR_END over the horizon (src/train/schedule.ts). Any of

@@ -24,6 +24,7 @@ import { createSampleSpace, sampleScored, type SampleSpace } from "../sample/sam
 import { type OrthoStart, startOrthogonal } from "./cayley.ts";
 import { transplant } from "./finetune.ts";
 import { createOptimizerState, type OptimizerState } from "./optim.ts";
+import { replanAfter, replanHorizon } from "./autosize.ts";
 import { lrAt, stepBudget, withLrHorizon } from "./schedule.ts";
 import { makeStepper, type StepResult } from "./step.ts";
 
@@ -36,6 +37,7 @@ export type TrainEvent =
   | { type: "checkpoint"; step: number; path: string; kind: "latest" | "best" | "step" }
   /** --sample-every: a sample from the model at `step` (seed --seed, after a newline); logprob in nats */
   | { type: "sample"; step: number; text: string; logprob: number }
+  | { type: "replan"; step: number; elapsed: number; charsPerSec: number; planned: number; steps: number }
   | { type: "end"; step: number; reason: "steps" | "epochs" | "time" | "patience" | "interrupted"; trainLoss: number; valLoss: number | null; bestValLoss: number | null; elapsed: number; charsPerSec: number; out: string };
 
 type EndEvent = TrainEvent & { type: "end" };
@@ -85,7 +87,8 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
   const now = inp.now ?? (() => performance.now() / 1000);
   const { trainIds, valIds } = splitCorpus(ids, inp.cfg);
   // the cosine schedule's horizon, fixed at the start of the run (stored in its config, kept on resume)
-  const cfg = withLrHorizon(inp.cfg, makeBatcher(trainIds, inp.cfg.batch, inp.cfg.seq).chunksPerEpoch);
+  // (an auto-sized run plans it again once, from its own speed: replan below)
+  let cfg = withLrHorizon(inp.cfg, makeBatcher(trainIds, inp.cfg.batch, inp.cfg.seq).chunksPerEpoch);
   const rng = makeRng(cfg.seed);
   openRunDir(cfg.out);
 
@@ -101,7 +104,7 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
   const stepOnce = makeStepper(model, cfg, engine, opt);
 
   const epochSteps = engine.chunksPerEpoch;
-  const totalSteps = stepBudget(cfg, epochSteps);
+  let totalSteps = stepBudget(cfg, epochSteps);
   const emit = (e: TrainEvent) => inp.onEvent(e, model);
   const hBuf = new Float32Array(cfg.model.layers * cfg.batch * cfg.model.hidden);
   const cBuf = cellOf(cfg.model).state.includes("c") ? new Float32Array(hBuf.length) : null;
@@ -122,6 +125,20 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
   const val: Validation = { ids: valIds, evaluate: createEvaluator(model, 256) };
 
   const t0 = now();
+  // --time auto-sizing planned the horizon from a second of measuring; a new run plans it again, once, from
+  // its own speed (src/train/autosize.ts, replanAfter, replanHorizon), so that the cosine ends with the clock
+  let replanAt = cfg.autoSize && !resumed && cfg.time > 0 ? replanAfter(cfg.time) : Infinity;
+  const replan = (step: number, elapsed: number) => {
+    replanAt = Infinity;
+    const steps = replanHorizon({ step, startStep, elapsed, time: cfg.time });
+    if (steps === cfg.steps) return;
+    const charsPerSec = ((step - startStep) * cfg.batch * cfg.seq) / elapsed;
+    const replanned = { step, elapsed: Number(elapsed.toFixed(3)), charsPerSec: Number(charsPerSec.toPrecision(4)), was: cfg.steps };
+    cfg = { ...cfg, steps, ...(cfg.lrHorizon !== undefined ? { lrHorizon: steps } : {}), autoSize: { ...cfg.autoSize!, replanned } };
+    run.cfg = cfg;
+    totalSteps = stepBudget(cfg, epochSteps);
+    emit({ type: "replan", step, elapsed, charsPerSec, planned: replanned.was, steps });
+  };
   let reason: EndEvent["reason"] = "steps";
   let endVal: number | undefined;
   let lastYield = performance.now();
@@ -146,6 +163,7 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
       const cps = ((step - startStep) * cfg.batch * cfg.seq) / Math.max(elapsed, 1e-9);
       const eta = totalSteps !== null ? ((totalSteps - step) * elapsed) / (step - startStep) : cfg.time > 0 ? Math.max(0, cfg.time - elapsed) : null;
       emit({ type: "step", step, totalSteps, epoch: run.epoch, loss: r.loss, penalty: r.penalty, lr, gradNorm: r.gradNorm, clipped, charsPerSec: cps, elapsed, eta });
+      if (elapsed >= replanAt && elapsed < cfg.time) replan(step, elapsed);
       const last = (totalSteps !== null && step >= totalSteps) || (cfg.time > 0 && elapsed >= cfg.time);
       if (step % cfg.evalEvery === 0 && !last) {
         validate(run, val, lr, r.gradNorm, true);
