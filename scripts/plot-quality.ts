@@ -6,7 +6,7 @@
 //   npx tsx scripts/plot-quality.ts OUT.svg RESULTS.json
 //
 // RESULTS.json (docs/quality/results.json, written by scripts/quality-curve.sh): [{ "budget": seconds, "events":
-// "path of its --json log (runs/, not committed: a missing log draws no validation curve)", "static": loss,
+// "path of its --json log" | null (runs/, not committed: a log that is not here draws no validation curve), "static": loss,
 // "dynamic": loss | null, ... }, ...]
 import fs from "node:fs";
 import { parseJsonObjects } from "../src/jsonl.ts";
@@ -25,14 +25,14 @@ if (!out || !resultsFile) {
   console.error("usage: npx tsx scripts/plot-quality.ts OUT.svg RESULTS.json");
   process.exit(2);
 }
-interface Result { budget: number; events: string; static: number; dynamic: number | null }
+interface Result { budget: number; events: string | null; static: number; dynamic: number | null }
 const results = (JSON.parse(fs.readFileSync(resultsFile, "utf8")) as Result[]).sort((a, b) => a.budget - b.budget);
 
 const series: Series[] = [];
 results.forEach((r, i) => {
   const points: [number, number][] = [];
   let seconds = 0;
-  const log = fs.existsSync(r.events) ? fs.readFileSync(r.events, "utf8") : "";
+  const log = r.events && fs.existsSync(r.events) ? fs.readFileSync(r.events, "utf8") : "";
   for (const e of parseJsonObjects(log).objs) {
     if (e.type === "step" && typeof e.elapsed === "number") seconds = e.elapsed;
     if (e.type === "eval" && typeof e.valLoss === "number") points.push([seconds / 60, e.valLoss]);

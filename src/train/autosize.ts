@@ -50,8 +50,8 @@ export const AUTOSIZE = {
   LADDER: [
     { cell: "lstm", layers: 2, hidden: 128, batch: 50, seq: 50, lr: 1e-2, dropout: 0, efficiency: 0.9, minSteps: 3000 },
     { cell: "lstm", layers: 2, hidden: 256, batch: 50, seq: 50, lr: 6e-3, dropout: 0.3, efficiency: 1, minSteps: 3000 },
-    { cell: "lstm", layers: 2, hidden: 384, batch: 50, seq: 50, lr: 4e-3, dropout: 0.25, efficiency: 1, minSteps: 12000 },
-    { cell: "lstm", layers: 2, hidden: 512, batch: 50, seq: 50, lr: 3e-3, dropout: 0.3, efficiency: 1, minSteps: 16000 },
+    { cell: "lstm", layers: 2, hidden: 384, batch: 50, seq: 50, lr: 4e-3, dropout: 0.25, efficiency: 1, minSteps: 4500 },
+    { cell: "lstm", layers: 2, hidden: 512, batch: 50, seq: 50, lr: 3e-3, dropout: 0.3, efficiency: 1, minSteps: 6000 },
   ] as readonly Rung[],
   /** a rung qualifies when the budget lets it take at least its minSteps steps … and see at least this many
    *  characters per parameter */

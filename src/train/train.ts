@@ -37,6 +37,7 @@ export type TrainEvent =
   | { type: "checkpoint"; step: number; path: string; kind: "latest" | "best" | "step" }
   /** --sample-every: a sample from the model at `step` (seed --seed, after a newline); logprob in nats */
   | { type: "sample"; step: number; text: string; logprob: number }
+  /** an auto-sized run's horizon planned again from its own speed: `planned` steps before, `steps` now */
   | { type: "replan"; step: number; elapsed: number; charsPerSec: number; planned: number; steps: number }
   | { type: "end"; step: number; reason: "steps" | "epochs" | "time" | "patience" | "interrupted"; trainLoss: number; valLoss: number | null; bestValLoss: number | null; elapsed: number; charsPerSec: number; out: string };
 
