@@ -118,8 +118,9 @@ export interface AutoSizeRecord {
   /** the rule and its constants, as src/train/autosize.ts names them */
   rule: string;
   /** the horizon planned again from the run's own speed (src/train/autosize.ts, replanHorizon): at which step
-   *  and second, at what speed, and the horizon it replaced (the config's steps and lrHorizon are the new one) */
-  replanned?: { step: number; elapsed: number; charsPerSec: number; was: number };
+   *  and second, at what speed, the horizon it replaced and the new one (also the run's steps and lrHorizon;
+   *  kept here too because a model file carries no step budget) */
+  replanned?: { step: number; elapsed: number; charsPerSec: number; was: number; steps: number };
 }
 
 export const MODEL_DEFAULTS: Omit<ModelConfig, "vocabSize"> = {

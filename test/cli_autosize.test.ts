@@ -132,9 +132,13 @@ describe("rnn train --time alone: auto-sized", () => {
     const [planned, steps] = said[0].match(/horizon (\d+) → (\d+)/)!.slice(1).map(Number);
     expect(steps).toBeLessThan(planned);
     const { config } = await info(at("replan"));
-    expect(config).toMatchObject({ steps, lrHorizon: steps, autoSize: { budget: 12, replanned: { was: planned } } });
+    expect(config).toMatchObject({ steps, lrHorizon: steps, autoSize: { budget: 12, replanned: { was: planned, steps } } });
     // (rnn info wraps the row: compared with its whitespace folded)
-    expect((await ok(["info", at("replan")])).stdout.replace(/\s+/g, " ")).toMatch(new RegExp(`planned again at step \\d+ .* chars/s: ${planned} → ${steps} steps`));
+    // … and of its model file alone, out of the run directory (a model file holds no step budget: the record does)
+    fs.copyFileSync(at("replan", "latest.safetensors"), at("replan-model.safetensors"));
+    for (const what of [at("replan"), at("replan-model.safetensors")]) {
+      expect((await ok(["info", what])).stdout.replace(/\s+/g, " "), what).toMatch(new RegExp(`planned again at step \\d+ .* chars/s: ${planned} → ${steps} steps`));
+    }
   }, 90_000);
 });
 

@@ -68,7 +68,7 @@ describe("the horizon planned again from the run's own speed", () => {
     expect(last.lr).toBeCloseTo(lrAt({ ...cfg, lrHorizon: want }, want - 1), 12);
     expect(last.lr).toBeLessThan(5e-4 * 1.01);
     const saved = loadRunSettings(cfg.out, want)!.config;
-    expect(saved).toMatchObject({ steps: want, lrHorizon: want, autoSize: { ...RECORD, replanned: { step: 10, elapsed: 10, charsPerSec: 32, was: 1000 } } });
+    expect(saved).toMatchObject({ steps: want, lrHorizon: want, autoSize: { ...RECORD, replanned: { step: 10, elapsed: 10, charsPerSec: 32, was: 1000, steps: want } } });
   }, 60_000);
 
   it("a run faster than planned gets more steps; a run not auto-sized and a resumed run are never planned again", async () => {
@@ -85,7 +85,7 @@ describe("the horizon planned again from the run's own speed", () => {
     const cfg = cfgOf({ steps: 100, time: 40, autoSize: RECORD });
     expect((await run(cfg, 0.5)).end).toMatchObject({ reason: "steps", step: 37 });
     const stored = resumeConfig(loadModel(path.join(cfg.out, "latest.safetensors"), createWasmKernels()).meta.config, loadRunSettings(cfg.out, 37)!.config, cfg.out);
-    expect(stored).toMatchObject({ steps: 37, lrHorizon: 37, autoSize: { replanned: { step: 10, was: 100 } } });
+    expect(stored).toMatchObject({ steps: 37, lrHorizon: 37, autoSize: { replanned: { step: 10, was: 100, steps: 37 } } });
     const resumed = await run({ ...stored, steps: 45, time: 0 }, 0.5, true);
     expect(resumed.events.some((e) => e.type === "replan")).toBe(false);
     expect(resumed.end).toMatchObject({ reason: "steps", step: 45 });

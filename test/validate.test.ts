@@ -18,6 +18,8 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rnn-validate-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const VOCAB = [..."\n abcdefghij"];
+/** a well-formed --time auto-sizing record */
+const AUTO = { budget: 60, charsPerSec: 1000, reference: "r", rule: "x" };
 
 /** A real checkpoint (random weights) of the given model, as bytes with a correct checksum. */
 function checkpoint(model: Partial<ModelConfig> = {}): Buffer {
@@ -72,6 +74,12 @@ describe("validateCheckpoint accepts what rnn writes", () => {
     });
   }
 
+  it("an --time auto-sizing record, planned again or not", () => {
+    for (const autoSize of [AUTO, { ...AUTO, replanned: { step: 3, elapsed: 10.5, charsPerSec: 900, was: 50, steps: 40 } }]) {
+      expect(checkpointProblems(decode(craft((x) => (x.config.autoSize = autoSize))))).toEqual([]);
+    }
+  });
+
   it("expects exactly PyTorch's state_dict shapes (G = 4 lstm, 3 gru, 1 rnn; In = E or V, then H)", () => {
     const d = decode(checkpoint({ cell: "gru", layers: 2, hidden: 8, embed: 5 }));
     const shapes = Object.fromEntries([...d.tensors].map(([n, t]) => [n, t.shape]));
@@ -115,6 +123,11 @@ describe("validateCheckpoint refuses, in one line naming the problem", () => {
     ["valFrac 1", (x) => (x.config.valFrac = 1), /config\.valFrac is 1, not a number in \[0, 1\)/],
     ["corpus not a list", (x) => (x.config.corpus = "x.txt"), /config\.corpus is "x\.txt", not a list of file names/],
     ["lr NaN (null in JSON)", (x) => (x.config.lr = null), /config\.lr is null, not a finite number/],
+    ["an autoSize record without its rule", (x) => (x.config.autoSize = { budget: 60, charsPerSec: 1000, reference: "r" }), /config\.autoSize is .*, not a record of --time auto-sizing \(\{budget, charsPerSec, reference, rule\}\)/],
+    ["a replanned record without its new horizon", (x) => (x.config.autoSize = { ...AUTO, replanned: { step: 3, elapsed: 10, charsPerSec: 900, was: 50 } }),
+      /config\.autoSize\.replanned is .*, not a record of the horizon planned again \(\{step, elapsed, charsPerSec, was, steps\}\)/],
+    ["a replanned record with a step that is not a number", (x) => (x.config.autoSize = { ...AUTO, replanned: { step: "3", elapsed: 10, charsPerSec: 900, was: 50, steps: 40 } }),
+      /config\.autoSize\.replanned is .*, not a record of the horizon planned again/],
   ];
   for (const [name, edit, re] of cases) {
     it(name, () => {

@@ -141,8 +141,8 @@ function trainConfigProblems(c: Obj): string[] {
     const finite = (v: unknown) => typeof v === "number" && Number.isFinite(v);
     if (!isObj(a) || !finite(a.budget) || !finite(a.charsPerSec) || typeof a.reference !== "string" || typeof a.rule !== "string") {
       p.push(`config.autoSize is ${show(a)}, not a record of --time auto-sizing ({budget, charsPerSec, reference, rule})`);
-    } else if (a.replanned !== undefined && !(isObj(a.replanned) && ["step", "elapsed", "charsPerSec", "was"].every((k) => finite((a.replanned as Record<string, unknown>)[k])))) {
-      p.push(`config.autoSize.replanned is ${show(a.replanned)}, not a record of the horizon planned again ({step, elapsed, charsPerSec, was})`);
+    } else if (a.replanned !== undefined && !(isObj(a.replanned) && ["step", "elapsed", "charsPerSec", "was", "steps"].every((k) => finite((a.replanned as Record<string, unknown>)[k])))) {
+      p.push(`config.autoSize.replanned is ${show(a.replanned)}, not a record of the horizon planned again ({step, elapsed, charsPerSec, was, steps})`);
     }
   }
   return p;

@@ -129,12 +129,11 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
   // --time auto-sizing planned the horizon from a second of measuring; a new run plans it again, once, from
   // its own speed (src/train/autosize.ts, replanAfter, replanHorizon), so that the cosine ends with the clock
   let replanAt = cfg.autoSize && !resumed && cfg.time > 0 ? replanAfter(cfg.time) : Infinity;
-  const replan = (step: number, elapsed: number) => {
+  const replan = (step: number, elapsed: number, charsPerSec: number) => {
     replanAt = Infinity;
     const steps = replanHorizon({ step, startStep, elapsed, time: cfg.time });
     if (steps === cfg.steps) return;
-    const charsPerSec = ((step - startStep) * cfg.batch * cfg.seq) / elapsed;
-    const replanned = { step, elapsed: Number(elapsed.toFixed(3)), charsPerSec: Number(charsPerSec.toPrecision(4)), was: cfg.steps };
+    const replanned = { step, elapsed: Number(elapsed.toFixed(3)), charsPerSec: Number(charsPerSec.toPrecision(4)), was: cfg.steps, steps };
     cfg = { ...cfg, steps, ...(cfg.lrHorizon !== undefined ? { lrHorizon: steps } : {}), autoSize: { ...cfg.autoSize!, replanned } };
     run.cfg = cfg;
     totalSteps = stepBudget(cfg, epochSteps);
@@ -164,7 +163,7 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
       const cps = ((step - startStep) * cfg.batch * cfg.seq) / Math.max(elapsed, 1e-9);
       const eta = totalSteps !== null ? ((totalSteps - step) * elapsed) / (step - startStep) : cfg.time > 0 ? Math.max(0, cfg.time - elapsed) : null;
       emit({ type: "step", step, totalSteps, epoch: run.epoch, loss: r.loss, penalty: r.penalty, lr, gradNorm: r.gradNorm, clipped, charsPerSec: cps, elapsed, eta });
-      if (elapsed >= replanAt && elapsed < cfg.time) replan(step, elapsed);
+      if (elapsed >= replanAt && elapsed < cfg.time) replan(step, elapsed, cps);
       const last = (totalSteps !== null && step >= totalSteps) || (cfg.time > 0 && elapsed >= cfg.time);
       if (step % cfg.evalEvery === 0 && !last) {
         validate(run, val, lr, r.gradNorm, true);
