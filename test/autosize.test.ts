@@ -41,10 +41,10 @@ describe("chooseForBudget", () => {
   it("picks the largest rung that takes its minSteps steps and sees CHARS_PER_PARAM characters per parameter, the first when none does", () => {
     const params = (hidden: number) => paramSpec({ cell: "lstm", layers: 2, hidden, embed: 0, activation: "tanh", residual: false, vocabSize: V }).size;
     const r1 = AUTOSIZE.LADDER[1];
-    const shape1: Shape = { model: { cell: r1.cell, layers: r1.layers, hidden: r1.hidden, embed: 0, activation: "tanh", residual: false, vocabSize: V }, batch: r1.batch, seq: r1.seq, efficiency: r1.efficiency };
+    const speed1 = chooseForBudget(input({ given: { hidden: r1.hidden } })).charsPerSec; // rung 1 as it would run
     // the budget at which rung 1 just qualifies: the larger of the two thresholds
     const need = Math.max(AUTOSIZE.CHARS_PER_PARAM * params(r1.hidden), r1.minSteps * r1.batch * r1.seq);
-    const budget = need / (speedOf(shape1) * AUTOSIZE.SAFETY);
+    const budget = need / (speed1 * AUTOSIZE.SAFETY);
     expect(chooseForBudget(input({ budget: budget * 1.01 })).settings.hidden).toBe(r1.hidden);
     expect(chooseForBudget(input({ budget: budget * 0.99 })).settings.hidden).toBe(AUTOSIZE.LADDER[0].hidden);
     expect(chooseForBudget(input({ budget: 0.5 })).settings.hidden).toBe(AUTOSIZE.LADDER[0].hidden);
@@ -131,6 +131,33 @@ describe("chooseForBudget", () => {
     expect(own.settings).not.toHaveProperty("lrMin");
   });
 
+  it("normalisation and optimizer: the rung's --norm and AdamW with its weight decay; --norm given applies to every rung, --optimizer or --weight-decay given leaves both", () => {
+    const at = (i: number, given: Partial<TrainSettings> = {}) => chooseForBudget(input({ given: { hidden: AUTOSIZE.LADDER[i].hidden, ...given } }));
+    AUTOSIZE.LADDER.forEach((r, i) => {
+      const c = at(i);
+      expect(c.settings.norm, `rung ${i}`).toBe(r.norm);
+      if (r.weightDecay > 0) expect(c.settings).toMatchObject({ optimizer: "adamw", weightDecay: r.weightDecay });
+      else expect(c.settings).not.toHaveProperty("optimizer");
+      const configured = configFromSettings({ ...c.settings, hidden: r.hidden }, ["x"], { threads: 1, out: "" });
+      expect(configured.model.norm, `rung ${i}: --norm none is no field`).toBe(r.norm === "none" ? undefined : r.norm);
+      expect(c.lines[1].includes(`, ${r.norm} norm,`), c.lines[1]).toBe(r.norm !== "none");
+      expect(c.lines[1].includes(`AdamW weight decay ${r.weightDecay}`), c.lines[1]).toBe(r.weightDecay > 0);
+    });
+    const normed = AUTOSIZE.LADDER.findIndex((r) => r.norm !== "none" && r.weightDecay > 0);
+    expect(normed, "a rung with both").toBeGreaterThanOrEqual(0);
+    // given: kept, and the rule sets neither of the optimizer's pair
+    const own = at(normed, { norm: "none", optimizer: "adam" });
+    expect(own.settings).not.toHaveProperty("norm");
+    expect(own.settings).not.toHaveProperty("optimizer");
+    expect(own.settings).not.toHaveProperty("weightDecay");
+    expect(own.lines[1]).not.toMatch(/ norm,|AdamW/);
+    expect(at(normed, { weightDecay: 0 }).settings).not.toHaveProperty("optimizer");
+    // the speed: a normalised shape is NORM_SPEED slower than the plain one (--norm none given: the FLOP estimate)
+    const plain = at(normed, { norm: "none" }), layer = at(normed);
+    expect(layer.charsPerSec / plain.charsPerSec).toBeCloseTo(AUTOSIZE.NORM_SPEED, 9);
+    expect(at(0, { norm: "layer" }).charsPerSec / at(0, { norm: "none" }).charsPerSec).toBeCloseTo(AUTOSIZE.NORM_SPEED, 9);
+  });
+
   it("a corpus too short for the rung's B×T gets a smaller batch", () => {
     const c = chooseForBudget(input({ corpusChars: 1000 }));
     const trainChars = 1000 - Math.floor(1000 * c.valFrac);
@@ -140,7 +167,7 @@ describe("chooseForBudget", () => {
   it("explains itself: the budget, the speed, the choice, the rule", () => {
     const c = chooseForBudget(input({ budget: 132 }));
     expect(c.lines[0]).toMatch(/^auto-sizing for --time 2m12s .*test speed, 2 threads$/);
-    expect(c.lines[1]).toMatch(new RegExp(`^→ lstm 2×${c.settings.hidden}, B${c.settings.batch} T${c.settings.seq}, dropout .*~${c.steps} steps`));
+    expect(c.lines[1]).toMatch(new RegExp(`^→ lstm 2×${c.settings.hidden}(, layer norm)?, B${c.settings.batch} T${c.settings.seq}, dropout .*~${c.steps} steps`));
     expect(ruleOf()).toContain(`≥ ${AUTOSIZE.CHARS_PER_PARAM} chars/param`);
   });
 });
@@ -156,6 +183,8 @@ describe("the calibration's speed estimate", () => {
     expect(cal.speedOf({ model: model(128), batch: ref.batch, seq: ref.seq, efficiency: 0.5 })).toBeCloseTo((6_000 * perChar(ref.hidden)) / perChar(128), 6);
     expect(cal.gflops).toBeCloseTo((12_000 * perChar(ref.hidden)) / 1e9, 9);
     expect(cal.reference).toMatch(/^lstm 2×256 B50 T50 given as 12.0k chars\/s/);
+    // the reference's shape normalised is not the reference: FLOP-scaled, × its efficiency
+    expect(cal.speedOf({ model: { ...model(ref.hidden), norm: "layer" }, batch: ref.batch, seq: ref.seq, efficiency: 0.5 })).toBeCloseTo(6_000, 6);
   });
 });
 
@@ -165,9 +194,9 @@ describe("README", () => {
     const section = readme.split("### Give it a time budget")[1].split("\n### ")[0].replace(/\s+/g, " ");
     const t = AUTOSIZE;
     for (const r of t.LADDER) {
-      expect(section).toContain(`| ${r.cell} ${r.layers}×${r.hidden} | ${r.batch} | ${r.seq} | ${formatDefault(r.lr)} | ${r.dropout} | ${r.efficiency} | ${r.minSteps.toLocaleString("en-US")} |`);
+      expect(section).toContain(`| ${r.cell} ${r.layers}×${r.hidden} | ${r.batch} | ${r.seq} | ${formatDefault(r.lr)} | ${r.dropout} | ${r.norm} | ${r.weightDecay} | ${r.efficiency} | ${r.minSteps.toLocaleString("en-US")} |`);
     }
-    for (const k of ["SAFETY", "CHARS_PER_PARAM", "PARAMS_PER_CHAR", "LR_END", "VAL_FRAC_MAX", "VAL_CHARS", "EVAL_MIN", "EVALS"] as const) {
+    for (const k of ["SAFETY", "NORM_SPEED", "CHARS_PER_PARAM", "PARAMS_PER_CHAR", "LR_END", "VAL_FRAC_MAX", "VAL_CHARS", "EVAL_MIN", "EVALS"] as const) {
       expect(section, k).toContain(`\`${k}\` ${t[k].toLocaleString("en-US")}`);
     }
     const epochs = t.DROPOUT_BY_EPOCHS.map((r, i) => (Number.isFinite(r.epochs) ? `up to ${r.epochs}${i === 0 ? ` epoch${r.epochs === 1 ? "" : "s"}` : ""} ${r.dropout}` : `more ${r.dropout}`));

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { calibrationOf } from "../src/bench/bench.ts";
 import { MODEL_DEFAULTS, TRAIN_DEFAULTS, type TrainSettings } from "../src/config.ts";
 import { readCheckpointFile } from "../src/io/safetensors.ts";
-import { chooseForBudget, ruleOf } from "../src/train/autosize.ts";
+import { AUTOSIZE, chooseForBudget, ruleOf } from "../src/train/autosize.ts";
 import { errLines, events, makeCorpus, rnn, SMALL, tempDir } from "./helpers/cli.ts";
 
 const tmp = tempDir("autosize");
@@ -93,6 +93,24 @@ describe("rnn train --time alone: auto-sized", () => {
     const { config } = await info(at("h64"));
     expect(config.model.hidden).toBe(64);
     expect(config).toMatchObject({ dropout: 0.1, steps: choice.steps, autoSize: record });
+  }, 90_000);
+
+  it("a rung's normalisation and AdamW are the run's: --norm layer and --optimizer adamw with its decay stored; --norm none given keeps them off", async () => {
+    const rung = AUTOSIZE.LADDER.find((r) => r.norm !== "none" && r.weightDecay > 0)!;
+    const { choice } = expected({ hidden: rung.hidden });
+    const r = await ok([...base("normed"), "--hidden", String(rung.hidden)]);
+    expect(errLines(r.stderr)).toEqual(choice.lines);
+    expect(choice.lines[1]).toContain(`, ${rung.norm} norm, `);
+    expect(choice.lines[1]).toContain(`AdamW weight decay ${rung.weightDecay}`);
+    const { config } = await info(at("normed"));
+    expect(config).toMatchObject({ optimizer: "adamw", weightDecay: rung.weightDecay, model: { hidden: rung.hidden, norm: rung.norm } });
+
+    const plain = expected({ hidden: rung.hidden, norm: "none", optimizer: "adam" }).choice;
+    const p = await ok([...base("unnormed"), "--hidden", String(rung.hidden), "--norm", "none", "--optimizer", "adam"]);
+    expect(errLines(p.stderr)).toEqual(plain.lines);
+    const kept = (await info(at("unnormed"))).config;
+    expect(kept.model).not.toHaveProperty("norm");
+    expect(kept).toMatchObject({ optimizer: "adam", weightDecay: 0 });
   }, 90_000);
 
   it("the record survives --resume", async () => {

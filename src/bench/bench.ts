@@ -192,7 +192,7 @@ export function calibrationOf(charsPerSec: number, vocabSize: number, how: strin
   const gflops = (charsPerSec * flopsPerChar(ref)) / 1e9;
   const m = ref.model;
   const isReference = ({ model: x, batch, seq }: Shape) => batch === ref.batch && seq === ref.seq && x.cell === m.cell && x.layers === m.layers &&
-    x.hidden === m.hidden && x.embed === m.embed && x.forgetGate !== false && x.vocabSize === m.vocabSize;
+    x.hidden === m.hidden && x.embed === m.embed && x.forgetGate !== false && x.norm === undefined && x.vocabSize === m.vocabSize;
   return {
     reference: `${m.cell} ${m.layers}×${m.hidden} B${ref.batch} T${ref.seq} ${how} ${human(charsPerSec)} chars/s (${gflops.toFixed(2)} GFLOP/s)`,
     charsPerSec,

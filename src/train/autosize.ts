@@ -11,7 +11,8 @@
 //     checkpoints and a slower moment). The run stops at the horizon or at --time, whichever comes first.
 //  3. Dropout: DROPOUT_BY_EPOCHS for the passes over the training text the horizon makes, at most the rung's.
 //  4. Learning rate: the rung's, on a cosine (--lr-schedule cosine) from it down to LR_END × itself (--lr-min)
-//     at the horizon.
+//     at the horizon. Normalisation and optimizer: the rung's --norm, and AdamW with its weight decay where it
+//     has one (--optimizer adamw --weight-decay w; Adam where 0).
 //  5. Validation: valFrac = min(VAL_FRAC_MAX, VAL_CHARS / corpus characters) — 0 as tuned: a budgeted run
 //     trains on every character (the split is the corpus's end, and losing it cost 0.11 nats/char on
 //     tiny-shakespeare's held-out file, docs/quality.md); --val-frac given keeps a split — evalEvery =
@@ -19,8 +20,9 @@
 // "Usable seconds" are the budget less what measuring the speed took: --time is the whole wall clock.
 // Settings given explicitly always win. A given --hidden fixes the model's width: the rung of the nearest
 // width supplies the rest (batch, seq, lr, dropout cap), nothing is walked. The other shape settings given
-// (--layers, --cell, --embed, --batch, --seq, --no-forget-gate) apply to every rung before the walk.
-import { type CellKind, flagOf, MODEL_DEFAULTS, type ModelConfig, type TrainSettings } from "../config.ts";
+// (--layers, --cell, --embed, --batch, --seq, --no-forget-gate, --norm) apply to every rung before the walk;
+// --optimizer or --weight-decay given keeps the rule's hands off both.
+import { type CellKind, flagOf, MODEL_DEFAULTS, type ModelConfig, type NormKind, type TrainSettings } from "../config.ts";
 import { duration, human } from "../format.ts";
 import { paramSpec } from "../model/params.ts";
 
@@ -36,7 +38,12 @@ export interface Rung {
   lr: number;
   /** the most dropout this rung gets (DROPOUT_BY_EPOCHS gives the amount; a small model needs less) */
   dropout: number;
-  /** its measured speed relative to the FLOP count's prediction from the reference workload (1 = as predicted) */
+  /** --norm ("none": no normalisation) */
+  norm: NormKind | "none";
+  /** AdamW's decoupled weight decay (--optimizer adamw --weight-decay w); 0: Adam, no decay */
+  weightDecay: number;
+  /** its measured speed relative to the FLOP count's prediction from the reference workload (1 = as predicted;
+   *  NORM_SPEED more where it is normalised) */
   efficiency: number;
   /** the fewest steps the budget must buy it (a wider model needs more updates before it beats a narrower one) */
   minSteps: number;
@@ -48,10 +55,10 @@ export interface Rung {
 export const AUTOSIZE = {
   /** the candidates, smallest first */
   LADDER: [
-    { cell: "lstm", layers: 2, hidden: 128, batch: 50, seq: 50, lr: 1e-2, dropout: 0, efficiency: 0.9, minSteps: 3000 },
-    { cell: "lstm", layers: 2, hidden: 256, batch: 50, seq: 50, lr: 6e-3, dropout: 0.3, efficiency: 1, minSteps: 3000 },
-    { cell: "lstm", layers: 2, hidden: 384, batch: 50, seq: 50, lr: 4e-3, dropout: 0.25, efficiency: 1, minSteps: 4500 },
-    { cell: "lstm", layers: 2, hidden: 512, batch: 50, seq: 50, lr: 3e-3, dropout: 0.3, efficiency: 1, minSteps: 6000 },
+    { cell: "lstm", layers: 2, hidden: 128, batch: 50, seq: 50, lr: 1e-2, dropout: 0, norm: "none", weightDecay: 0, efficiency: 0.9, minSteps: 3000 },
+    { cell: "lstm", layers: 2, hidden: 256, batch: 50, seq: 50, lr: 6e-3, dropout: 0.3, norm: "layer", weightDecay: 0.1, efficiency: 1, minSteps: 3000 },
+    { cell: "lstm", layers: 2, hidden: 384, batch: 50, seq: 50, lr: 4e-3, dropout: 0.3, norm: "layer", weightDecay: 0.1, efficiency: 1, minSteps: 4500 },
+    { cell: "lstm", layers: 2, hidden: 512, batch: 50, seq: 50, lr: 3e-3, dropout: 0.3, norm: "layer", weightDecay: 0.1, efficiency: 1, minSteps: 6000 },
   ] as readonly Rung[],
   /** a rung qualifies when the budget lets it take at least its minSteps steps … and see at least this many
    *  characters per parameter */
@@ -60,6 +67,9 @@ export const AUTOSIZE = {
   PARAMS_PER_CHAR: 4,
   /** the share of the usable seconds the horizon plans for */
   SAFETY: 0.93,
+  /** a normalised shape's speed relative to the FLOP count's prediction, which counts the matrix products only
+   *  (--norm layer measured 6–8% slower per step on 2×256, docs/quality.md) */
+  NORM_SPEED: 0.93,
   /** dropout by the epochs the horizon covers: the first row whose `epochs` is at least that many */
   DROPOUT_BY_EPOCHS: [
     { epochs: 1, dropout: 0 },
@@ -106,9 +116,11 @@ export function replanHorizon(o: { step: number; startStep: number; elapsed: num
 // The schedule is a cosine from lr to lrMin = lr × LR_END over the horizon (src/train/schedule.ts). Any of
 // SCHEDULE_FIELDS given on the command line keeps the rule's hands off the schedule.
 const SCHEDULE_FIELDS = ["lrDecay", "lrDecayEvery", "lrSchedule", "lrMin"] as const;
+/** Either of these given keeps the rule's hands off the optimizer (its decay means nothing without its rule). */
+const OPTIMIZER_FIELDS = ["optimizer", "weightDecay"] as const;
 
 /** The shape settings a user may fix: kept, and applied to every rung. */
-const SHAPE_FIELDS = ["cell", "layers", "hidden", "embed", "forgetGate", "batch", "seq"] as const satisfies readonly (keyof TrainSettings)[];
+const SHAPE_FIELDS = ["cell", "layers", "hidden", "embed", "forgetGate", "norm", "batch", "seq"] as const satisfies readonly (keyof TrainSettings)[];
 
 /** What the speed function is asked about: a model (V included), its batch and chunk, its rung's efficiency. */
 export interface Shape {
@@ -155,7 +167,8 @@ export interface BudgetChoice {
 /** The rule with its constants, in one line (stored in the checkpoint with the choice). */
 export function ruleOf(t = AUTOSIZE): string {
   const epochs = t.DROPOUT_BY_EPOCHS.map((r) => `${Number.isFinite(r.epochs) ? `≤${r.epochs}` : "more"}: ${r.dropout}`).join(", ");
-  return `largest of ${t.LADDER.map((r) => `${label(r)} B${r.batch} T${r.seq} lr ${num(r.lr)}`).join(", ")} seeing ≥ ${t.CHARS_PER_PARAM} chars/param, ≤ ${t.PARAMS_PER_CHAR} params/char; ` +
+  const extras = (r: Rung) => `${r.norm !== "none" ? ` ${r.norm} norm` : ""}${r.weightDecay > 0 ? ` adamw ${num(r.weightDecay)}` : ""}`;
+  return `largest of ${t.LADDER.map((r) => `${label(r)} B${r.batch} T${r.seq} lr ${num(r.lr)}${extras(r)}`).join(", ")} seeing ≥ ${t.CHARS_PER_PARAM} chars/param, ≤ ${t.PARAMS_PER_CHAR} params/char; ` +
     `safety ${t.SAFETY}; dropout by epochs ${epochs}; min steps ${minStepsOf(t)}; cosine lr to ×${t.LR_END}`;
 }
 
@@ -170,7 +183,7 @@ export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
   const usable = Math.max(0, inp.budget - inp.spent);
   const valFrac = given.valFrac ?? Number(Math.min(t.VAL_FRAC_MAX, t.VAL_CHARS / Math.max(1, inp.corpusChars)).toPrecision(2));
   const trainChars = inp.corpusChars - Math.floor(inp.corpusChars * valFrac);
-  const shapes = t.LADDER.map((r) => shapeOf(r, given, inp.vocabSize, trainChars));
+  const shapes = t.LADDER.map((r) => shapeOf(r, given, inp.vocabSize, trainChars, t));
   const chars = (s: Shape) => inp.speedOf(s) * usable * t.SAFETY; // characters the budget lets it see
   const params = shapes.map((s) => paramSpec(s.model).size);
   const qualifies = (i: number) =>
@@ -196,20 +209,24 @@ export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
   const lr = given.lr ?? rung.lr;
   const ownSchedule = SCHEDULE_FIELDS.some((k) => (given as Record<string, unknown>)[k] !== undefined);
   const sched = ownSchedule ? {} : schedule(lr, t);
+  const ownOptimizer = OPTIMIZER_FIELDS.some((k) => given[k] !== undefined);
+  const optim = ownOptimizer || rung.weightDecay === 0 ? {} : { optimizer: "adamw" as const, weightDecay: rung.weightDecay };
   const evalEvery = given.evalEvery ?? Math.max(t.EVAL_MIN, Math.round(steps / t.EVALS));
 
   const chosen: Partial<TrainSettings> = {
-    cell: shape.model.cell, layers: shape.model.layers, hidden: shape.model.hidden, batch: B, seq: T,
-    lr, dropout, ...sched, valFrac, evalEvery, steps,
+    cell: shape.model.cell, layers: shape.model.layers, hidden: shape.model.hidden, norm: shape.model.norm ?? "none", batch: B, seq: T,
+    lr, dropout, ...optim, ...sched, valFrac, evalEvery, steps,
   };
   const settings = Object.fromEntries(Object.entries(chosen).filter(([k]) => (given as Record<string, unknown>)[k] === undefined)) as Partial<TrainSettings>;
 
   // the explanation
   const decay = sched.lrMin !== undefined ? ` on a cosine to ${num(sched.lrMin)}` : "";
+  const normed = shape.model.norm ? `, ${shape.model.norm} norm` : "";
+  const adamw = optim.weightDecay ? `, AdamW weight decay ${num(optim.weightDecay)}` : "";
   const lines = [
     `auto-sizing for --time ${duration(inp.budget)} (--no-auto-size: the defaults instead): ${inp.measured}, ${inp.threads} thread${inp.threads === 1 ? "" : "s"}` +
       `${inp.spent > 0 ? `; ${inp.spent.toFixed(1)}s of the budget spent measuring` : ""}`,
-    `→ ${label(shape.model)}${shape.model.embed ? `, embedding ${shape.model.embed}` : ""}, B${B} T${T}, dropout ${num(dropout)}, lr ${num(lr)}${decay}: ` +
+    `→ ${label(shape.model)}${shape.model.embed ? `, embedding ${shape.model.embed}` : ""}${normed}, B${B} T${T}, dropout ${num(dropout)}${adamw}, lr ${num(lr)}${decay}: ` +
       `~${steps} steps at ~${human(charsPerSec)} chars/s (${epochs.toFixed(1)} epochs of ${human(trainChars)} chars), ${valFrac > 0 ? `validation ${num(100 * valFrac)}% every ${evalEvery} steps` : "no validation split: every character trains (--val-frac F holds the end out)"}`,
   ];
   if (given.hidden !== undefined) {
@@ -230,15 +247,16 @@ export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
  * A rung as it will run: the shape settings given replace its own, and a corpus too short for its batch × seq
  * gets a smaller batch (then seq) unless those were given (a run needs B·T + 1 training characters).
  */
-function shapeOf(r: Rung, given: Partial<TrainSettings>, vocabSize: number, trainChars: number): Shape {
-  const own: Record<string, unknown> = { cell: r.cell, layers: r.layers, hidden: r.hidden, batch: r.batch, seq: r.seq };
+function shapeOf(r: Rung, given: Partial<TrainSettings>, vocabSize: number, trainChars: number, t = AUTOSIZE): Shape {
+  const own: Record<string, unknown> = { cell: r.cell, layers: r.layers, hidden: r.hidden, norm: r.norm, batch: r.batch, seq: r.seq };
   for (const k of SHAPE_FIELDS) if (given[k] !== undefined) own[k] = given[k];
+  if (own.norm === "none") delete own.norm; // as the model's config holds it: absent
   const { batch, seq, ...m } = own as { batch: number; seq: number } & Partial<ModelConfig>;
   let B = batch, T = seq;
   if (B * T + 1 > trainChars && given.batch === undefined) B = Math.max(1, Math.floor((trainChars - 1) / T));
   if (B * T + 1 > trainChars && given.seq === undefined) T = Math.max(1, Math.floor((trainChars - 1) / B));
   const model: ModelConfig = { ...MODEL_DEFAULTS, activation: given.activation ?? MODEL_DEFAULTS.activation, residual: given.residual ?? false, ...m, vocabSize };
-  return { model, batch: B, seq: T, efficiency: r.efficiency };
+  return { model, batch: B, seq: T, efficiency: r.efficiency * (model.norm ? t.NORM_SPEED : 1) };
 }
 
 /** --lr-schedule cosine and --lr-min: from lr down to LR_END × lr at the horizon. */
