@@ -79,6 +79,22 @@ describe("chooseForBudget", () => {
     }
   });
 
+  it("--dropout-mode locked given: kept where the rule chooses dropout, set back to element (and said) where it chooses none", () => {
+    const given: Partial<TrainSettings> = { hidden: AUTOSIZE.LADDER.at(-1)!.hidden, dropoutMode: "locked" };
+    const none = chooseForBudget(input({ budget: 3600, corpusChars: 500_000_000, given }));
+    expect(none.settings.dropout).toBe(0);
+    expect(none.settings.dropoutMode).toBe("element");
+    expect(none.lines).toContainEqual(expect.stringMatching(/^ {2}--dropout-mode locked: no masks to lock, dropout 0 for 0\.\d epochs \(--dropout P sets some\)$/));
+    const some = chooseForBudget(input({ budget: 3600, corpusChars: 300_000, given }));
+    expect(some.settings.dropout!).toBeGreaterThan(0);
+    expect(some.settings).not.toHaveProperty("dropoutMode");
+    expect(some.lines.join("\n")).not.toContain("--dropout-mode");
+    // the config the run is built from: locked where there is dropout, no mode stored where there is none
+    const build = (c: typeof none) => configFromSettings({ ...given, ...c.settings }, ["x.txt"], { threads: 2, out: "runs/x" });
+    expect(build(some).dropoutMode).toBe("locked");
+    expect(build(none)).not.toHaveProperty("dropoutMode");
+  });
+
   it("a small corpus caps the model: at most PARAMS_PER_CHAR parameters per training character", () => {
     const roomy = chooseForBudget(input({ budget: 1e6, corpusChars: 1e9 }));
     expect(roomy.settings.hidden).toBe(AUTOSIZE.LADDER.at(-1)!.hidden);

@@ -113,6 +113,20 @@ describe("rnn train --time alone: auto-sized", () => {
     expect(kept).toMatchObject({ optimizer: "adam", weightDecay: 0 });
   }, 90_000);
 
+  it("--dropout-mode locked with the rule's dropout: no dropout chosen, so no masks to lock (said), not refused", async () => {
+    const { choice } = expected({ dropoutMode: "locked" });
+    expect(choice.settings.dropout).toBe(0);
+    const r = await ok([...base("lockednone"), "--dropout-mode", "locked"]);
+    expect(errLines(r.stderr)).toEqual(choice.lines);
+    expect(r.stderr).toContain("--dropout-mode locked: no masks to lock, dropout 0 for");
+    const { config } = await info(at("lockednone"));
+    expect(config).toMatchObject({ dropout: 0 });
+    expect(config).not.toHaveProperty("dropoutMode");
+    // with a dropout of one's own the mode is the run's
+    await ok([...base("lockedsome"), "--dropout-mode", "locked", "--dropout", "0.2", "-q"]);
+    expect((await info(at("lockedsome"))).config).toMatchObject({ dropout: 0.2, dropoutMode: "locked" });
+  }, 90_000);
+
   it("the record survives --resume", async () => {
     const { record, choice } = await (async () => expected())();
     await ok(["train", "--resume", at("auto"), "--steps", String(choice.steps + 2), "-q"]);

@@ -35,6 +35,7 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
   let resumedVocab: string[] | null = null;
   let resumedText: CorpusFingerprint | null = null; // the fingerprint of the run's text (null: an older run, not checked)
   let init: LoadedModel | null = null;
+  const autoSizing = autoSizes(flags); // --time alone: the model and schedule are chosen once the corpus is read
   if (configFile && like) throw new UsageError("--config and --like both give the settings of the new run: use one of them (flags override it)");
   const startsNew = configFile ? "--config" : like ? "--like" : settings.initFrom ? "--init-from" : null;
   if (resumeDir && startsNew) {
@@ -63,13 +64,14 @@ export async function trainCommand(corpusArgs: string[], flags: TrainFlags): Pro
       init = await loadInitFrom(merged.initFrom);
       merged = { ...merged, ...architectureOf(init, merged, base, settings), initFrom: path.resolve(init.path) };
     }
-    cfg = configFromSettings(merged, corpusPaths, {
+    // auto-sized, the rule chooses the dropout that --dropout-mode applies to (none: the mode is dropped, and said)
+    const modeWaits = autoSizing && merged.dropoutMode === "locked" && merged.dropout === undefined;
+    cfg = configFromSettings(modeWaits ? { ...merged, dropoutMode: undefined } : merged, corpusPaths, {
       threads: everyCore(),
       out: out ?? base?.out ?? defaultOut(corpusPaths[0], merged.cell ?? MODEL_DEFAULTS.cell),
     });
     checkOutDir(cfg.out, !!force); // fails fast; checked again, and --force's files removed, once it is locked (claimRunDir)
   }
-  const autoSizing = autoSizes(flags); // --time alone: the model and schedule are chosen once the corpus is read
   refuseUselessFlags(flags, cfg);
   refuseBeyondLimits(cfg);
 

@@ -57,8 +57,8 @@ export const AUTOSIZE = {
   LADDER: [
     { cell: "lstm", layers: 2, hidden: 128, batch: 50, seq: 50, lr: 1e-2, dropout: 0, norm: "none", weightDecay: 0, efficiency: 0.9, minSteps: 3000 },
     { cell: "lstm", layers: 2, hidden: 256, batch: 50, seq: 50, lr: 6e-3, dropout: 0.3, norm: "layer", weightDecay: 0.1, efficiency: 1, minSteps: 2000 },
-    { cell: "lstm", layers: 2, hidden: 384, batch: 50, seq: 50, lr: 4e-3, dropout: 0.3, norm: "layer", weightDecay: 0.1, efficiency: 1, minSteps: 4500 },
-    { cell: "lstm", layers: 2, hidden: 512, batch: 50, seq: 50, lr: 3e-3, dropout: 0.3, norm: "layer", weightDecay: 0.1, efficiency: 1, minSteps: 6000 },
+    { cell: "lstm", layers: 2, hidden: 384, batch: 50, seq: 50, lr: 4e-3, dropout: 0.4, norm: "layer", weightDecay: 0.1, efficiency: 1, minSteps: 4500 },
+    { cell: "lstm", layers: 2, hidden: 512, batch: 50, seq: 50, lr: 3e-3, dropout: 0.4, norm: "layer", weightDecay: 0.1, efficiency: 1, minSteps: 6000 },
   ] as readonly Rung[],
   /** a rung qualifies when the budget lets it take at least its minSteps steps … and see at least this many
    *  characters per parameter */
@@ -75,7 +75,7 @@ export const AUTOSIZE = {
     { epochs: 1, dropout: 0 },
     { epochs: 3, dropout: 0.1 },
     { epochs: 8, dropout: 0.2 },
-    { epochs: Infinity, dropout: 0.3 },
+    { epochs: Infinity, dropout: 0.4 },
   ] as readonly { epochs: number; dropout: number }[],
   /** the learning rate at the horizon (the cosine's floor, --lr-min), as a fraction of the peak */
   LR_END: 0.05,
@@ -218,6 +218,9 @@ export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
     lr, dropout, ...optim, ...sched, valFrac, evalEvery, steps,
   };
   const settings = Object.fromEntries(Object.entries(chosen).filter(([k]) => (given as Record<string, unknown>)[k] === undefined)) as Partial<TrainSettings>;
+  // --dropout-mode locked given, and no dropout chosen (too few epochs to want any): there are no masks to lock
+  const unmasked = given.dropoutMode === "locked" && dropout === 0;
+  if (unmasked) settings.dropoutMode = "element";
 
   // the explanation
   const decay = sched.lrMin !== undefined ? ` on a cosine to ${num(sched.lrMin)}` : "";
@@ -238,6 +241,7 @@ export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
       : `${label(shapes[next].model)} would take ${Math.floor(chars(shapes[next]) / (shapes[next].batch * shapes[next].seq))} steps and see ${(chars(shapes[next]) / params[next]).toFixed(1)} chars per param`;
     lines.push(`  the largest of ${shapes.map((s) => label(s.model)).join(", ")} taking ≥ ${minStepsOf(t)} steps and seeing ≥ ${t.CHARS_PER_PARAM} chars per param in the budget, ≤ ${t.PARAMS_PER_CHAR} params per char (${why})`);
   }
+  if (unmasked) lines.push(`  --dropout-mode locked: no masks to lock, dropout 0 for ${epochs.toFixed(1)} epochs (--dropout P sets some)`);
   const kept = Object.keys(chosen).filter((k) => (given as Record<string, unknown>)[k] !== undefined);
   if (kept.length) lines.push(`  kept from the command line: ${kept.map(flagOf).join(", ")}`);
   return { settings, steps, evalEvery, valFrac, time: Math.max(0.1, Math.round(usable * 100) / 100), charsPerSec, lines };
