@@ -218,7 +218,7 @@ export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
     lr, dropout, ...optim, ...sched, valFrac, evalEvery, steps,
   };
   const settings = Object.fromEntries(Object.entries(chosen).filter(([k]) => (given as Record<string, unknown>)[k] === undefined)) as Partial<TrainSettings>;
-  // --dropout-mode locked given, and no dropout chosen (too few epochs to want any): there are no masks to lock
+  // --dropout-mode locked given, and no dropout chosen (an epoch or less, or a rung capped at 0): there are no masks to lock
   const unmasked = given.dropoutMode === "locked" && dropout === 0;
   if (unmasked) settings.dropoutMode = "element";
 
