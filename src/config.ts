@@ -100,6 +100,9 @@ export interface TrainConfig {
   /** cosine: the schedule's length in steps, fixed when the run starts (cosineHorizon: its step budget) and
    *  kept on resume; lrAt reads it. Set by rnn train, never by a flag */
   lrHorizon?: number;
+  /** --ema D: an exponential moving average of the weights (decay D per step) is the model validated, sampled
+   *  and saved (src/train/average.ts); absent when off */
+  ema?: number;
   /** "cayley": optimise every H × H gate block of W_hh on the orthogonal group (src/train/cayley.ts). Absent
    *  when off ("none" is resolved away), as in every checkpoint before the flag */
   orthoOpt?: OrthoOpt;
@@ -164,13 +167,14 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, "model" | "corpus" | "out" | "thr
 
 /** What the optional regularisation and schedule fields of TrainConfig mean when absent (they are stored only
  *  when they differ from this). */
-export const TRAIN_EXTRA_DEFAULTS: { dropoutMode: DropoutMode; dropoutInput: number; weightDrop: number; embedDropout: number; lrSchedule: LrSchedule; lrMin: number } = {
+export const TRAIN_EXTRA_DEFAULTS: { dropoutMode: DropoutMode; dropoutInput: number; weightDrop: number; embedDropout: number; lrSchedule: LrSchedule; lrMin: number; ema: number } = {
   dropoutMode: "element",
   dropoutInput: 0,
   weightDrop: 0,
   embedDropout: 0,
   lrSchedule: "step",
   lrMin: 0,
+  ema: 0,
 };
 
 /** `rnn eval --dynamic` (dynamic evaluation, Krause et al. 2018): the SGD step on each scored chunk, its
@@ -334,7 +338,10 @@ export function resolveTrainConfig(partial: Partial<Omit<TrainConfig, "model">> 
 function resolveExtras(cfg: TrainConfig): void {
   if (cfg.dropoutMode !== "locked") delete cfg.dropoutMode;
   else if (!(cfg.dropout > 0)) throw new UsageError(`--dropout-mode locked applies to --dropout's masks: give --dropout P too (it is 0)`);
-  for (const k of ["dropoutInput", "weightDrop", "embedDropout"] as const) if (!((cfg[k] ?? 0) > 0)) delete cfg[k];
+  for (const k of ["dropoutInput", "weightDrop", "embedDropout", "ema"] as const) if (!((cfg[k] ?? 0) > 0)) delete cfg[k];
+  if (cfg.ema !== undefined && cfg.orthoOpt) {
+    throw new UsageError(`--ema ${cfg.ema} and --ortho-opt ${cfg.orthoOpt} contradict each other: an average of orthogonal matrices is not orthogonal, so the saved model would lose what ${cfg.orthoOpt} keeps; use one of them`);
+  }
   if (cfg.model.embed === 0) {
     for (const k of ["dropoutInput", "embedDropout"] as const) {
       if (cfg[k] !== undefined) throw new UsageError(`${flagOf(k)} drops embedding vectors: it needs --embed E > 0 (with one-hot input there is no embedding to drop)`);

@@ -63,6 +63,28 @@ describe("chooseForBudget", () => {
     expect(c.evalEvery).toBe(Math.max(AUTOSIZE.EVAL_MIN, Math.round(c.steps / AUTOSIZE.EVALS)));
   });
 
+  it("the weights are averaged (--ema) with a time constant of EMA_SHARE × the horizon; --ema given is kept, --ortho-opt given gets none", () => {
+    for (const budget of [30, 600, 3600, 3600 * 24 * 365]) { // a year: a time constant in the millions, still below 1
+      const c = chooseForBudget(input({ budget }));
+      const tau = 1 / (1 - c.settings.ema!);
+      expect(Math.abs(tau - AUTOSIZE.EMA_SHARE * c.steps) / (AUTOSIZE.EMA_SHARE * c.steps), `${budget}s`).toBeLessThan(0.01 + 2 / c.steps);
+      expect(c.lines[1]).toContain(`weights averaged over ~${Math.round(tau)} steps (--ema ${Number(c.settings.ema!.toPrecision(6))})`);
+      expect(c.settings.ema!).toBeLessThan(1);
+    }
+    const given = chooseForBudget(input({ given: { ema: 0.99 } }));
+    expect(given.settings).not.toHaveProperty("ema");
+    expect(given.lines.at(-1)).toContain("--ema");
+    const off = chooseForBudget(input({ given: { ema: 0 } }));
+    expect(off.settings).not.toHaveProperty("ema");
+    expect(off.lines[1]).not.toContain("averaged");
+    const cayley = chooseForBudget(input({ given: { orthoOpt: "cayley" } }));
+    expect(cayley.settings).not.toHaveProperty("ema");
+    // the config built from the choice stores it (and --ortho-opt with the rule's choice is not refused)
+    const build = (c: ReturnType<typeof chooseForBudget>, g: Partial<TrainSettings>) => configFromSettings({ ...g, ...c.settings }, [], { threads: 1, out: "x" });
+    expect(build(chooseForBudget(input({})), {}).ema).toBe(chooseForBudget(input({})).settings.ema);
+    expect(build(cayley, { orthoOpt: "cayley" })).not.toHaveProperty("ema");
+  });
+
   it("the corpus size moves the dropout: more epochs in the same budget, more dropout (up to the rung's)", () => {
     const given: Partial<TrainSettings> = { hidden: AUTOSIZE.LADDER.at(-1)!.hidden }; // the same model on both corpora
     const big = chooseForBudget(input({ budget: 3600, corpusChars: 500_000_000, given }));
@@ -212,7 +234,7 @@ describe("README", () => {
     for (const r of t.LADDER) {
       expect(section).toContain(`| ${r.cell} ${r.layers}×${r.hidden} | ${r.batch} | ${r.seq} | ${formatDefault(r.lr)} | ${r.dropout} | ${r.norm} | ${r.weightDecay} | ${r.efficiency} | ${r.minSteps.toLocaleString("en-US")} |`);
     }
-    for (const k of ["SAFETY", "NORM_SPEED", "CHARS_PER_PARAM", "PARAMS_PER_CHAR", "LR_END", "VAL_FRAC_MAX", "VAL_CHARS", "EVAL_MIN", "EVALS"] as const) {
+    for (const k of ["SAFETY", "NORM_SPEED", "CHARS_PER_PARAM", "PARAMS_PER_CHAR", "LR_END", "VAL_FRAC_MAX", "VAL_CHARS", "EVAL_MIN", "EVALS", "EMA_SHARE"] as const) {
       expect(section, k).toContain(`\`${k}\` ${t[k].toLocaleString("en-US")}`);
     }
     const epochs = t.DROPOUT_BY_EPOCHS.map((r, i) => (Number.isFinite(r.epochs) ? `up to ${r.epochs}${i === 0 ? ` epoch${r.epochs === 1 ? "" : "s"}` : ""} ${r.dropout}` : `more ${r.dropout}`));

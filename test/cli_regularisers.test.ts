@@ -1,5 +1,5 @@
 // The regularisation and optimisation flags of issue 13, through the binary: --dropout-mode locked,
-// --dropout-input, --weight-drop, --embed-dropout, --optimizer adamw, --lr-schedule cosine / --lr-min.
+// --dropout-input, --weight-drop, --embed-dropout, --optimizer adamw, --lr-schedule cosine / --lr-min, --ema.
 // What the config stores (nothing when they are off: a run given their defaults writes the bytes of a run
 // given none), that a run split and resumed writes the bytes of a straight run on 1 and 2 threads, that the
 // cosine schedule's rates are the formula's and its horizon stays on resume, that validation and `rnn eval`
@@ -16,7 +16,7 @@ afterAll(tmp.cleanup);
 const at = (...p: string[]) => path.join(tmp.dir, ...p);
 const corpus = makeCorpus(tmp.dir, 1500);
 const REGS = ["--embed", "8", "--dropout", "0.2", "--dropout-mode", "locked", "--dropout-input", "0.1", "--weight-drop", "0.3", "--embed-dropout", "0.1",
-  "--optimizer", "adamw", "--weight-decay", "0.01"];
+  "--optimizer", "adamw", "--weight-decay", "0.01", "--ema", "0.9"];
 const CADENCE = ["--eval-every", "10", "--checkpoint-every", "10", "--seed", "3"];
 const config = (file: string) => JSON.parse(readCheckpointFile(file).metadata.config);
 const MODEL_FILES = (n: string) => n.endsWith(".safetensors");
@@ -39,15 +39,15 @@ describe.concurrent("stored in the config, absent when off", () => {
       ok([...common, "--out", all, ...REGS, "--lr-schedule", "cosine", "--lr-min", "1e-4", "--warmup", "2"]),
       ok([...common, "--out", plain, "--embed", "8"]),
       ok([...common, "--out", defaults, "--embed", "8", "--dropout-mode", "element", "--dropout-input", "0", "--weight-drop", "0", "--embed-dropout", "0",
-        "--lr-schedule", "step"]),
+        "--lr-schedule", "step", "--ema", "0"]),
     ]);
     expect(config(path.join(all, "latest.safetensors"))).toMatchObject({
       dropout: 0.2, dropoutMode: "locked", dropoutInput: 0.1, weightDrop: 0.3, embedDropout: 0.1, optimizer: "adamw", weightDecay: 0.01,
-      lrSchedule: "cosine", lrMin: 1e-4, lrHorizon: 12,
+      lrSchedule: "cosine", lrMin: 1e-4, lrHorizon: 12, ema: 0.9,
     });
     for (const dir of [plain, defaults]) {
       const cfg = config(path.join(dir, "latest.state.safetensors"));
-      for (const k of ["dropoutMode", "dropoutInput", "weightDrop", "embedDropout", "lrSchedule", "lrMin", "lrHorizon"]) expect(cfg, k).not.toHaveProperty(k);
+      for (const k of ["dropoutMode", "dropoutInput", "weightDrop", "embedDropout", "lrSchedule", "lrMin", "lrHorizon", "ema"]) expect(cfg, k).not.toHaveProperty(k);
     }
     expect(snapshot(defaults, MODEL_FILES)).toEqual(snapshot(plain, MODEL_FILES));
     expect(fs.readFileSync(path.join(defaults, "metrics.jsonl"), "utf8")).toBe(fs.readFileSync(path.join(plain, "metrics.jsonl"), "utf8"));
@@ -115,7 +115,7 @@ describe.concurrent("--lr-schedule cosine", () => {
 });
 
 describe.concurrent("evaluation drops nothing", () => {
-  it("the validation loss at the end of a run with every dropout is rnn eval's of its latest checkpoint", async () => {
+  it("the validation loss at the end of a run with every dropout (and --ema: the average's) is rnn eval's of its latest checkpoint", async () => {
     const dir = at("evaldrop");
     const r = await ok(["train", corpus, "--out", dir, ...SMALL, ...REGS, "--dropout", "0.5", "--weight-drop", "0.5", "--threads", "1", "--steps", "10", "--json"]);
     const end = events(r.stdout).at(-1)!;
@@ -140,6 +140,8 @@ describe.concurrent("refused in one line, exit 2", () => {
     ["cosine with step decay", ["--lr-schedule", "cosine", "--lr-decay", "0.5", "--lr-decay-every", "3"], /^rnn: error: --lr-decay and --lr-decay-every belong to --lr-schedule step/],
     ["--lr-min above --lr", ["--lr-schedule", "cosine", "--lr", "0.001", "--lr-min", "0.01"], /^rnn: error: --lr-min 0.01 is above --lr 0.001/],
     ["--momentum with adamw", ["--optimizer", "adamw", "--momentum", "0.9"], /^rnn: error: --momentum applies to --optimizer sgd only/],
+    ["--ema 1", ["--ema", "1"], /^rnn: error: --ema must be less than 1, got 1/],
+    ["--ema with --ortho-opt cayley", ["--ema", "0.99", "--ortho-opt", "cayley"], /^rnn: error: --ema 0.99 and --ortho-opt cayley contradict each other/],
   ];
   for (const [name, flags, re] of cases) {
     it(name, async () => {
@@ -164,6 +166,7 @@ describe.concurrent("refused in one line, exit 2", () => {
       [["--lr-schedule", "step"], /--lr-schedule step differs from the run being resumed \(cosine\)/],
       [["--lr-min", "0.001"], /--lr-min 0.001 differs from the run being resumed \(0\)/],
       [["--optimizer", "adamw"], /--optimizer adamw differs from the run being resumed \(adam\)/],
+      [["--ema", "0.99"], /--ema 0.99 differs from the run being resumed \(0\)/],
     ];
     for (const [flags, re] of changes) {
       const r = await rnn(["train", "--resume", dir, "--steps", "8", ...flags]);
@@ -179,10 +182,10 @@ describe.concurrent("refused in one line, exit 2", () => {
 describe.skipIf(!hasTorch)("python/train_ddp.py", () => {
   it("refuses to continue a run whose regularisers or schedule it does not reproduce, in one line", async () => {
     const dir = at("ddp-refused");
-    await ok(["train", corpus, "--out", dir, ...SMALL, "--threads", "1", "--steps", "3", "--weight-drop", "0.2", "--lr-schedule", "cosine", "-q"]);
+    await ok(["train", corpus, "--out", dir, ...SMALL, "--threads", "1", "--steps", "3", "--weight-drop", "0.2", "--lr-schedule", "cosine", "--ema", "0.9", "-q"]);
     const r = spawnSync(PY, [path.resolve(__dirname, "../python/train_ddp.py"), dir, "--steps", "1", "--backend", "gloo", "--timeout", "120", "-q"],
       { encoding: "utf8", env: { ...process.env, GLOO_SOCKET_IFNAME: "lo" }, timeout: 120_000 });
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe(`train_ddp: error: ${dir} trains with --weight-drop, --lr-schedule cosine, which train_ddp.py does not reproduce: continue it with rnn train --resume`);
+    expect(r.stderr.trim()).toBe(`train_ddp: error: ${dir} trains with --weight-drop, --lr-schedule cosine, --ema, which train_ddp.py does not reproduce: continue it with rnn train --resume`);
   }, 150_000);
 });

@@ -1,6 +1,6 @@
 // Checkpoint files: the model (PyTorch CharRNN state_dict names, F32, plus __metadata__ {format_version, config,
 // vocab, step, best_val_loss, checksum}) and the training state resume needs (optimizer slab, carried hidden
-// state, and in its metadata the step, epoch, chunk, RNG state, counters, and the run's config). Which files a
+// state, with --ema the raw weights whose average the model file holds, and in its metadata the step, epoch, chunk, RNG state, counters, and the run's config). Which files a
 // run directory holds is src/run/dir.ts's business.
 //
 // What config goes where, so that "same seed, same bytes" and "split + resume = straight run" hold for every
@@ -181,6 +181,8 @@ export interface RunState {
   optimizer: Float32Array | Float64Array;
   h: Float32Array | Float64Array;
   c: Float32Array | Float64Array | null;
+  /** --ema: the raw weights [P] (the model file holds their average, src/train/average.ts); absent otherwise */
+  params?: Float32Array | Float64Array | null;
   /** the run's whole effective config (saved without its path); null in the state of an older rnn */
   config?: StateConfig | TrainConfig | null;
   /** the fingerprint of the training text (src/corpus/fingerprint.ts); null in the state of an older rnn */
@@ -193,6 +195,7 @@ export function encodeState(s: RunState): Buffer {
     { name: "h", shape: [s.h.length], data: s.h },
   ];
   if (s.c) tensors.push({ name: "c", shape: [s.c.length], data: s.c });
+  if (s.params) tensors.push({ name: "params", shape: [s.params.length], data: s.params });
   const metadata: Record<string, string> = {
     format_version: String(FORMAT_VERSION),
     kind: "rnn-train-state",
@@ -225,7 +228,7 @@ export function decodeState(buf: Buffer, what: string): RunState {
   const get = (n: string) => tensors.get(n)?.data ?? null;
   const optimizer = get("optimizer"), h = get("h");
   if (!optimizer || !h) throw new RnnError(`${what} is missing optimizer or hidden state`);
-  return { ...c, optimizer, h, c: get("c"), config: stateConfigOf(metadata), fingerprint: parseFingerprint(metadata.fingerprint) };
+  return { ...c, optimizer, h, c: get("c"), params: get("params"), config: stateConfigOf(metadata), fingerprint: parseFingerprint(metadata.fingerprint) };
 }
 
 /** Saves model + state so that a crash at any point leaves a consistent pair (see the header comment). */

@@ -126,7 +126,7 @@ function trainConfigProblems(c: Obj): string[] {
   for (const k of ["lr", "momentum", "beta1", "beta2", "eps", "weightDecay", "clip", "clipValue", "orthoReg", "dropout", "lrDecay", "time"]) {
     if (has(k) && !(typeof c[k] === "number" && Number.isFinite(c[k]))) p.push(`config.${k} is ${show(c[k])}, not a finite number`);
   }
-  for (const k of ["dropoutInput", "weightDrop", "embedDropout"]) {
+  for (const k of ["dropoutInput", "weightDrop", "embedDropout", "ema"]) {
     if (has(k) && !(typeof c[k] === "number" && (c[k] as number) >= 0 && (c[k] as number) < 1)) p.push(`config.${k} is ${show(c[k])}, not a probability in [0, 1)`);
   }
   if (has("lrMin") && !(typeof c.lrMin === "number" && Number.isFinite(c.lrMin) && c.lrMin >= 0)) p.push(`config.lrMin is ${show(c.lrMin)}, not a number ≥ 0`);

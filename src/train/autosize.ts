@@ -13,7 +13,9 @@
 //  4. Learning rate: the rung's, on a cosine (--lr-schedule cosine) from it down to LR_END × itself (--lr-min)
 //     at the horizon. Normalisation and optimizer: the rung's --norm, and AdamW with its weight decay where it
 //     has one (--optimizer adamw --weight-decay w; Adam where 0).
-//  5. Validation: valFrac = min(VAL_FRAC_MAX, VAL_CHARS / corpus characters) — 0 as tuned: a budgeted run
+//  5. Weight averaging: an exponential moving average of the weights is the model (--ema D, src/train/average.ts),
+//     its time constant 1/(1 − D) = EMA_SHARE × the horizon; --ema or --ortho-opt given keeps the rule's hands off.
+//  6. Validation: valFrac = min(VAL_FRAC_MAX, VAL_CHARS / corpus characters) — 0 as tuned: a budgeted run
 //     trains on every character (the split is the corpus's end, and losing it cost 0.11 nats/char on
 //     tiny-shakespeare's held-out file, docs/quality.md); --val-frac given keeps a split — evalEvery =
 //     max(EVAL_MIN, horizon / EVALS).
@@ -75,8 +77,12 @@ export const AUTOSIZE = {
     { epochs: 1, dropout: 0 },
     { epochs: 3, dropout: 0.1 },
     { epochs: 8, dropout: 0.2 },
+    { epochs: 15, dropout: 0.3 },
     { epochs: Infinity, dropout: 0.4 },
   ] as readonly { epochs: number; dropout: number }[],
+  /** the weights' moving average (--ema D): its time constant in steps, 1/(1 − D), as a share of the horizon
+   *  (0: no averaging) */
+  EMA_SHARE: 0.15,
   /** the learning rate at the horizon (the cosine's floor, --lr-min), as a fraction of the peak */
   LR_END: 0.05,
   /** validation: at most this fraction of the corpus, and no more characters than VAL_CHARS (0: none; the
@@ -169,7 +175,8 @@ export function ruleOf(t = AUTOSIZE): string {
   const epochs = t.DROPOUT_BY_EPOCHS.map((r) => `${Number.isFinite(r.epochs) ? `≤${r.epochs}` : "more"}: ${r.dropout}`).join(", ");
   const extras = (r: Rung) => `${r.norm !== "none" ? ` ${r.norm} norm` : ""}${r.weightDecay > 0 ? ` adamw ${num(r.weightDecay)}` : ""}`;
   return `largest of ${t.LADDER.map((r) => `${label(r)} B${r.batch} T${r.seq} lr ${num(r.lr)}${extras(r)}`).join(", ")} seeing ≥ ${t.CHARS_PER_PARAM} chars/param, ≤ ${t.PARAMS_PER_CHAR} params/char; ` +
-    `safety ${t.SAFETY}; dropout by epochs ${epochs}; min steps ${minStepsOf(t)}; cosine lr to ×${t.LR_END}`;
+    `safety ${t.SAFETY}; dropout by epochs ${epochs}; min steps ${minStepsOf(t)}; cosine lr to ×${t.LR_END}` +
+    (t.EMA_SHARE > 0 ? `; weights averaged over ${t.EMA_SHARE} of the horizon` : "");
 }
 
 const label = (r: { cell: string; layers: number; hidden: number }) => `${r.cell} ${r.layers}×${r.hidden}`;
@@ -212,10 +219,11 @@ export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
   const ownOptimizer = OPTIMIZER_FIELDS.some((k) => given[k] !== undefined);
   const optim = ownOptimizer || rung.weightDecay === 0 ? {} : { optimizer: "adamw" as const, weightDecay: rung.weightDecay };
   const evalEvery = given.evalEvery ?? Math.max(t.EVAL_MIN, Math.round(steps / t.EVALS));
+  const ema = given.ema ?? (given.orthoOpt !== undefined && given.orthoOpt !== "none" ? 0 : emaFor(steps, t));
 
   const chosen: Partial<TrainSettings> = {
     cell: shape.model.cell, layers: shape.model.layers, hidden: shape.model.hidden, norm: shape.model.norm ?? "none", batch: B, seq: T,
-    lr, dropout, ...optim, ...sched, valFrac, evalEvery, steps,
+    lr, dropout, ...optim, ...sched, ...(ema > 0 ? { ema } : {}), valFrac, evalEvery, steps,
   };
   const settings = Object.fromEntries(Object.entries(chosen).filter(([k]) => (given as Record<string, unknown>)[k] === undefined)) as Partial<TrainSettings>;
   // --dropout-mode locked given, and no dropout chosen (an epoch or less, or a rung capped at 0): there are no masks to lock
@@ -226,10 +234,11 @@ export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
   const decay = sched.lrMin !== undefined ? ` on a cosine to ${num(sched.lrMin)}` : "";
   const normed = shape.model.norm ? `, ${shape.model.norm} norm` : "";
   const adamw = optim.weightDecay ? `, AdamW weight decay ${num(optim.weightDecay)}` : "";
+  const averaged = ema > 0 ? `, weights averaged over ~${Math.round(1 / (1 - ema))} steps (--ema ${Number(ema.toPrecision(6))})` : "";
   const lines = [
     `auto-sizing for --time ${duration(inp.budget)} (--no-auto-size: the defaults instead): ${inp.measured}, ${inp.threads} thread${inp.threads === 1 ? "" : "s"}` +
       `${inp.spent > 0 ? `; ${inp.spent.toFixed(1)}s of the budget spent measuring` : ""}`,
-    `→ ${label(shape.model)}${shape.model.embed ? `, embedding ${shape.model.embed}` : ""}${normed}, B${B} T${T}, dropout ${num(dropout)}${adamw}, lr ${num(lr)}${decay}: ` +
+    `→ ${label(shape.model)}${shape.model.embed ? `, embedding ${shape.model.embed}` : ""}${normed}, B${B} T${T}, dropout ${num(dropout)}${adamw}, lr ${num(lr)}${decay}${averaged}: ` +
       `~${steps} steps at ~${human(charsPerSec)} chars/s (${epochs.toFixed(1)} epochs of ${human(trainChars)} chars), ${valFrac > 0 ? `validation ${num(100 * valFrac)}% every ${evalEvery} steps` : "no validation split: every character trains (--val-frac F holds the end out)"}`,
   ];
   if (given.hidden !== undefined) {
@@ -261,6 +270,12 @@ function shapeOf(r: Rung, given: Partial<TrainSettings>, vocabSize: number, trai
   if (B * T + 1 > trainChars && given.seq === undefined) T = Math.max(1, Math.floor((trainChars - 1) / B));
   const model: ModelConfig = { ...MODEL_DEFAULTS, activation: given.activation ?? MODEL_DEFAULTS.activation, residual: given.residual ?? false, ...m, vocabSize };
   return { model, batch: B, seq: T, efficiency: r.efficiency * (model.norm ? t.NORM_SPEED : 1) };
+}
+
+/** --ema: the decay whose time constant 1/(1 − D) is EMA_SHARE × the horizon, a whole number of steps, at least 2 (0: none). */
+function emaFor(steps: number, t = AUTOSIZE): number {
+  if (!(t.EMA_SHARE > 0)) return 0;
+  return 1 - 1 / Math.max(2, Math.round(t.EMA_SHARE * steps));
 }
 
 /** --lr-schedule cosine and --lr-min: from lr down to LR_END × lr at the horizon. */

@@ -13,7 +13,7 @@ import { checkFits, type Ids, makeBatcher, splitTrainVal } from "../corpus/batch
 import type { Kernels } from "../kernels/types.ts";
 import { cellOf } from "../model/cells/index.ts";
 import { initParams } from "../model/init.ts";
-import { createModel, type Model } from "../model/model.ts";
+import { createModel, type Model, pack } from "../model/model.ts";
 import { makeRng, type Rng } from "../rng.ts";
 import { bestFileLoss, loadModel, loadRunState, type ModelMeta, type RunState, saveModel, saveRun } from "../checkpoint/checkpoint.ts";
 import { BEST, LATEST, openRunDir, pruneStepCheckpoints, stepFile } from "../run/dir.ts";
@@ -24,6 +24,7 @@ import { createSampleSpace, sampleScored, type SampleSpace } from "../sample/sam
 import { type OrthoStart, startOrthogonal } from "./cayley.ts";
 import { transplant } from "./finetune.ts";
 import { createOptimizerState, type OptimizerState } from "./optim.ts";
+import { createAverage, emaDecay, emaUpdate, inAverage, type WeightAverage } from "./average.ts";
 import { replanAfter, replanHorizon } from "./autosize.ts";
 import { lrAt, stepBudget, withLrHorizon } from "./schedule.ts";
 import { makeStepper, type StepResult } from "./step.ts";
@@ -100,6 +101,9 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
   const orthoStart = cfg.orthoOpt === "cayley" && !resumed ? startOrthogonal(model) : null;
   if (resumed) refuseSpentBudget(cfg, resumed.step, makeBatcher(trainIds, cfg.batch, cfg.seq).chunksPerEpoch);
   const opt = createOptimizer(cfg, model, resumed);
+  // --ema: the average starts at the weights (resumed: the saved model is the average, the state the raw weights)
+  const average = cfg.ema ? createAverage(cfg.ema, model.params.data) : null;
+  if (resumed) restoreRawWeights(cfg, model, resumed);
   const engine = await (inp.makeEngine ?? createEngine)(model, cfg, trainIds);
   if (resumed) engine.loadState(resumed);
   const stepOnce = makeStepper(model, cfg, engine, opt);
@@ -110,7 +114,7 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
   const hBuf = new Float32Array(cfg.model.layers * cfg.batch * cfg.model.hidden);
   const cBuf = cellOf(cfg.model).state.includes("c") ? new Float32Array(hBuf.length) : null;
   const run: Run = {
-    cfg, vocab, model, engine, opt, rng, emit, h: hBuf, c: cBuf,
+    cfg, vocab, model, engine, opt, average, rng, emit, h: hBuf, c: cBuf,
     step: resumed?.step ?? 0, epoch: resumed?.epoch ?? 0, chunk: resumed?.chunk ?? 0,
     lastSaved: resumed ? resumed.step : null, fingerprint: inp.fingerprint ?? null,
     tally: newTally(resumed, resumed ? bestFileLoss(cfg.out) : null),
@@ -157,6 +161,7 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
       if (!r.finite || !allFinite(model.params.data)) throw diverged(run, r);
       run.step++;
       run.chunk++;
+      if (average) emaUpdate(average.avg, model.params.data, emaDecay(average.decay, run.step));
       const clipped = cfg.clip > 0 && r.gradNorm > cfg.clip;
       tallyStep(run.tally, r, clipped);
       const elapsed = now() - t0, step = run.step;
@@ -224,6 +229,21 @@ function resumeModel(dir: string, ops: Kernels, rng: Rng): { model: Model; resum
   const resumed = loadRunState(dir, loaded.meta.step);
   rng.setState(resumed.rng);
   return { model: loaded.model, resumed };
+}
+
+/**
+ * A resumed --ema run: the model file held the average (now in `model`), the state the raw weights, which
+ * go back in place to train on. A state without them belongs to a run without --ema (which cannot change on
+ * resume) or an older rnn: the weights loaded are the raw ones then.
+ */
+function restoreRawWeights(cfg: TrainConfig, model: Model, resumed: RunState): void {
+  const raw = resumed.params;
+  if (!raw) return;
+  if (raw.length !== model.params.data.length) {
+    throw new RnnError(`${cfg.out}: the saved raw weights (${raw.length}) do not fit the model (${model.params.data.length} parameters); the run directory is damaged`);
+  }
+  model.params.data.set(raw);
+  pack(model);
 }
 
 /** The optimizer state: zero, or the resumed run's. */
@@ -334,6 +354,8 @@ interface Run {
   model: Model;
   engine: Engine;
   opt: OptimizerState;
+  /** --ema: the averaged weights, which are validated, sampled and saved in the weights' place; null without */
+  average: WeightAverage | null;
   rng: Rng;
   emit: (e: TrainEvent) => void;
   /** steps done, the epoch, and the next chunk of the epoch */
@@ -367,6 +389,10 @@ const metaOf = (run: Run): ModelMeta => ({ config: run.cfg, vocab: run.vocab, st
  * no validation split (--val-frac 0) it reports the training side alone. Returns the loss.
  */
 function validate(run: Run, val: Validation, lr: number, gradNorm: number, onCadence: boolean): number | undefined {
+  return inAverage(run.average, run.model, () => validateModel(run, val, lr, gradNorm, onCadence));
+}
+
+function validateModel(run: Run, val: Validation, lr: number, gradNorm: number, onCadence: boolean): number | undefined {
   const { cfg, tally } = run;
   const report = (valLoss: number | null, improved: boolean) => {
     const a = takeAverages(tally, gradNorm);
@@ -393,31 +419,36 @@ function validate(run: Run, val: Validation, lr: number, gradNorm: number, onCad
   return v;
 }
 
-/** Saves latest.safetensors with the state to resume from, and a step checkpoint when --keep asks for them. */
+/**
+ * Saves latest.safetensors with the state to resume from, and a step checkpoint when --keep asks for them
+ * (with --ema the models saved are the average, and the state holds the raw weights).
+ */
 function saveLatest(run: Run): void {
   const { cfg, model, tally, step } = run;
   run.engine.saveState({ h: run.h, c: run.c });
-  saveRun(cfg.out, model, metaOf(run), {
-    step, epoch: run.epoch, chunk: run.chunk, rng: run.rng.getState(), optStep: run.opt.step, bestValLoss: tally.bestVal,
-    evalsSinceBest: tally.evalsSinceBest, lastValLoss: tally.lastVal, optimizer: run.opt.slab.data, h: run.h, c: run.c,
-    config: cfg, fingerprint: run.fingerprint, // the run's whole config, budget included (the model checkpoints hold neither budget nor path)
+  inAverage(run.average, model, (raw) => {
+    saveRun(cfg.out, model, metaOf(run), {
+      step, epoch: run.epoch, chunk: run.chunk, rng: run.rng.getState(), optStep: run.opt.step, bestValLoss: tally.bestVal,
+      evalsSinceBest: tally.evalsSinceBest, lastValLoss: tally.lastVal, optimizer: run.opt.slab.data, h: run.h, c: run.c, params: raw,
+      config: cfg, fingerprint: run.fingerprint, // the run's whole config, budget included (the model checkpoints hold neither budget nor path)
+    });
+    run.lastSaved = step;
+    run.emit({ type: "checkpoint", step, path: path.join(cfg.out, LATEST), kind: "latest" });
+    if (cfg.keep > 0) {
+      const f = path.join(cfg.out, stepFile(step));
+      saveModel(f, model, metaOf(run));
+      run.emit({ type: "checkpoint", step, path: f, kind: "step" });
+      pruneStepCheckpoints(cfg.out, cfg.keep);
+    }
   });
-  run.lastSaved = step;
-  run.emit({ type: "checkpoint", step, path: path.join(cfg.out, LATEST), kind: "latest" });
-  if (cfg.keep > 0) {
-    const f = path.join(cfg.out, stepFile(step));
-    saveModel(f, model, metaOf(run));
-    run.emit({ type: "checkpoint", step, path: f, kind: "step" });
-    pruneStepCheckpoints(cfg.out, cfg.keep);
-  }
 }
 
 /**
  * On the --sample-every cadence (once per step), a sample of --sample-length characters from the model as it
  * is: its own generator seeded with --seed, a fresh state fed a newline (emptyContext), temperature 1. The
- * same seed every time, so successive samples differ only by what the model learned. It uses its own
- * buffers and generator, on this thread's model (the engine's threads are idle between steps): nothing
- * training reads or writes is touched.
+ * same seed every time, so successive samples differ only by what the model learned (with --ema, the
+ * average). It uses its own buffers and generator, on this thread's model (the engine's threads are idle
+ * between steps): nothing training reads or writes is touched.
  */
 function takeSample(run: Run): void {
   const { cfg, step } = run;
@@ -425,7 +456,8 @@ function takeSample(run: Run): void {
   run.sampledAt = step;
   run.sampleSpace ??= createSampleSpace(run.model, 1);
   const length = cfg.sampleLength ?? TRAIN_SAMPLE_DEFAULTS.sampleLength;
-  const [r] = sampleScored(run.model, run.vocab, { ...SAMPLE_DEFAULTS, length, seed: cfg.seed, prime: "", count: 1 }, () => {}, run.sampleSpace);
+  const [r] = inAverage(run.average, run.model, () =>
+    sampleScored(run.model, run.vocab, { ...SAMPLE_DEFAULTS, length, seed: cfg.seed, prime: "", count: 1 }, () => {}, run.sampleSpace!));
   run.emit({ type: "sample", step, text: r.text, logprob: r.logprob });
 }
 
