@@ -77,7 +77,6 @@ export const AUTOSIZE = {
     { epochs: 1, dropout: 0 },
     { epochs: 3, dropout: 0.1 },
     { epochs: 8, dropout: 0.2 },
-    { epochs: 15, dropout: 0.3 },
     { epochs: Infinity, dropout: 0.4 },
   ] as readonly { epochs: number; dropout: number }[],
   /** the weights' moving average (--ema D): its time constant in steps, 1/(1 − D), as a share of the horizon
