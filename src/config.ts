@@ -124,6 +124,8 @@ export interface AutoSizeRecord {
    *  and second, at what speed, the horizon it replaced and the new one (also the run's steps and lrHorizon;
    *  kept here too because a model file carries no step budget) */
   replanned?: { step: number; elapsed: number; charsPerSec: number; was: number; steps: number };
+  /** the rule chose --ema: its time constant as a share of the horizon (a re-planned horizon re-plans --ema with it) */
+  emaShare?: number;
 }
 
 export const MODEL_DEFAULTS: Omit<ModelConfig, "vocabSize"> = {

@@ -135,3 +135,20 @@ describe("the config", () => {
     expect(() => resolveTrainConfig({ model, ema: 0.99, orthoOpt: "cayley" }, out)).toThrow(/--ema 0\.99 and --ortho-opt cayley contradict/);
   });
 });
+
+describe("scripts/raw-weights.ts", () => {
+  it("writes the raw weights of an --ema run as a model file; refuses a run without --ema", async () => {
+    const { execFileSync, spawnSync } = await import("node:child_process");
+    const ema = await run(cfgOf({ ema: 0.9, steps: 8 }, 1));
+    const plain = await run(cfgOf({ steps: 8 }, 1));
+    const script = path.resolve(__dirname, "../scripts/raw-weights.ts"), tsx = path.resolve(__dirname, "../node_modules/.bin/tsx");
+    const out = path.join(base, "raw.safetensors");
+    execFileSync(tsx, [script, ema.end.out, out], { encoding: "utf8" });
+    const state = decodeState(fs.readFileSync(path.join(ema.end.out, STATE)), STATE);
+    expect([...savedWeights(out)]).toEqual([...state.params!]);
+    expect([...savedWeights(out)]).toEqual([...savedWeights(plain.end.out)]); // the raw weights: the run without --ema
+    const refused = spawnSync(tsx, [script, plain.end.out, path.join(base, "none.safetensors")], { encoding: "utf8" });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr.trim()).toBe(`raw-weights: ${plain.end.out} was not trained with --ema: its latest.safetensors holds the raw weights already`);
+  }, 120_000);
+});

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { calibrationOf } from "../src/bench/bench.ts";
 import { MODEL_DEFAULTS, TRAIN_DEFAULTS, type TrainSettings } from "../src/config.ts";
 import { readCheckpointFile } from "../src/io/safetensors.ts";
-import { AUTOSIZE, chooseForBudget, ruleOf } from "../src/train/autosize.ts";
+import { AUTOSIZE, chooseForBudget, emaFor, ruleOf } from "../src/train/autosize.ts";
 import { errLines, events, makeCorpus, rnn, SMALL, tempDir } from "./helpers/cli.ts";
 
 const tmp = tempDir("autosize");
@@ -26,7 +26,9 @@ const base = (out: string) => ["train", corpus, "--time", "3s", "--auto-size-spe
 function expected(given: Partial<TrainSettings> = {}) {
   const cal = calibrationOf(SPEED, V, "given as");
   const choice = chooseForBudget({ budget: 3, spent: 0, corpusChars: CHARS, vocabSize: V, threads: 1, speedOf: cal.speedOf, given: { threads: 1, ...given }, measured: cal.reference });
-  return { choice, record: { budget: 3, charsPerSec: Number(choice.charsPerSec.toPrecision(4)), reference: cal.reference, rule: ruleOf() } };
+  // emaShare: where the rule chose --ema (a re-planned horizon re-plans it with that share)
+  const emaShare = choice.settings.ema !== undefined ? { emaShare: AUTOSIZE.EMA_SHARE } : {};
+  return { choice, record: { budget: 3, charsPerSec: Number(choice.charsPerSec.toPrecision(4)), reference: cal.reference, rule: ruleOf(), ...emaShare } };
 }
 
 async function ok(args: string[]) {
@@ -62,6 +64,7 @@ describe("rnn train --time alone: auto-sized", () => {
       dropout: choice.settings.dropout, lrSchedule: "cosine", lrMin: choice.settings.lrMin, lrHorizon: choice.steps,
       valFrac: choice.valFrac, evalEvery: choice.evalEvery, autoSize: record,
     });
+    expect(config.ema).toBe(choice.settings.ema);
     expect(choice.steps).toBeGreaterThan(0);
     // the model checkpoints hold the record too (and, as always, no budget)
     const stored = JSON.parse(readCheckpointFile(at("auto", "latest.safetensors")).metadata.config);
@@ -160,11 +163,12 @@ describe("rnn train --time alone: auto-sized", () => {
     // a reference speed far above this machine's: the first plan is far too long, the second fits the time
     const r = await ok(["train", corpus, ...SMALL, "--time", "12s", "--auto-size-speed", "1e6", "--threads", "1", "--out", at("replan")]);
     const said = r.stdout.split("\n").filter((l) => l.includes("--time: "));
-    expect(said).toEqual([expect.stringMatching(/^ {2}--time: .* chars\/s over the first .*; horizon \d+ → \d+ steps \(the learning rate's cosine ends there\)$/)]);
+    expect(said).toEqual([expect.stringMatching(/^ {2}--time: .* chars\/s over the first .*; horizon \d+ → \d+ steps \(the learning rate's cosine ends there; weights averaged over ~\d+\)$/)]);
     const [planned, steps] = said[0].match(/horizon (\d+) → (\d+)/)!.slice(1).map(Number);
     expect(steps).toBeLessThan(planned);
     const { config } = await info(at("replan"));
-    expect(config).toMatchObject({ steps, lrHorizon: steps, autoSize: { budget: 12, replanned: { was: planned, steps } } });
+    expect(config).toMatchObject({ steps, lrHorizon: steps, ema: emaFor(steps, AUTOSIZE.EMA_SHARE), autoSize: { budget: 12, replanned: { was: planned, steps }, emaShare: AUTOSIZE.EMA_SHARE } });
+    expect(said[0]).toContain(`weights averaged over ~${Math.max(2, Math.round(AUTOSIZE.EMA_SHARE * steps))})`);
     // (rnn info wraps the row: compared with its whitespace folded)
     // … and of its model file alone, out of the run directory (a model file holds no step budget: the record does)
     fs.copyFileSync(at("replan", "latest.safetensors"), at("replan-model.safetensors"));

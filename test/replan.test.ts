@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { type AutoSizeRecord, resolveTrainConfig, type TrainConfig } from "../src/config.ts";
 import { loadModel, loadRunSettings, resumeConfig } from "../src/checkpoint/checkpoint.ts";
 import { createWasmKernels } from "../src/kernels/wasm.ts";
-import { AUTOSIZE, replanAfter, replanHorizon } from "../src/train/autosize.ts";
+import { AUTOSIZE, emaFor, replanAfter, replanHorizon } from "../src/train/autosize.ts";
 import { lrAt } from "../src/train/schedule.ts";
 import { train, type TrainEvent } from "../src/train/train.ts";
 
@@ -69,6 +69,48 @@ describe("the horizon planned again from the run's own speed", () => {
     expect(last.lr).toBeLessThan(5e-4 * 1.01);
     const saved = loadRunSettings(cfg.out, want)!.config;
     expect(saved).toMatchObject({ steps: want, lrHorizon: want, autoSize: { ...RECORD, replanned: { step: 10, elapsed: 10, charsPerSec: 32, was: 1000, steps: want } } });
+  }, 60_000);
+
+  it("an average the rule chose (--ema, autoSize.emaShare) is planned again with the horizon; one given is not", async () => {
+    // planned 1000 steps with an average over 0.1 of them (100); re-planned to 93 steps: over 9
+    const chosen = cfgOf({ steps: 1000, time: 100, autoSize: { ...RECORD, emaShare: 0.1 } });
+    chosen.ema = emaFor(1000, 0.1);
+    expect(chosen.ema).toBeCloseTo(1 - 1 / 100, 15);
+    // the rule of src/train/average.ts written out from the weights after every step, with the decay re-planned at step 10
+    let t = 0, avg: Float64Array | null = null, old: Float64Array | null = null, decay = chosen.ema;
+    const events: TrainEvent[] = [];
+    await train({
+      cfg: chosen, vocab, ids, kernels: createWasmKernels(), now: () => (t += 0.5),
+      onEvent: (e, model) => {
+        events.push(e);
+        const w = model.params.data;
+        if (e.type === "start") [avg, old] = [Float64Array.from(w), Float64Array.from(w)];
+        if (e.type === "step") {
+          const d = Math.min(decay, (1 + e.step) / (10 + e.step)), dOld = Math.min(chosen.ema!, (1 + e.step) / (10 + e.step));
+          for (let i = 0; i < w.length; i++) {
+            avg![i] = d * avg![i] + (1 - d) * w[i];
+            old![i] = dOld * old![i] + (1 - dOld) * w[i];
+          }
+        }
+        if (e.type === "replan") decay = e.ema!;
+      },
+    });
+    expect(events.filter((e) => e.type === "replan")).toEqual([{ type: "replan", step: 10, elapsed: 10, charsPerSec: 32, planned: 1000, steps: 93, ema: emaFor(93, 0.1) }]);
+    expect(emaFor(93, 0.1)).toBeCloseTo(1 - 1 / 9, 15);
+    expect(loadRunSettings(chosen.out, 93)!.config).toMatchObject({ steps: 93, ema: emaFor(93, 0.1), autoSize: { emaShare: 0.1 } });
+    const saved = loadModel(path.join(chosen.out, "latest.safetensors"), createWasmKernels()).model.params.data;
+    let diff = 0, fromOld = 0;
+    for (let i = 0; i < saved.length; i++) {
+      diff = Math.max(diff, Math.abs(saved[i] - avg![i]));
+      fromOld = Math.max(fromOld, Math.abs(saved[i] - old![i]));
+    }
+    expect(diff).toBeLessThan(1e-5);
+    expect(fromOld).toBeGreaterThan(1e-3); // the decay planned first would have made another model
+    const given = cfgOf({ steps: 1000, time: 100, autoSize: RECORD });
+    given.ema = 0.99;
+    const b = await run(given, 0.5);
+    expect(b.events.filter((e) => e.type === "replan")).toEqual([{ type: "replan", step: 10, elapsed: 10, charsPerSec: 32, planned: 1000, steps: 93 }]);
+    expect(loadRunSettings(given.out, 93)!.config).toMatchObject({ steps: 93, ema: 0.99 });
   }, 60_000);
 
   it("a run faster than planned gets more steps; a run not auto-sized and a resumed run are never planned again", async () => {

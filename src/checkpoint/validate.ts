@@ -143,6 +143,8 @@ function trainConfigProblems(c: Obj): string[] {
       p.push(`config.autoSize is ${show(a)}, not a record of --time auto-sizing ({budget, charsPerSec, reference, rule})`);
     } else if (a.replanned !== undefined && !(isObj(a.replanned) && ["step", "elapsed", "charsPerSec", "was", "steps"].every((k) => finite((a.replanned as Record<string, unknown>)[k])))) {
       p.push(`config.autoSize.replanned is ${show(a.replanned)}, not a record of the horizon planned again ({step, elapsed, charsPerSec, was, steps})`);
+    } else if (a.emaShare !== undefined && !(finite(a.emaShare) && (a.emaShare as number) > 0)) {
+      p.push(`config.autoSize.emaShare is ${show(a.emaShare)}, not a number > 0`);
     }
   }
   return p;

@@ -107,7 +107,7 @@ export function humanPresenter(opts: { tty: boolean; out?: NodeJS.WriteStream } 
       }
       case "replan":
         // the step event that follows resizes the bar to the new total
-        above(chalk.dim(`  --time: ${human(e.charsPerSec)} chars/s over the first ${duration(e.elapsed)}; horizon ${e.planned} → ${e.steps} steps (the learning rate's cosine ends there)\n`));
+        above(chalk.dim(`  --time: ${human(e.charsPerSec)} chars/s over the first ${duration(e.elapsed)}; horizon ${e.planned} → ${e.steps} steps (the learning rate's cosine ends there${e.ema ? `; weights averaged over ~${Math.round(1 / (1 - e.ema))}` : ""})\n`));
         break;
       case "checkpoint":
         break;

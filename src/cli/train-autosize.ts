@@ -53,7 +53,10 @@ export async function autoSizeConfig(cfg: TrainConfig, given: Partial<TrainSetti
   });
   const next = configFromSettings({ ...given, ...choice.settings, time: choice.time }, cfg.corpus, { threads: cfg.threads, out: cfg.out });
   next.model.vocabSize = V;
-  next.autoSize = { budget, charsPerSec: Number(choice.charsPerSec.toPrecision(4)), reference: cal.reference, rule: ruleOf() };
+  next.autoSize = {
+    budget, charsPerSec: Number(choice.charsPerSec.toPrecision(4)), reference: cal.reference, rule: ruleOf(),
+    ...(choice.settings.ema !== undefined ? { emaShare: AUTOSIZE.EMA_SHARE } : {}), // chosen by the rule, not given
+  };
   return { cfg: next, choice, reference: cal.reference, spent: cal.seconds };
 }
 

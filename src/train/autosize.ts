@@ -218,7 +218,7 @@ export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
   const ownOptimizer = OPTIMIZER_FIELDS.some((k) => given[k] !== undefined);
   const optim = ownOptimizer || rung.weightDecay === 0 ? {} : { optimizer: "adamw" as const, weightDecay: rung.weightDecay };
   const evalEvery = given.evalEvery ?? Math.max(t.EVAL_MIN, Math.round(steps / t.EVALS));
-  const ema = given.ema ?? (given.orthoOpt !== undefined && given.orthoOpt !== "none" ? 0 : emaFor(steps, t));
+  const ema = given.ema ?? (given.orthoOpt !== undefined && given.orthoOpt !== "none" ? 0 : emaFor(steps, t.EMA_SHARE));
 
   const chosen: Partial<TrainSettings> = {
     cell: shape.model.cell, layers: shape.model.layers, hidden: shape.model.hidden, norm: shape.model.norm ?? "none", batch: B, seq: T,
@@ -271,10 +271,11 @@ function shapeOf(r: Rung, given: Partial<TrainSettings>, vocabSize: number, trai
   return { model, batch: B, seq: T, efficiency: r.efficiency * (model.norm ? t.NORM_SPEED : 1) };
 }
 
-/** --ema: the decay whose time constant 1/(1 − D) is EMA_SHARE × the horizon, a whole number of steps, at least 2 (0: none). */
-function emaFor(steps: number, t = AUTOSIZE): number {
-  if (!(t.EMA_SHARE > 0)) return 0;
-  return 1 - 1 / Math.max(2, Math.round(t.EMA_SHARE * steps));
+/** --ema: the decay whose time constant 1/(1 − D) is `share` × the horizon, a whole number of steps, at least 2
+ *  (0: none). The rule's share is EMA_SHARE; a re-planned horizon re-plans the decay with it (train.ts). */
+export function emaFor(steps: number, share: number): number {
+  if (!(share > 0)) return 0;
+  return 1 - 1 / Math.max(2, Math.round(share * steps));
 }
 
 /** --lr-schedule cosine and --lr-min: from lr down to LR_END × lr at the horizon. */

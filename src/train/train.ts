@@ -25,7 +25,7 @@ import { type OrthoStart, startOrthogonal } from "./cayley.ts";
 import { transplant } from "./finetune.ts";
 import { createOptimizerState, type OptimizerState } from "./optim.ts";
 import { createAverage, emaDecay, emaUpdate, inAverage, type WeightAverage } from "./average.ts";
-import { replanAfter, replanHorizon } from "./autosize.ts";
+import { emaFor, replanAfter, replanHorizon } from "./autosize.ts";
 import { lrAt, stepBudget, withLrHorizon } from "./schedule.ts";
 import { makeStepper, type StepResult } from "./step.ts";
 
@@ -39,7 +39,9 @@ export type TrainEvent =
   /** --sample-every: a sample from the model at `step` (seed --seed, after a newline); logprob in nats */
   | { type: "sample"; step: number; text: string; logprob: number }
   /** an auto-sized run's horizon planned again from its own speed: `planned` steps before, `steps` now */
-  | { type: "replan"; step: number; elapsed: number; charsPerSec: number; planned: number; steps: number }
+  | { type: "replan"; step: number; elapsed: number; charsPerSec: number; planned: number; steps: number;
+      /** --ema re-planned with the horizon (the rule chose it): the new decay */
+      ema?: number }
   | { type: "end"; step: number; reason: "steps" | "epochs" | "time" | "patience" | "interrupted"; trainLoss: number; valLoss: number | null; bestValLoss: number | null; elapsed: number; charsPerSec: number; out: string };
 
 type EndEvent = TrainEvent & { type: "end" };
@@ -138,10 +140,13 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
     const steps = replanHorizon({ step, startStep, elapsed, time: cfg.time });
     if (steps === cfg.steps) return;
     const replanned = { step, elapsed: Number(elapsed.toFixed(3)), charsPerSec: Number(charsPerSec.toPrecision(4)), was: cfg.steps, steps };
-    cfg = { ...cfg, steps, ...(cfg.lrHorizon !== undefined ? { lrHorizon: steps } : {}), autoSize: { ...cfg.autoSize!, replanned } };
+    // the cosine ends at the new horizon, and an average the rule chose spans the same share of it
+    const ema = cfg.ema !== undefined && cfg.autoSize?.emaShare ? { ema: emaFor(steps, cfg.autoSize.emaShare) } : {};
+    cfg = { ...cfg, steps, ...(cfg.lrHorizon !== undefined ? { lrHorizon: steps } : {}), ...ema, autoSize: { ...cfg.autoSize!, replanned } };
+    if (average && cfg.ema) average.decay = cfg.ema;
     run.cfg = cfg;
     totalSteps = stepBudget(cfg, epochSteps);
-    emit({ type: "replan", step, elapsed, charsPerSec, planned: replanned.was, steps });
+    emit({ type: "replan", step, elapsed, charsPerSec, planned: replanned.was, steps, ...ema });
   };
   let reason: EndEvent["reason"] = "steps";
   let endVal: number | undefined;
