@@ -6,6 +6,7 @@ import chalk from "chalk";
 import cliProgress from "cli-progress";
 import { describeModel } from "../checkpoint/checkpoint.ts";
 import type { TrainEvent } from "../train/train.ts";
+import { emaSpan } from "../train/autosize.ts";
 import { duration, human } from "./common.ts";
 
 export type Presenter = (e: TrainEvent) => void;
@@ -107,7 +108,7 @@ export function humanPresenter(opts: { tty: boolean; out?: NodeJS.WriteStream } 
       }
       case "replan":
         // the step event that follows resizes the bar to the new total
-        above(chalk.dim(`  --time: ${human(e.charsPerSec)} chars/s over the first ${duration(e.elapsed)}; horizon ${e.planned} → ${e.steps} steps (the learning rate's cosine ends there${e.ema ? `; weights averaged over ~${Math.round(1 / (1 - e.ema))}` : ""})\n`));
+        above(chalk.dim(`  --time: ${human(e.charsPerSec)} chars/s over the first ${duration(e.elapsed)}; horizon ${e.planned} → ${e.steps} steps (the learning rate's cosine ends there${e.ema ? `; weights averaged over ~${emaSpan(e.ema)}` : ""})\n`));
         break;
       case "checkpoint":
         break;

@@ -233,7 +233,7 @@ export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
   const decay = sched.lrMin !== undefined ? ` on a cosine to ${num(sched.lrMin)}` : "";
   const normed = shape.model.norm ? `, ${shape.model.norm} norm` : "";
   const adamw = optim.weightDecay ? `, AdamW weight decay ${num(optim.weightDecay)}` : "";
-  const averaged = ema > 0 ? `, weights averaged over ~${Math.round(1 / (1 - ema))} steps (--ema ${Number(ema.toPrecision(6))})` : "";
+  const averaged = ema > 0 ? `, weights averaged over ~${emaSpan(ema)} steps (--ema ${Number(ema.toPrecision(6))})` : "";
   const lines = [
     `auto-sizing for --time ${duration(inp.budget)} (--no-auto-size: the defaults instead): ${inp.measured}, ${inp.threads} thread${inp.threads === 1 ? "" : "s"}` +
       `${inp.spent > 0 ? `; ${inp.spent.toFixed(1)}s of the budget spent measuring` : ""}`,
@@ -277,6 +277,9 @@ export function emaFor(steps: number, share: number): number {
   if (!(share > 0)) return 0;
   return 1 - 1 / Math.max(2, Math.round(share * steps));
 }
+
+/** The steps an --ema decay D averages over, its time constant 1/(1 − D) rounded (emaFor's inverse), as printed. */
+export const emaSpan = (decay: number): number => Math.round(1 / (1 - decay));
 
 /** --lr-schedule cosine and --lr-min: from lr down to LR_END × lr at the horizon. */
 function schedule(lr: number, t = AUTOSIZE): { lrSchedule?: "cosine"; lrMin?: number } {
