@@ -100,6 +100,9 @@ export interface TrainConfig {
   /** cosine: the schedule's length in steps, fixed when the run starts (cosineHorizon: its step budget) and
    *  kept on resume; lrAt reads it. Set by rnn train, never by a flag */
   lrHorizon?: number;
+  /** cosine: where an auto-sized run re-planned its horizon, [step, the phase reached there] in step order
+   *  (src/train/schedule.ts, cosinePhase); absent when never re-planned. Set by rnn train, never by a flag */
+  lrBends?: [number, number][];
   /** --ema D: an exponential moving average of the weights (decay D per step) is the model validated, sampled
    *  and saved (src/train/average.ts); absent when off */
   ema?: number;
@@ -120,10 +123,11 @@ export interface AutoSizeRecord {
   reference: string;
   /** the rule and its constants, as src/train/autosize.ts names them */
   rule: string;
-  /** the horizon planned again from the run's own speed (src/train/autosize.ts, replanHorizon): at which step
-   *  and second, at what speed, the horizon it replaced and the new one (also the run's steps and lrHorizon;
-   *  kept here too because a model file carries no step budget) */
-  replanned?: { step: number; elapsed: number; charsPerSec: number; was: number; steps: number };
+  /** the horizon planned again from the run's own speed (src/train/autosize.ts, replanHorizon), the last time:
+   *  at which step and second, from what speed (since the plan before), the horizon it replaced and the new one
+   *  (also the run's steps and lrHorizon; kept here too because a model file carries no step budget), and how
+   *  many times the run was planned again in all */
+  replanned?: { step: number; elapsed: number; charsPerSec: number; was: number; steps: number; times?: number };
   /** the rule chose --ema: its time constant as a share of the horizon (a re-planned horizon re-plans --ema with it) */
   emaShare?: number;
 }
@@ -353,6 +357,7 @@ function resolveExtras(cfg: TrainConfig): void {
     delete cfg.lrSchedule;
     delete cfg.lrMin;
     delete cfg.lrHorizon;
+    delete cfg.lrBends;
     return;
   }
   cfg.lrMin ??= TRAIN_EXTRA_DEFAULTS.lrMin;

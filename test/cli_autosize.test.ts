@@ -163,7 +163,7 @@ describe("rnn train --time alone: auto-sized", () => {
     // a reference speed far above this machine's: the first plan is far too long, the second fits the time
     const r = await ok(["train", corpus, ...SMALL, "--time", "12s", "--auto-size-speed", "1e6", "--threads", "1", "--out", at("replan")]);
     const said = r.stdout.split("\n").filter((l) => l.includes("--time: "));
-    expect(said).toEqual([expect.stringMatching(/^ {2}--time: .* chars\/s over the first .*; horizon \d+ → \d+ steps \(the learning rate's cosine ends there; weights averaged over ~\d+\)$/)]);
+    expect(said).toEqual([expect.stringMatching(/^ {2}--time: .* chars\/s over the first .*; horizon \d+ → \d+ steps \(the learning rate's cosine bends to end there; weights averaged over ~\d+\)$/)]);
     const [planned, steps] = said[0].match(/horizon (\d+) → (\d+)/)!.slice(1).map(Number);
     expect(steps).toBeLessThan(planned);
     const { config } = await info(at("replan"));

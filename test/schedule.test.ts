@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { resolveTrainConfig, type TrainConfig } from "../src/config.ts";
 import { UsageError } from "../src/errors.ts";
-import { lrAt, stepBudget, withLrHorizon } from "../src/train/schedule.ts";
+import { bendHorizon, cosinePhase, lrAt, stepBudget, withLrHorizon } from "../src/train/schedule.ts";
 
 const cfgOf = (o: Partial<TrainConfig>) => resolveTrainConfig({ ...o, corpus: [] }, { threads: 1, out: "" });
 
@@ -58,6 +58,34 @@ describe("--lr-schedule cosine", () => {
     expect(lrAt(z, 0)).toBe(0.2);
     expect(lrAt(z, 20)).toBeCloseTo(0.1, 15);
     expect(lrAt(z, 40)).toBeCloseTo(0, 15);
+  });
+
+  it("re-planned (bendHorizon): the phase bends where it stands and runs on to the new horizon, with no jump in the rate", () => {
+    // c: warmup 10, horizon 110. At step 60 (phase ½) the horizon becomes 80: the rest of the cosine in 20 steps
+    const bent = bendHorizon(c, 60, 80);
+    expect(bent).toMatchObject({ lrHorizon: 80, lrBends: [[60, 0.5]] });
+    expect(lrAt(bent, 60)).toBe(lrAt(c, 60)); // the rate at the bend is the old plan's, to the bit
+    for (let s = 0; s < 60; s++) expect(lrAt(bent, s)).toBeCloseTo(lrAt(c, s), 14); // the steps before it, as they were
+    expect(cosinePhase(bent, 70)).toBeCloseTo(0.75, 15); // half of the rest in half of the remaining steps
+    expect(lrAt(bent, 80)).toBeCloseTo(0.01, 15);
+    expect(lrAt(bent, 79)).toBeGreaterThan(0.01);
+    // bent again at 70, longer this time (a machine that sped up): the first bend stays, the phase stays monotone
+    const again = bendHorizon(bent, 70, 120);
+    expect(again.lrBends).toEqual([[60, 0.5], [70, cosinePhase(bent, 70)]]);
+    expect(lrAt(again, 70)).toBe(lrAt(bent, 70));
+    let prev = Infinity;
+    for (let s = 10; s <= 120; s++) {
+      expect(lrAt(again, s)).toBeLessThanOrEqual(prev);
+      prev = lrAt(again, s);
+    }
+    expect(lrAt(again, 120)).toBeCloseTo(0.01, 15);
+    // within the warmup the phase has not moved: a new horizon needs no bend, and the rate is the formula's
+    const longer = bendHorizon(c, 5, 300);
+    expect(longer).not.toHaveProperty("lrBends");
+    for (let s = 0; s < 300; s += 7) expect(lrAt(longer, s)).toBeCloseTo(s < 10 ? lrAt(c, s) : 0.01 + 0.09 * 0.5 * (1 + Math.cos((Math.PI * (s - 10)) / 290)), 15);
+    // a schedule with no horizon (step decay) is left as it is
+    const step = cfgOf({ lr: 0.1 });
+    expect(bendHorizon(step, 5, 300)).toBe(step);
   });
 
   it("refuses what contradicts it, in one line", () => {

@@ -75,9 +75,11 @@ describe("validateCheckpoint accepts what rnn writes", () => {
   }
 
   it("an --time auto-sizing record, planned again or not", () => {
-    for (const autoSize of [AUTO, { ...AUTO, replanned: { step: 3, elapsed: 10.5, charsPerSec: 900, was: 50, steps: 40 } }]) {
+    for (const autoSize of [AUTO, { ...AUTO, replanned: { step: 3, elapsed: 10.5, charsPerSec: 900, was: 50, steps: 40 } }, { ...AUTO, replanned: { step: 3, elapsed: 10.5, charsPerSec: 900, was: 50, steps: 40, times: 4 } }]) {
       expect(checkpointProblems(decode(craft((x) => (x.config.autoSize = autoSize))))).toEqual([]);
     }
+    // … and the bends its re-plans left in the cosine
+    expect(checkpointProblems(decode(craft((x) => Object.assign(x.config, { lrSchedule: "cosine", lrMin: 0, lrHorizon: 40, lrBends: [[3, 0.05], [9, 0.2]] }))))).toEqual([]);
   });
 
   it("expects exactly PyTorch's state_dict shapes (G = 4 lstm, 3 gru, 1 rnn; In = E or V, then H)", () => {
@@ -126,6 +128,11 @@ describe("validateCheckpoint refuses, in one line naming the problem", () => {
     ["an autoSize record without its rule", (x) => (x.config.autoSize = { budget: 60, charsPerSec: 1000, reference: "r" }), /config\.autoSize is .*, not a record of --time auto-sizing \(\{budget, charsPerSec, reference, rule\}\)/],
     ["a replanned record without its new horizon", (x) => (x.config.autoSize = { ...AUTO, replanned: { step: 3, elapsed: 10, charsPerSec: 900, was: 50 } }),
       /config\.autoSize\.replanned is .*, not a record of the horizon planned again \(\{step, elapsed, charsPerSec, was, steps\}\)/],
+    ["a replanned record with 0 times", (x) => (x.config.autoSize = { ...AUTO, replanned: { step: 3, elapsed: 10, charsPerSec: 900, was: 50, steps: 40, times: 0 } }),
+      /config\.autoSize\.replanned\.times is 0, not a whole number ≥ 1/],
+    ["bends out of order", (x) => (x.config.lrBends = [[9, 0.2], [3, 0.05]]), /config\.lrBends is \[\[9,0\.2\],\[3,0\.05\]\], not a list of \[step, phase\] bends of the cosine/],
+    ["a bend past the cosine's end", (x) => (x.config.lrBends = [[3, 1]]), /config\.lrBends is .*, not a list of \[step, phase\] bends/],
+    ["bends not a list", (x) => (x.config.lrBends = { 3: 0.1 }), /config\.lrBends is .*, not a list of \[step, phase\] bends/],
     ["a replanned record with a step that is not a number", (x) => (x.config.autoSize = { ...AUTO, replanned: { step: "3", elapsed: 10, charsPerSec: 900, was: 50, steps: 40 } }),
       /config\.autoSize\.replanned is .*, not a record of the horizon planned again/],
   ];

@@ -48,7 +48,7 @@ function without<T extends object, K extends string>(o: T, keys: readonly K[]): 
 }
 
 /** The order of a config's keys as a new run makes them (the defaults' order), and of its model's. */
-const CONFIG_ORDER = [...Object.keys(resolveTrainConfig({}, { threads: 1, out: "" })), ...Object.keys(TRAIN_EXTRA_DEFAULTS), "lrHorizon"];
+const CONFIG_ORDER = [...Object.keys(resolveTrainConfig({}, { threads: 1, out: "" })), ...Object.keys(TRAIN_EXTRA_DEFAULTS), "lrHorizon", "lrBends"];
 const MODEL_ORDER = [...Object.keys(MODEL_DEFAULTS), "vocabSize", "forgetGate", "norm"];
 
 function ordered(o: object, order: readonly string[]): Record<string, unknown> {

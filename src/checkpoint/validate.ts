@@ -131,6 +131,9 @@ function trainConfigProblems(c: Obj): string[] {
   }
   if (has("lrMin") && !(typeof c.lrMin === "number" && Number.isFinite(c.lrMin) && c.lrMin >= 0)) p.push(`config.lrMin is ${show(c.lrMin)}, not a number ≥ 0`);
   if (has("lrHorizon") && !(isInt(c.lrHorizon) && (c.lrHorizon as number) >= 1)) p.push(`config.lrHorizon is ${show(c.lrHorizon)}, not a whole number ≥ 1`);
+  if (has("lrBends") && !validBends(c.lrBends)) {
+    p.push(`config.lrBends is ${show(c.lrBends)}, not a list of [step, phase] bends of the cosine (whole steps ≥ 1 and phases in (0, 1), both increasing)`);
+  }
   if (has("dropoutMode")) oneOf(p, "config.dropoutMode", c.dropoutMode, DROPOUT_MODES);
   if (has("lrSchedule")) oneOf(p, "config.lrSchedule", c.lrSchedule, LR_SCHEDULES);
   if (has("forgetBias") && c.forgetBias !== null && !(typeof c.forgetBias === "number" && Number.isFinite(c.forgetBias))) {
@@ -143,6 +146,8 @@ function trainConfigProblems(c: Obj): string[] {
       p.push(`config.autoSize is ${show(a)}, not a record of --time auto-sizing ({budget, charsPerSec, reference, rule})`);
     } else if (a.replanned !== undefined && !(isObj(a.replanned) && ["step", "elapsed", "charsPerSec", "was", "steps"].every((k) => finite((a.replanned as Record<string, unknown>)[k])))) {
       p.push(`config.autoSize.replanned is ${show(a.replanned)}, not a record of the horizon planned again ({step, elapsed, charsPerSec, was, steps})`);
+    } else if (isObj(a.replanned) && a.replanned.times !== undefined && !(isInt(a.replanned.times) && (a.replanned.times as number) >= 1)) {
+      p.push(`config.autoSize.replanned.times is ${show(a.replanned.times)}, not a whole number ≥ 1`);
     } else if (a.emaShare !== undefined && !(finite(a.emaShare) && (a.emaShare as number) > 0)) {
       p.push(`config.autoSize.emaShare is ${show(a.emaShare)}, not a number > 0`);
     }
@@ -269,4 +274,15 @@ export function validateCheckpoint(decoded: Decoded, file: string): ValidCheckpo
     step: Number(metadata.step ?? 0),
     bestValLoss: bv === undefined || bv === "null" ? null : Number(bv),
   };
+}
+
+/** [[step, phase], …]: whole steps ≥ 1 and phases in (0, 1), both strictly increasing (src/train/schedule.ts) */
+function validBends(v: unknown): boolean {
+  if (!Array.isArray(v)) return false;
+  let step = 0, phase = 0;
+  for (const b of v) {
+    if (!Array.isArray(b) || b.length !== 2 || !isInt(b[0]) || typeof b[1] !== "number" || !(b[0] > step) || !(b[1] > phase && b[1] < 1)) return false;
+    [step, phase] = b as [number, number];
+  }
+  return true;
 }

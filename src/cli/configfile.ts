@@ -74,6 +74,7 @@ const TOP: Record<Exclude<keyof TrainConfig, "model">, Check> = {
   dropoutMode: viaFlag("dropoutMode"), dropoutInput: viaFlag("dropoutInput"), weightDrop: viaFlag("weightDrop"), embedDropout: viaFlag("embedDropout"),
   lrSchedule: viaFlag("lrSchedule"), lrMin: viaFlag("lrMin"), ema: viaFlag("ema"),
   lrHorizon: (where, v) => parseIntFlag(where, String(v), 1), // fixed by the run it came from: checked, then left out (a new run sets its own)
+  lrBends: (where, v) => (Array.isArray(v) ? v : fail(`${where} must be a list of [step, phase] (where that run re-planned its cosine)`)), // likewise
 };
 const MODEL: Record<keyof ModelConfig, Check> = {
   cell: viaFlag("cell"), layers: viaFlag("layers"), hidden: viaFlag("hidden"), embed: viaFlag("embed"),
@@ -113,7 +114,7 @@ export function settingsFromConfig(raw: unknown, source: string, baseDir: string
     if (k === "corpus") out.corpus = (value as string[]).map(resolve);
     else if (k === "out") out.out = resolve(value as string);
     else if (k === "initFrom") settings.initFrom = resolve(value as string);
-    else if (k === "lrHorizon" || k === "autoSize") continue; // fixed by the run it came from / how that run was sized: not settings
+    else if (k === "lrHorizon" || k === "lrBends" || k === "autoSize") continue; // fixed by the run it came from / how that run was sized: not settings
     else settings[k] = value;
   }
   // a stored config holds the forget bias that resolution filled in (1 with xavier or orthogonal init): taken

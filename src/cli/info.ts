@@ -44,7 +44,8 @@ export function renderInfo(info: RunInfo, io: Io): string {
   const auto = info.config.autoSize;
   if (auto) {
     const r = auto.replanned;
-    const replanned = r ? `; planned again at step ${r.step} (${duration(r.elapsed)}) from the run's own ${human(r.charsPerSec)} chars/s: ${r.was} → ${r.steps} steps` : "";
+    const again = r && (r.times ?? 1) > 1 ? ` ${r.times} times, the last` : "";
+    const replanned = r ? `; planned again${again} at step ${r.step} (${duration(r.elapsed)}) from the run's own ${human(r.charsPerSec)} chars/s: ${r.was} → ${r.steps} steps` : "";
     const text = `for --time ${duration(auto.budget)} at ${human(auto.charsPerSec)} chars/s; ${auto.reference}${replanned}; rule: ${auto.rule}`;
     rows.push(["auto-sized", wrap(text, 92).join(`\n${" ".repeat(14)}`)]);
   }

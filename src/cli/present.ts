@@ -108,7 +108,7 @@ export function humanPresenter(opts: { tty: boolean; out?: NodeJS.WriteStream } 
       }
       case "replan":
         // the step event that follows resizes the bar to the new total
-        above(chalk.dim(`  --time: ${human(e.charsPerSec)} chars/s over the first ${duration(e.elapsed)}; horizon ${e.planned} → ${e.steps} steps (the learning rate's cosine ends there${e.ema ? `; weights averaged over ~${emaSpan(e.ema)}` : ""})\n`));
+        above(chalk.dim(`  --time: ${human(e.charsPerSec)} chars/s ${e.since > 0 ? `from ${duration(e.since)} to ${duration(e.elapsed)}` : `over the first ${duration(e.elapsed)}`}; horizon ${e.planned} → ${e.steps} steps (the learning rate's cosine bends to end there${e.ema ? `; weights averaged over ~${emaSpan(e.ema)}` : ""})\n`));
         break;
       case "checkpoint":
         break;

@@ -96,25 +96,40 @@ export const AUTOSIZE = {
   REFERENCE: { cell: "lstm", layers: 2, hidden: 256, batch: 50, seq: 50 } as { cell: CellKind; layers: number; hidden: number; batch: number; seq: number },
   CALIBRATE_SECONDS: 1,
   CALIBRATE_SHARE: 0.02,
-  /** the horizon is planned again, once, from the run's own speed after REPLAN_SHARE of its time (at least
+  /** the horizon is planned again from the run's own speed, first after REPLAN_SHARE of its time (at least
    *  REPLAN_MIN_SECONDS): a second of measuring can catch the machine in a burst or a lull (11.4k chars/s
    *  measured, 7.7k sustained, on a shared 2-core machine: the clock would have stopped the run at 72% of its
-   *  cosine, well above the floor) */
+   *  cosine, well above the floor) … */
   REPLAN_SHARE: 0.03,
   REPLAN_MIN_SECONDS: 10,
+  /** … and again every REPLAN_EVERY of it (at least REPLAN_MIN_SECONDS apart), from the speed since the last
+   *  plan, while less than REPLAN_UNTIL of the time has gone: a shared machine's speed drifts through a run
+   *  (after one plan at 3%, an hour sped up by 22% and ended 14 minutes early, and another slowed by 13% and was
+   *  stopped by the clock at 94% of its cosine) */
+  REPLAN_EVERY: 0.1,
+  REPLAN_UNTIL: 0.95,
+  /** the share of what the rest of the time buys at that speed that a re-plan plans for (the speed measured
+   *  includes the run's validations and checkpoints; later plans correct what this one gets wrong) */
+  REPLAN_SAFETY: 0.97,
 };
 
-// ── the horizon planned again from the run's own speed (src/train/train.ts calls these once) ─────────────────
+// ── the horizon planned again from the run's own speed (src/train/train.ts calls these) ─────────────────────
 
-/** seconds into an auto-sized run at which its horizon is planned again from its own speed (a budget shorter
- *  than that is not planned again: train.ts plans only while time is left) */
+/** seconds into an auto-sized run at which its horizon is first planned again from its own speed (a budget
+ *  shorter than that is not planned again: train.ts plans only while time is left) */
 export const replanAfter = (time: number, t = AUTOSIZE) => Math.max(t.REPLAN_MIN_SECONDS, t.REPLAN_SHARE * time);
 
-/** The steps the run can take in all at the speed it has kept so far: those taken, and SAFETY × what the
- *  rest of its time buys (at least one more). */
-export function replanHorizon(o: { step: number; startStep: number; elapsed: number; time: number }, t = AUTOSIZE): number {
-  const perSecond = (o.step - o.startStep) / Math.max(o.elapsed, 1e-9);
-  return o.step + Math.max(1, Math.floor(perSecond * Math.max(0, o.time - o.elapsed) * t.SAFETY));
+/** seconds into the run of the plan after one made at `elapsed`: Infinity once REPLAN_UNTIL of the time has gone */
+export function replanNext(elapsed: number, time: number, t = AUTOSIZE): number {
+  const next = elapsed + Math.max(t.REPLAN_MIN_SECONDS, t.REPLAN_EVERY * time);
+  return next < t.REPLAN_UNTIL * time ? next : Infinity;
+}
+
+/** The steps the run can take in all at the speed it kept since `since` (the last plan, or its start): those
+ *  taken, and REPLAN_SAFETY × what the rest of its time buys at that speed (at least one more). */
+export function replanHorizon(o: { step: number; since: { step: number; elapsed: number }; elapsed: number; time: number }, t = AUTOSIZE): number {
+  const perSecond = (o.step - o.since.step) / Math.max(o.elapsed - o.since.elapsed, 1e-9);
+  return o.step + Math.max(1, Math.floor(perSecond * Math.max(0, o.time - o.elapsed) * t.REPLAN_SAFETY));
 }
 
 // ── where a cosine schedule plugs in ─────────────────────────────────────────────────────────────────────
@@ -175,7 +190,8 @@ export function ruleOf(t = AUTOSIZE): string {
   const extras = (r: Rung) => `${r.norm !== "none" ? ` ${r.norm} norm` : ""}${r.weightDecay > 0 ? ` adamw ${num(r.weightDecay)}` : ""}`;
   return `largest of ${t.LADDER.map((r) => `${label(r)} B${r.batch} T${r.seq} lr ${num(r.lr)}${extras(r)}`).join(", ")} seeing ≥ ${t.CHARS_PER_PARAM} chars/param, ≤ ${t.PARAMS_PER_CHAR} params/char; ` +
     `safety ${t.SAFETY}; dropout by epochs ${epochs}; min steps ${minStepsOf(t)}; cosine lr to ×${t.LR_END}` +
-    (t.EMA_SHARE > 0 ? `; weights averaged over ${t.EMA_SHARE} of the horizon` : "");
+    (t.EMA_SHARE > 0 ? `; weights averaged over ${t.EMA_SHARE} of the horizon` : "") +
+    `; horizon re-planned from the run's speed at ${t.REPLAN_SHARE} of the time, then every ${t.REPLAN_EVERY} until ${t.REPLAN_UNTIL} (safety ${t.REPLAN_SAFETY})`;
 }
 
 const label = (r: { cell: string; layers: number; hidden: number }) => `${r.cell} ${r.layers}×${r.hidden}`;

@@ -25,8 +25,8 @@ import { type OrthoStart, startOrthogonal } from "./cayley.ts";
 import { transplant } from "./finetune.ts";
 import { createOptimizerState, type OptimizerState } from "./optim.ts";
 import { createAverage, emaDecay, emaUpdate, inAverage, type WeightAverage } from "./average.ts";
-import { emaFor, replanAfter, replanHorizon } from "./autosize.ts";
-import { lrAt, stepBudget, withLrHorizon } from "./schedule.ts";
+import { emaFor, replanAfter, replanHorizon, replanNext } from "./autosize.ts";
+import { bendHorizon, lrAt, stepBudget, withLrHorizon } from "./schedule.ts";
 import { makeStepper, type StepResult } from "./step.ts";
 
 export type TrainEvent =
@@ -38,8 +38,9 @@ export type TrainEvent =
   | { type: "checkpoint"; step: number; path: string; kind: "latest" | "best" | "step" }
   /** --sample-every: a sample from the model at `step` (seed --seed, after a newline); logprob in nats */
   | { type: "sample"; step: number; text: string; logprob: number }
-  /** an auto-sized run's horizon planned again from its own speed: `planned` steps before, `steps` now */
-  | { type: "replan"; step: number; elapsed: number; charsPerSec: number; planned: number; steps: number;
+  /** an auto-sized run's horizon planned again from its own speed (charsPerSec, kept from second `since` to
+   *  `elapsed`): `planned` steps before, `steps` now */
+  | { type: "replan"; step: number; elapsed: number; since: number; charsPerSec: number; planned: number; steps: number;
       /** --ema re-planned with the horizon (the rule chose it): the new decay */
       ema?: number }
   | { type: "end"; step: number; reason: "steps" | "epochs" | "time" | "patience" | "interrupted"; trainLoss: number; valLoss: number | null; bestValLoss: number | null; elapsed: number; charsPerSec: number; out: string };
@@ -132,21 +133,28 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
   const val: Validation = { ids: valIds, evaluate: createEvaluator(model, 256) };
 
   const t0 = now();
-  // --time auto-sizing planned the horizon from a second of measuring; a new run plans it again, once, from
-  // its own speed (src/train/autosize.ts, replanAfter, replanHorizon), so that the cosine ends with the clock
+  // --time auto-sizing planned the horizon from a second of measuring; a new run plans it again from its own
+  // speed, first after 3% of its time and then every 10% (src/train/autosize.ts: replanAfter, replanNext,
+  // replanHorizon), so that the cosine ends with the clock however the machine's speed drifts; each plan bends
+  // the cosine where it stands (src/train/schedule.ts, bendHorizon) and spreads the rest over the new horizon
   let replanAt = cfg.autoSize && !resumed && cfg.time > 0 ? replanAfter(cfg.time) : Infinity;
-  const replan = (step: number, elapsed: number, charsPerSec: number) => {
-    replanAt = Infinity;
-    const steps = replanHorizon({ step, startStep, elapsed, time: cfg.time });
+  let since = { step: startStep, elapsed: 0 }; // where the speed of the next plan is measured from
+  const replan = (step: number, elapsed: number) => {
+    replanAt = replanNext(elapsed, cfg.time);
+    const window = since;
+    since = { step, elapsed };
+    const steps = replanHorizon({ step, since: window, elapsed, time: cfg.time });
     if (steps === cfg.steps) return;
-    const replanned = { step, elapsed: Number(elapsed.toFixed(3)), charsPerSec: Number(charsPerSec.toPrecision(4)), was: cfg.steps, steps };
-    // the cosine ends at the new horizon, and an average the rule chose spans the same share of it
+    const charsPerSec = ((step - window.step) * cfg.batch * cfg.seq) / Math.max(elapsed - window.elapsed, 1e-9);
+    const times = (cfg.autoSize!.replanned?.times ?? 0) + 1;
+    const replanned = { step, elapsed: Number(elapsed.toFixed(3)), charsPerSec: Number(charsPerSec.toPrecision(4)), was: cfg.steps, steps, times };
+    // the cosine bends here and ends at the new horizon, and an average the rule chose spans the same share of it
     const ema = cfg.ema !== undefined && cfg.autoSize?.emaShare ? { ema: emaFor(steps, cfg.autoSize.emaShare) } : {};
-    cfg = { ...cfg, steps, ...(cfg.lrHorizon !== undefined ? { lrHorizon: steps } : {}), ...ema, autoSize: { ...cfg.autoSize!, replanned } };
+    cfg = { ...bendHorizon(cfg, step, steps), steps, ...ema, autoSize: { ...cfg.autoSize!, replanned } };
     if (average && cfg.ema) average.decay = cfg.ema;
     run.cfg = cfg;
     totalSteps = stepBudget(cfg, epochSteps);
-    emit({ type: "replan", step, elapsed, charsPerSec, planned: replanned.was, steps, ...ema });
+    emit({ type: "replan", step, elapsed, since: window.elapsed, charsPerSec, planned: replanned.was, steps, ...ema });
   };
   let reason: EndEvent["reason"] = "steps";
   let endVal: number | undefined;
@@ -173,7 +181,7 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
       const cps = ((step - startStep) * cfg.batch * cfg.seq) / Math.max(elapsed, 1e-9);
       const eta = totalSteps !== null ? ((totalSteps - step) * elapsed) / (step - startStep) : cfg.time > 0 ? Math.max(0, cfg.time - elapsed) : null;
       emit({ type: "step", step, totalSteps, epoch: run.epoch, loss: r.loss, penalty: r.penalty, lr, gradNorm: r.gradNorm, clipped, charsPerSec: cps, elapsed, eta });
-      if (elapsed >= replanAt && elapsed < cfg.time) replan(step, elapsed, cps);
+      if (elapsed >= replanAt && elapsed < cfg.time) replan(step, elapsed);
       const last = (totalSteps !== null && step >= totalSteps) || (cfg.time > 0 && elapsed >= cfg.time);
       if (step % cfg.evalEvery === 0 && !last) {
         validate(run, val, lr, r.gradNorm, true);
