@@ -106,10 +106,15 @@ export function humanPresenter(opts: { tty: boolean; out?: NodeJS.WriteStream } 
         above(`${chalk.dim(`  sample at step ${e.step} (log-probability ${e.logprob.toFixed(1)} nats):`)}\n${body}\n`);
         break;
       }
-      case "replan":
-        // the step event that follows resizes the bar to the new total
-        above(chalk.dim(`  --time: ${human(e.charsPerSec)} chars/s ${e.since > 0 ? `from ${duration(e.since)} to ${duration(e.elapsed)}` : `over the first ${duration(e.elapsed)}`}; horizon ${e.planned} → ${e.steps} steps (the learning rate's cosine bends to end there${e.ema ? `; weights averaged over ~${emaSpan(e.ema)}` : ""})\n`));
+      case "replan": {
+        // the step event that follows resizes the bar to the new total; the first plan says what a plan does
+        const average = e.ema ? `weights averaged over ~${emaSpan(e.ema)}` : "";
+        const said = e.since > 0
+          ? `from ${duration(e.since)} to ${duration(e.elapsed)}; horizon ${e.planned} → ${e.steps} steps${average ? `; ${average}` : ""}`
+          : `over the first ${duration(e.elapsed)}; horizon ${e.planned} → ${e.steps} steps (the learning rate's cosine bends to end there${average ? `; ${average}` : ""})`;
+        above(chalk.dim(`  --time: ${human(e.charsPerSec)} chars/s ${said}\n`));
         break;
+      }
       case "checkpoint":
         break;
       case "end": {

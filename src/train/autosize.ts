@@ -57,7 +57,7 @@ export interface Rung {
 export const AUTOSIZE = {
   /** the candidates, smallest first */
   LADDER: [
-    { cell: "lstm", layers: 2, hidden: 128, batch: 50, seq: 50, lr: 1e-2, dropout: 0, norm: "none", weightDecay: 0, efficiency: 0.9, minSteps: 3000 },
+    { cell: "lstm", layers: 2, hidden: 128, batch: 50, seq: 50, lr: 1e-2, dropout: 0, norm: "layer", weightDecay: 0, efficiency: 0.9, minSteps: 3000 },
     { cell: "lstm", layers: 2, hidden: 256, batch: 50, seq: 50, lr: 6e-3, dropout: 0.3, norm: "layer", weightDecay: 0.1, efficiency: 1, minSteps: 2000 },
     { cell: "lstm", layers: 2, hidden: 384, batch: 50, seq: 50, lr: 4e-3, dropout: 0.4, norm: "layer", weightDecay: 0.1, efficiency: 1, minSteps: 4500 },
     { cell: "lstm", layers: 2, hidden: 512, batch: 50, seq: 50, lr: 3e-3, dropout: 0.4, norm: "layer", weightDecay: 0.1, efficiency: 1, minSteps: 6000 },
