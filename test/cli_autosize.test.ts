@@ -55,10 +55,10 @@ describe("rnn train --time alone: auto-sized", () => {
     const r = await ok(base("auto"));
     expect(errLines(r.stderr)).toEqual(choice.lines);
     expect(choice.lines[0]).toMatch(/^auto-sizing for --time 3s .*given as 1\.00k chars\/s/);
-    expect(r.stdout).toContain(`rnn train lstm ${choice.settings.layers}×${choice.settings.hidden}`);
+    expect(r.stdout).toContain(`rnn train ${choice.settings.norm === "layer" ? "ln-" : ""}lstm ${choice.settings.layers}×${choice.settings.hidden}`);
 
     const { config } = await info(at("auto"));
-    expect(config.model).toMatchObject({ cell: choice.settings.cell, layers: choice.settings.layers, hidden: choice.settings.hidden });
+    expect(config.model).toMatchObject({ cell: choice.settings.cell, layers: choice.settings.layers, hidden: choice.settings.hidden, norm: choice.settings.norm });
     expect(config).toMatchObject({
       steps: choice.steps, time: 3, epochs: 0, batch: choice.settings.batch, seq: choice.settings.seq, lr: choice.settings.lr,
       dropout: choice.settings.dropout, lrSchedule: "cosine", lrMin: choice.settings.lrMin, lrHorizon: choice.steps,
