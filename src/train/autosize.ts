@@ -125,10 +125,14 @@ export function replanNext(elapsed: number, time: number, t = AUTOSIZE): number 
   return next < t.REPLAN_UNTIL * time ? next : Infinity;
 }
 
+/** the steps a second the run kept from `since` (the last plan, or its start) to step `step` at second `elapsed` */
+export const stepsPerSecond = (step: number, since: { step: number; elapsed: number }, elapsed: number) =>
+  (step - since.step) / Math.max(elapsed - since.elapsed, 1e-9);
+
 /** The steps the run can take in all at the speed it kept since `since` (the last plan, or its start): those
  *  taken, and REPLAN_SAFETY × what the rest of its time buys at that speed (at least one more). */
 export function replanHorizon(o: { step: number; since: { step: number; elapsed: number }; elapsed: number; time: number }, t = AUTOSIZE): number {
-  const perSecond = (o.step - o.since.step) / Math.max(o.elapsed - o.since.elapsed, 1e-9);
+  const perSecond = stepsPerSecond(o.step, o.since, o.elapsed);
   return o.step + Math.max(1, Math.floor(perSecond * Math.max(0, o.time - o.elapsed) * t.REPLAN_SAFETY));
 }
 

@@ -25,7 +25,7 @@ import { type OrthoStart, startOrthogonal } from "./cayley.ts";
 import { transplant } from "./finetune.ts";
 import { createOptimizerState, type OptimizerState } from "./optim.ts";
 import { createAverage, emaDecay, emaUpdate, inAverage, type WeightAverage } from "./average.ts";
-import { emaFor, replanAfter, replanHorizon, replanNext } from "./autosize.ts";
+import { emaFor, replanAfter, replanHorizon, replanNext, stepsPerSecond } from "./autosize.ts";
 import { bendHorizon, lrAt, stepBudget, withLrHorizon } from "./schedule.ts";
 import { makeStepper, type StepResult } from "./step.ts";
 
@@ -145,7 +145,7 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
     since = { step, elapsed };
     const steps = replanHorizon({ step, since: window, elapsed, time: cfg.time });
     if (steps === cfg.steps) return;
-    const charsPerSec = ((step - window.step) * cfg.batch * cfg.seq) / Math.max(elapsed - window.elapsed, 1e-9);
+    const charsPerSec = stepsPerSecond(step, window, elapsed) * cfg.batch * cfg.seq; // the window's speed, as replanHorizon used it
     const times = (cfg.autoSize!.replanned?.times ?? 0) + 1;
     const replanned = { step, elapsed: Number(elapsed.toFixed(3)), charsPerSec: Number(charsPerSec.toPrecision(4)), was: cfg.steps, steps, times };
     // the cosine bends here and ends at the new horizon, and an average the rule chose spans the same share of it
