@@ -58,8 +58,9 @@ export const AUTOSIZE = {
   /** the candidates, smallest first */
   LADDER: [
     { cell: "lstm", layers: 2, hidden: 128, batch: 50, seq: 50, lr: 1e-2, dropout: 0, norm: "layer", weightDecay: 0, efficiency: 0.9, minSteps: 3000 },
-    { cell: "lstm", layers: 2, hidden: 256, batch: 50, seq: 50, lr: 6e-3, dropout: 0.3, norm: "layer", weightDecay: 0.1, efficiency: 1, minSteps: 2000 },
-    { cell: "lstm", layers: 2, hidden: 384, batch: 50, seq: 50, lr: 4e-3, dropout: 0.4, norm: "layer", weightDecay: 0.1, efficiency: 1, minSteps: 4500 },
+    { cell: "lstm", layers: 2, hidden: 256, batch: 50, seq: 50, lr: 6e-3, dropout: 0.3, norm: "layer", weightDecay: 0.1, efficiency: 1, minSteps: 1200 },
+    { cell: "lstm", layers: 2, hidden: 320, batch: 50, seq: 50, lr: 5e-3, dropout: 0.35, norm: "layer", weightDecay: 0.1, efficiency: 1, minSteps: 4000 },
+    { cell: "lstm", layers: 2, hidden: 384, batch: 50, seq: 50, lr: 4e-3, dropout: 0.4, norm: "layer", weightDecay: 0.1, efficiency: 1, minSteps: 5500 },
     { cell: "lstm", layers: 2, hidden: 512, batch: 50, seq: 50, lr: 3e-3, dropout: 0.4, norm: "layer", weightDecay: 0.1, efficiency: 1, minSteps: 6000 },
   ] as readonly Rung[],
   /** a rung qualifies when the budget lets it take at least its minSteps steps … and see at least this many
@@ -199,7 +200,7 @@ export function ruleOf(t = AUTOSIZE): string {
 }
 
 const label = (r: { cell: string; layers: number; hidden: number }) => `${r.cell} ${r.layers}×${r.hidden}`;
-/** the rungs' minimum steps, "3000/3000/4500/6000" */
+/** the rungs' minimum steps, "3000/1200/4000/5500/6000" */
 const minStepsOf = (t: typeof AUTOSIZE) => t.LADDER.map((r) => r.minSteps).join("/");
 /** 0.0020000000000000005 → "2e-3", 0.79432 → "0.794" */
 const num = (x: number) => (x !== 0 && Math.abs(x) < 1e-2 ? Number(x.toPrecision(3)).toExponential() : String(Number(x.toPrecision(3))));
