@@ -215,7 +215,8 @@ def rank_main(a):
     # rnn's regularisers and schedule of issue 13 are not reproduced here: refused rather than ignored
     unsupported = [f for f, on in (("--dropout-mode locked", cfg.get("dropoutMode") == "locked"), ("--dropout-input", cfg.get("dropoutInput")),
                                    ("--weight-drop", cfg.get("weightDrop")), ("--embed-dropout", cfg.get("embedDropout")),
-                                   ("--lr-schedule cosine", cfg.get("lrSchedule") == "cosine"), ("--ema", cfg.get("ema"))) if on]
+                                   ("--lr-schedule cosine", cfg.get("lrSchedule") == "cosine"), ("--ema", cfg.get("ema")),
+                                   ("--calibrate", cfg.get("calibrate"))) if on]
     if unsupported:
         raise Fail(f"{run} trains with {', '.join(unsupported)}, which train_ddp.py does not reproduce: continue it with rnn train --resume")
     mc = cfg["model"]

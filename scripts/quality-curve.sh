@@ -33,9 +33,11 @@ for b in "${budgets[@]}"; do
     const secs = (s) => [...s.matchAll(/(\d+(?:\.\d+)?)(h|m|s)?/g)].reduce((t, m) => t + Number(m[1]) * ({ h: 3600, m: 60 }[m[2]] ?? 1), 0);
     const events = fs.readFileSync(ev, "utf8").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
     const auto = events.find((e) => e.type === "autosize"), end = events.find((e) => e.type === "end");
+    const cal = events.find((e) => e.type === "calibrate"); // --calibrate: the temperature fitted at the end
     const rows = JSON.parse(fs.readFileSync(file, "utf8")).filter((r) => r.budget !== secs(b));
     rows.push({ budget: secs(b), events: ev, static: Number(st), dynamic: dy === "null" ? null : Number(dy),
-      date: new Date().toISOString().slice(0, 10), measured: auto?.reference ?? null, chosen: auto?.chosen ?? null, steps: end?.step ?? null });
+      date: new Date().toISOString().slice(0, 10), measured: auto?.reference ?? null, chosen: auto?.chosen ?? null, steps: end?.step ?? null,
+      ...(cal ? { temperature: cal.temperature } : {}) });
     rows.sort((x, y) => x.budget - y.budget);
     fs.writeFileSync(file, JSON.stringify(rows, null, 1) + "\n");
   ' "$results" "$b" "$dir.events.jsonl" "$static" "$dynamic"

@@ -106,6 +106,9 @@ export interface TrainConfig {
   /** --ema D: an exponential moving average of the weights (decay D per step) is the model validated, sampled
    *  and saved (src/train/average.ts); absent when off */
   ema?: number;
+  /** --calibrate F: the first ⌊F × characters⌋ of the corpus are held out from training, and the model a run
+   *  saves at its end has its softmax temperature fitted on them (src/eval/calibrate.ts); absent when off */
+  calibrate?: number;
   /** "cayley": optimise every H × H gate block of W_hh on the orthogonal group (src/train/cayley.ts). Absent
    *  when off ("none" is resolved away), as in every checkpoint before the flag */
   orthoOpt?: OrthoOpt;
@@ -173,7 +176,7 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, "model" | "corpus" | "out" | "thr
 
 /** What the optional regularisation and schedule fields of TrainConfig mean when absent (they are stored only
  *  when they differ from this). */
-export const TRAIN_EXTRA_DEFAULTS: { dropoutMode: DropoutMode; dropoutInput: number; weightDrop: number; embedDropout: number; lrSchedule: LrSchedule; lrMin: number; ema: number } = {
+export const TRAIN_EXTRA_DEFAULTS: { dropoutMode: DropoutMode; dropoutInput: number; weightDrop: number; embedDropout: number; lrSchedule: LrSchedule; lrMin: number; ema: number; calibrate: number } = {
   dropoutMode: "element",
   dropoutInput: 0,
   weightDrop: 0,
@@ -181,6 +184,7 @@ export const TRAIN_EXTRA_DEFAULTS: { dropoutMode: DropoutMode; dropoutInput: num
   lrSchedule: "step",
   lrMin: 0,
   ema: 0,
+  calibrate: 0,
 };
 
 /** `rnn eval --dynamic` (dynamic evaluation, Krause et al. 2018): the SGD step on each scored chunk, its
@@ -344,7 +348,10 @@ export function resolveTrainConfig(partial: Partial<Omit<TrainConfig, "model">> 
 function resolveExtras(cfg: TrainConfig): void {
   if (cfg.dropoutMode !== "locked") delete cfg.dropoutMode;
   else if (!(cfg.dropout > 0)) throw new UsageError(`--dropout-mode locked applies to --dropout's masks: give --dropout P too (it is 0)`);
-  for (const k of ["dropoutInput", "weightDrop", "embedDropout", "ema"] as const) if (!((cfg[k] ?? 0) > 0)) delete cfg[k];
+  for (const k of ["dropoutInput", "weightDrop", "embedDropout", "ema", "calibrate"] as const) if (!((cfg[k] ?? 0) > 0)) delete cfg[k];
+  if ((cfg.calibrate ?? 0) + cfg.valFrac >= 1) {
+    throw new UsageError(`--calibrate ${cfg.calibrate} and --val-frac ${cfg.valFrac} together hold out the whole corpus: nothing is left to train on; lower them`);
+  }
   if (cfg.ema !== undefined && cfg.orthoOpt) {
     throw new UsageError(`--ema ${cfg.ema} and --ortho-opt ${cfg.orthoOpt} contradict each other: an average of orthogonal matrices is not orthogonal, so the saved model would lose what ${cfg.orthoOpt} keeps; use one of them`);
   }

@@ -126,6 +126,36 @@ describe("chooseForBudget", () => {
     if (tight.settings.hidden !== AUTOSIZE.LADDER[0].hidden) expect(paramSpec(m).size).toBeLessThanOrEqual(AUTOSIZE.PARAMS_PER_CHAR * 100_000);
   });
 
+  it("calibration: the first min(CALIBRATION_FRAC_MAX, CALIBRATION_CHARS / corpus) held out, none under CALIBRATION_MIN_CHARS; a given --calibrate wins", () => {
+    const t = AUTOSIZE;
+    for (const corpusChars of [1_003_854, 5_000_000, 100_000_000]) {
+      const c = chooseForBudget(input({ corpusChars }));
+      const frac = Math.min(t.CALIBRATION_FRAC_MAX, Number((t.CALIBRATION_CHARS / corpusChars).toPrecision(2)));
+      expect(c.settings.calibrate, `${corpusChars}`).toBe(frac);
+      const held = Math.floor(corpusChars * frac);
+      expect(held).toBeGreaterThanOrEqual(t.CALIBRATION_MIN_CHARS);
+      const said = c.lines.map((l) => /^ {2}the first ([\d.]+)k characters held out to fit the final model's temperature \(--calibrate ([\d.e-]+); --calibrate 0: none\)$/.exec(l)).find((m) => m);
+      expect(said, c.lines.join("\n")).toBeTruthy();
+      expect(Number(said![1])).toBeCloseTo(held / 1e3, 1);
+      expect(Number(said![2])).toBe(frac);
+      // the epochs the horizon makes count the characters left to train on
+      const trainChars = corpusChars - held - Math.floor(corpusChars * c.valFrac);
+      expect(c.lines[1]).toContain(`(${((c.steps * c.settings.batch! * c.settings.seq!) / trainChars).toFixed(1)} epochs of `);
+    }
+    // a corpus whose share is under CALIBRATION_MIN_CHARS is not calibrated
+    const small = Math.floor((t.CALIBRATION_MIN_CHARS - 1) / t.CALIBRATION_FRAC_MAX);
+    expect(chooseForBudget(input({ corpusChars: small })).settings).not.toHaveProperty("calibrate");
+    // given: kept out of the chosen settings (0 turns it off), and said
+    const off = chooseForBudget(input({ given: { calibrate: 0 } }));
+    expect(off.settings).not.toHaveProperty("calibrate");
+    expect(off.lines.join("\n")).not.toContain("temperature");
+    const own = chooseForBudget(input({ given: { calibrate: 0.1 } }));
+    expect(own.settings).not.toHaveProperty("calibrate");
+    expect(own.lines).toContainEqual(expect.stringMatching(/held out to fit the final model's temperature \(--calibrate 0\.1, given\)$/));
+    // the config built from the choice stores it
+    expect(configFromSettings(chooseForBudget(input({})).settings, [], { threads: 1, out: "x" }).calibrate).toBe(chooseForBudget(input({})).settings.calibrate);
+  });
+
   it("validation: valFrac = min(VAL_FRAC_MAX, VAL_CHARS / corpus characters); a given --val-frac wins", () => {
     for (const corpusChars of [100_000, 100_000_000]) {
       expect(chooseForBudget(input({ corpusChars })).valFrac).toBeCloseTo(Math.min(AUTOSIZE.VAL_FRAC_MAX, AUTOSIZE.VAL_CHARS / corpusChars), 6);

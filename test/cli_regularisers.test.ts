@@ -182,10 +182,10 @@ describe.concurrent("refused in one line, exit 2", () => {
 describe.skipIf(!hasTorch)("python/train_ddp.py", () => {
   it("refuses to continue a run whose regularisers or schedule it does not reproduce, in one line", async () => {
     const dir = at("ddp-refused");
-    await ok(["train", corpus, "--out", dir, ...SMALL, "--threads", "1", "--steps", "3", "--weight-drop", "0.2", "--lr-schedule", "cosine", "--ema", "0.9", "-q"]);
+    await ok(["train", corpus, "--out", dir, ...SMALL, "--threads", "1", "--steps", "3", "--weight-drop", "0.2", "--lr-schedule", "cosine", "--ema", "0.9", "--calibrate", "0.1", "-q"]);
     const r = spawnSync(PY, [path.resolve(__dirname, "../python/train_ddp.py"), dir, "--steps", "1", "--backend", "gloo", "--timeout", "120", "-q"],
       { encoding: "utf8", env: { ...process.env, GLOO_SOCKET_IFNAME: "lo" }, timeout: 120_000 });
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe(`train_ddp: error: ${dir} trains with --weight-drop, --lr-schedule cosine, --ema, which train_ddp.py does not reproduce: continue it with rnn train --resume`);
+    expect(r.stderr.trim()).toBe(`train_ddp: error: ${dir} trains with --weight-drop, --lr-schedule cosine, --ema, --calibrate, which train_ddp.py does not reproduce: continue it with rnn train --resume`);
   }, 150_000);
 });

@@ -5,6 +5,7 @@ import path from "node:path";
 import type { ModelConfig } from "../config.ts";
 import { UsageError } from "../errors.ts";
 import { type CheckpointConfig, describeModel, loadModel, loadRunState, type StateConfig } from "../checkpoint/checkpoint.ts";
+import type { Calibration } from "../eval/calibrate.ts";
 import { BEST, LATEST } from "../run/dir.ts";
 import { readCheckpointFile } from "../io/safetensors.ts";
 import { refF32 } from "../kernels/ref.ts";
@@ -32,6 +33,8 @@ export interface RunInfo {
   bestValLoss: number | null;
   /** the most recent validation loss (training state, else metrics.jsonl), null when unknown */
   lastValLoss: number | null;
+  /** --calibrate: the softmax temperature the run fitted at its end and applied to this model (null: none) */
+  calibration: Calibration | null;
   /** the run's best.safetensors, when it has one: its step and validation loss */
   best: { step: number; valLoss: number | null } | null;
   /** the training text as configured; bytes = its size now (null: it is gone) */
@@ -117,6 +120,7 @@ export function runInfo(p: string): RunInfo {
     chunk,
     bestValLoss: bestOf(meta.bestValLoss, best && best.step <= meta.step ? best.valLoss : null),
     lastValLoss,
+    calibration: meta.calibration ?? null,
     best,
     corpus,
     config: cfg,

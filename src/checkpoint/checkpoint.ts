@@ -16,6 +16,7 @@
 // crash at any moment leaves a model whose step matches either latest.state or next.state.
 import fs from "node:fs";
 import path from "node:path";
+import type { Calibration } from "../eval/calibrate.ts";
 import { DEFAULT_STEPS, MODEL_DEFAULTS, resolveTrainConfig, TRAIN_EXTRA_DEFAULTS, type TrainConfig } from "../config.ts";
 import { type CorpusFingerprint, encodeFingerprint, parseFingerprint } from "../corpus/fingerprint.ts";
 import { RnnError, UsageError } from "../errors.ts";
@@ -86,6 +87,8 @@ export interface ModelMeta {
   vocab: string[];
   step: number;
   bestValLoss: number | null;
+  /** --calibrate: the temperature fitted at the end of the run (already applied to the decoder's weights) */
+  calibration?: Calibration;
 }
 
 function tensorsOf<Name extends string>(slab: Slab<Name>) {
@@ -105,6 +108,7 @@ export function encodeModelFile(tensors: TensorIn[], meta: ModelMeta): Buffer {
     vocab: JSON.stringify(meta.vocab),
     step: String(meta.step),
     best_val_loss: meta.bestValLoss === null ? "null" : String(meta.bestValLoss),
+    ...(meta.calibration ? { calibration: JSON.stringify(meta.calibration) } : {}),
   });
 }
 
@@ -152,7 +156,7 @@ export function loadModel(p: string, ops: Kernels, what = "--model"): LoadedMode
   const file = resolveModelPath(p, what);
   const decoded = readCheckpointFile(file);
   checkFormatVersion(decoded.metadata, file);
-  const { config, vocab, step, bestValLoss } = validateCheckpoint(decoded, file);
+  const { config, vocab, step, bestValLoss, calibration } = validateCheckpoint(decoded, file);
   let model: Model;
   try {
     model = createModel(config.model, ops);
@@ -161,7 +165,7 @@ export function loadModel(p: string, ops: Kernels, what = "--model"): LoadedMode
     throw isOutOfMemory(e) ? modelTooLarge(file, config.model, describeModel(config.model), e) : e;
   }
   setWeights(model, decoded.tensors, file);
-  return { model, meta: { config, vocab, step, bestValLoss }, path: file };
+  return { model, meta: { config, vocab, step, bestValLoss, ...(calibration ? { calibration } : {}) }, path: file };
 }
 
 
@@ -183,6 +187,9 @@ export interface RunState {
   c: Float32Array | Float64Array | null;
   /** --ema: the raw weights [P] (the model file holds their average, src/train/average.ts); absent otherwise */
   params?: Float32Array | Float64Array | null;
+  /** --calibrate, the run's last save: the decoder's weights [V × H] and bias [V] as it trained (the model file
+   *  holds them scaled by the fitted temperature, src/eval/calibrate.ts); absent otherwise */
+  decoder?: Float32Array | Float64Array | null;
   /** the run's whole effective config (saved without its path); null in the state of an older rnn */
   config?: StateConfig | TrainConfig | null;
   /** the fingerprint of the training text (src/corpus/fingerprint.ts); null in the state of an older rnn */
@@ -196,6 +203,7 @@ export function encodeState(s: RunState): Buffer {
   ];
   if (s.c) tensors.push({ name: "c", shape: [s.c.length], data: s.c });
   if (s.params) tensors.push({ name: "params", shape: [s.params.length], data: s.params });
+  if (s.decoder) tensors.push({ name: "decoder", shape: [s.decoder.length], data: s.decoder });
   const metadata: Record<string, string> = {
     format_version: String(FORMAT_VERSION),
     kind: "rnn-train-state",
@@ -228,7 +236,7 @@ export function decodeState(buf: Buffer, what: string): RunState {
   const get = (n: string) => tensors.get(n)?.data ?? null;
   const optimizer = get("optimizer"), h = get("h");
   if (!optimizer || !h) throw new RnnError(`${what} is missing optimizer or hidden state`);
-  return { ...c, optimizer, h, c: get("c"), params: get("params"), config: stateConfigOf(metadata), fingerprint: parseFingerprint(metadata.fingerprint) };
+  return { ...c, optimizer, h, c: get("c"), params: get("params"), decoder: get("decoder"), config: stateConfigOf(metadata), fingerprint: parseFingerprint(metadata.fingerprint) };
 }
 
 /** Saves model + state so that a crash at any point leaves a consistent pair (see the header comment). */

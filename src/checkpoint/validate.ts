@@ -18,6 +18,7 @@
 //
 // Each violation is one line naming it; validateCheckpoint throws the first as a one-line RnnError (with the
 // count of further ones).
+import type { Calibration } from "../eval/calibrate.ts";
 import { ACTIVATIONS, type CellKind, CELLS, DROPOUT_MODES, INITS, LR_SCHEDULES, type ModelConfig, OPTIMIZERS, ORTHO_OPTS, type TrainConfig } from "../config.ts";
 import { RnnError } from "../errors.ts";
 import type { Decoded } from "../io/safetensors.ts";
@@ -54,11 +55,14 @@ export interface ValidCheckpoint {
   step: number;
   /** metadata.best_val_loss (null when absent or "null") */
   bestValLoss: number | null;
+  /** metadata.calibration: the temperature the run fitted at its end (absent when it fitted none) */
+  calibration?: Calibration;
 }
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 const isInt = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v);
+const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 const show = (v: unknown): string => {
   let s: string;
   try {
@@ -126,7 +130,7 @@ function trainConfigProblems(c: Obj): string[] {
   for (const k of ["lr", "momentum", "beta1", "beta2", "eps", "weightDecay", "clip", "clipValue", "orthoReg", "dropout", "lrDecay", "time"]) {
     if (has(k) && !(typeof c[k] === "number" && Number.isFinite(c[k]))) p.push(`config.${k} is ${show(c[k])}, not a finite number`);
   }
-  for (const k of ["dropoutInput", "weightDrop", "embedDropout", "ema"]) {
+  for (const k of ["dropoutInput", "weightDrop", "embedDropout", "ema", "calibrate"]) {
     if (has(k) && !(typeof c[k] === "number" && (c[k] as number) >= 0 && (c[k] as number) < 1)) p.push(`config.${k} is ${show(c[k])}, not a probability in [0, 1)`);
   }
   if (has("lrMin") && !(typeof c.lrMin === "number" && Number.isFinite(c.lrMin) && c.lrMin >= 0)) p.push(`config.lrMin is ${show(c.lrMin)}, not a number ≥ 0`);
@@ -141,7 +145,6 @@ function trainConfigProblems(c: Obj): string[] {
   }
   if (has("autoSize")) {
     const a = c.autoSize;
-    const finite = (v: unknown) => typeof v === "number" && Number.isFinite(v);
     if (!isObj(a) || !finite(a.budget) || !finite(a.charsPerSec) || typeof a.reference !== "string" || typeof a.rule !== "string") {
       p.push(`config.autoSize is ${show(a)}, not a record of --time auto-sizing ({budget, charsPerSec, reference, rule})`);
     } else if (a.replanned !== undefined && !(isObj(a.replanned) && ["step", "elapsed", "charsPerSec", "was", "steps"].every((k) => finite((a.replanned as Record<string, unknown>)[k])))) {
@@ -251,6 +254,9 @@ export function checkpointProblems(decoded: Decoded): string[] {
   if (bv !== undefined && bv !== "null" && !(bv.trim() !== "" && Number.isFinite(Number(bv)))) {
     problems.push(`its metadata best_val_loss is ${show(bv)}, not a number or null`);
   }
+  if (metadata.calibration !== undefined && parseCalibration(metadata.calibration) === null) {
+    problems.push(`its metadata calibration is ${show(metadata.calibration)}, not {"temperature" > 0, "chars" ≥ 1, "lossBefore", "lossAfter"}`);
+  }
   return problems;
 }
 
@@ -273,7 +279,22 @@ export function validateCheckpoint(decoded: Decoded, file: string): ValidCheckpo
     vocab: JSON.parse(metadata.vocab) as string[],
     step: Number(metadata.step ?? 0),
     bestValLoss: bv === undefined || bv === "null" ? null : Number(bv),
+    ...(metadata.calibration !== undefined ? { calibration: parseCalibration(metadata.calibration)! } : {}),
   };
+}
+
+/** metadata.calibration (src/eval/calibrate.ts, Calibration) read back, null when it is not one. */
+function parseCalibration(text: string): Calibration | null {
+  let c: unknown;
+  try {
+    c = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!c || typeof c !== "object") return null;
+  const { temperature, chars, lossBefore, lossAfter } = c as Record<string, unknown>;
+  const ok = finite(temperature) && (temperature as number) > 0 && isInt(chars) && (chars as number) >= 1 && finite(lossBefore) && finite(lossAfter);
+  return ok ? { temperature, chars, lossBefore, lossAfter } as Calibration : null;
 }
 
 /** [[step, phase], …]: whole steps ≥ 1 and phases in (0, 1), both strictly increasing (src/train/schedule.ts) */

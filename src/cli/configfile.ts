@@ -72,7 +72,7 @@ const TOP: Record<Exclude<keyof TrainConfig, "model">, Check> = {
   sampleEvery: viaFlag("sampleEvery"), sampleLength: viaFlag("sampleLength"), initFrom: text, orthoOpt: choiceOf("orthoOpt", ORTHO_OPTS),
   autoSize: (where, v) => (isObject(v) ? v : fail(`${where} must be an object (how --time auto-sizing chose that run's settings)`)),
   dropoutMode: viaFlag("dropoutMode"), dropoutInput: viaFlag("dropoutInput"), weightDrop: viaFlag("weightDrop"), embedDropout: viaFlag("embedDropout"),
-  lrSchedule: viaFlag("lrSchedule"), lrMin: viaFlag("lrMin"), ema: viaFlag("ema"),
+  lrSchedule: viaFlag("lrSchedule"), lrMin: viaFlag("lrMin"), ema: viaFlag("ema"), calibrate: viaFlag("calibrate"),
   lrHorizon: (where, v) => parseIntFlag(where, String(v), 1), // fixed by the run it came from: checked, then left out (a new run sets its own)
   lrBends: (where, v) => (Array.isArray(v) ? v : fail(`${where} must be a list of [step, phase] (where that run re-planned its cosine)`)), // likewise
 };

@@ -39,6 +39,8 @@ export function renderInfo(info: RunInfo, io: Io): string {
   rows.push(["vocabulary", `${info.vocab.size} characters: ${vocabPreview(info.vocab.chars)}`]);
   rows.push(["trained", `step ${info.step}${info.epoch !== null ? ` · ${info.epoch} epoch${info.epoch === 1 ? "" : "s"} and ${info.chunk} chunk${info.chunk === 1 ? "" : "s"}` : ""}`]);
   rows.push(["validation", `best ${loss(info.bestValLoss)}${info.best ? ` (best.safetensors: step ${info.best.step})` : ""} · last ${info.lastValLoss === null ? "–" : info.lastValLoss.toFixed(4)}`]);
+  const k = info.calibration;
+  if (k) rows.push(["calibrated", `temperature ${k.temperature.toFixed(3)}, fitted on ${k.chars.toLocaleString("en-US")} held-out characters: ${k.lossBefore.toFixed(4)} → ${k.lossAfter.toFixed(4)} nats/char there`]);
   rows.push(["corpus", info.corpus.length ? info.corpus.map((k) => `${k.path} (${k.bytes === null ? "gone" : bytes(k.bytes)})`).join(", ") : "–"]);
   rows.push(["config", wrap(configLine(info), 92).join(`\n${" ".repeat(14)}`)]);
   const auto = info.config.autoSize;

@@ -108,6 +108,7 @@ export const OPTIONS = [
   { flags: "--lr-schedule <kind>", field: "lrSchedule", parse: choice(LR_SCHEDULES), help: "step (--lr-decay every --lr-decay-every steps) | cosine (from --lr after --warmup down to --lr-min at the step budget)", commands: ["train"] },
   { flags: "--lr-min <rate>", field: "lrMin", parse: nonNegative, help: "the learning rate --lr-schedule cosine ends at", commands: ["train"], familiar: ["min_lr"] },
   { flags: "--ema <decay>", field: "ema", parse: fraction, help: "average the weights as they train (exponential moving average, decay per step, e.g. 0.999): the average is the model validated, sampled and saved; 0 = off", commands: ["train"], familiar: ["model_ema_decay"] },
+  { flags: "--calibrate <f>", field: "calibrate", parse: fraction, help: "head fraction of the corpus held out to fit the saved model's softmax temperature at the end of the run (calibration: an overconfident model scores better on unseen text); 0 = off", commands: ["train"] },
   { flags: "--patience <k>", field: "patience", parse: int(0), help: "stop after k evaluations without improvement", default: "off", commands: ["train"] },
   // ---- rnn train: budget, cadence, run
   { flags: "--steps <n>", field: "steps", parse: int(), help: "optimizer steps, counted from the start of the run", default: `${DEFAULT_STEPS} if no budget given`, commands: ["train"], familiar: ["max_iters"] },

@@ -115,6 +115,10 @@ export function humanPresenter(opts: { tty: boolean; out?: NodeJS.WriteStream } 
         above(chalk.dim(`  --time: ${human(e.charsPerSec)} chars/s ${said}\n`));
         break;
       }
+      case "calibrate":
+        above(`  calibrated: temperature ${e.temperature.toFixed(3)}, fitted on the ${human(e.chars)} characters held out from the corpus's start (--calibrate): ` +
+          `${e.lossBefore.toFixed(4)} → ${e.lossAfter.toFixed(4)} nats/char there\n`);
+        break;
       case "checkpoint":
         break;
       case "end": {

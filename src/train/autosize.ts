@@ -19,6 +19,10 @@
 //     trains on every character (the split is the corpus's end, and losing it cost 0.11 nats/char on
 //     tiny-shakespeare's held-out file, docs/quality.md); --val-frac given keeps a split — evalEvery =
 //     max(EVAL_MIN, horizon / EVALS).
+//  7. Calibration: the first min(CALIBRATION_FRAC_MAX, CALIBRATION_CHARS / corpus characters) of the corpus are
+//     held out (--calibrate F) and the final model's softmax temperature is fitted on them (src/eval/calibrate.ts):
+//     the long runs' models are overconfident on unseen text; a corpus whose share would be under
+//     CALIBRATION_MIN_CHARS characters is not calibrated. --calibrate given (0: off) keeps the rule's hands off.
 // "Usable seconds" are the budget less what measuring the speed took: --time is the whole wall clock.
 // Settings given explicitly always win. A given --hidden fixes the model's width: the rung of the nearest
 // width supplies the rest (batch, seq, lr, dropout cap), nothing is walked. The other shape settings given
@@ -89,6 +93,11 @@ export const AUTOSIZE = {
    *  held-out split is the corpus's end, and training on it is worth more than watching it) */
   VAL_FRAC_MAX: 0,
   VAL_CHARS: 20_000,
+  /** calibration (--calibrate): the corpus's first CALIBRATION_CHARS characters, at most CALIBRATION_FRAC_MAX of
+   *  it, held out to fit the final model's temperature; none when that is under CALIBRATION_MIN_CHARS */
+  CALIBRATION_CHARS: 20_000,
+  CALIBRATION_FRAC_MAX: 0.02,
+  CALIBRATION_MIN_CHARS: 2_000,
   /** about EVALS validations over the horizon, at least EVAL_MIN steps apart */
   EVALS: 10,
   EVAL_MIN: 50,
@@ -196,6 +205,7 @@ export function ruleOf(t = AUTOSIZE): string {
   return `largest of ${t.LADDER.map((r) => `${label(r)} B${r.batch} T${r.seq} lr ${num(r.lr)}${extras(r)}`).join(", ")} seeing ≥ ${t.CHARS_PER_PARAM} chars/param, ≤ ${t.PARAMS_PER_CHAR} params/char; ` +
     `safety ${t.SAFETY}; dropout by epochs ${epochs}; min steps ${minStepsOf(t)}; cosine lr to ×${t.LR_END}` +
     (t.EMA_SHARE > 0 ? `; weights averaged over ${t.EMA_SHARE} of the horizon` : "") +
+    (t.CALIBRATION_CHARS > 0 ? `; temperature fitted on the first ${t.CALIBRATION_CHARS} chars (≤ ${t.CALIBRATION_FRAC_MAX}, ≥ ${t.CALIBRATION_MIN_CHARS})` : "") +
     `; horizon re-planned from the run's speed at ${t.REPLAN_SHARE} of the time, then every ${t.REPLAN_EVERY} until ${t.REPLAN_UNTIL} (safety ${t.REPLAN_SAFETY})`;
 }
 
@@ -209,7 +219,9 @@ export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
   const { given } = inp;
   const usable = Math.max(0, inp.budget - inp.spent);
   const valFrac = given.valFrac ?? Number(Math.min(t.VAL_FRAC_MAX, t.VAL_CHARS / Math.max(1, inp.corpusChars)).toPrecision(2));
-  const trainChars = inp.corpusChars - Math.floor(inp.corpusChars * valFrac);
+  const calibrate = given.calibrate ?? calibrateFor(inp.corpusChars, t);
+  const calibChars = Math.floor(inp.corpusChars * calibrate);
+  const trainChars = inp.corpusChars - Math.floor(inp.corpusChars * valFrac) - calibChars;
   const shapes = t.LADDER.map((r) => shapeOf(r, given, inp.vocabSize, trainChars, t));
   const chars = (s: Shape) => inp.speedOf(s) * usable * t.SAFETY; // characters the budget lets it see
   const params = shapes.map((s) => paramSpec(s.model).size);
@@ -243,7 +255,7 @@ export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
 
   const chosen: Partial<TrainSettings> = {
     cell: shape.model.cell, layers: shape.model.layers, hidden: shape.model.hidden, norm: shape.model.norm ?? "none", batch: B, seq: T,
-    lr, dropout, ...optim, ...sched, ...(ema > 0 ? { ema } : {}), valFrac, evalEvery, steps,
+    lr, dropout, ...optim, ...sched, ...(ema > 0 ? { ema } : {}), ...(calibrate > 0 ? { calibrate } : {}), valFrac, evalEvery, steps,
   };
   const settings = Object.fromEntries(Object.entries(chosen).filter(([k]) => (given as Record<string, unknown>)[k] === undefined)) as Partial<TrainSettings>;
   // --dropout-mode locked given, and no dropout chosen (an epoch or less, or a rung capped at 0): there are no masks to lock
@@ -269,6 +281,9 @@ export function chooseForBudget(inp: BudgetInput, t = AUTOSIZE): BudgetChoice {
       ? `${label(shapes[next].model)} would have ${(params[next] / trainChars).toFixed(1)} params per training char`
       : `${label(shapes[next].model)} would take ${Math.floor(chars(shapes[next]) / (shapes[next].batch * shapes[next].seq))} steps and see ${(chars(shapes[next]) / params[next]).toFixed(1)} chars per param`;
     lines.push(`  the largest of ${shapes.map((s) => label(s.model)).join(", ")} taking ≥ ${minStepsOf(t)} steps and seeing ≥ ${t.CHARS_PER_PARAM} chars per param in the budget, ≤ ${t.PARAMS_PER_CHAR} params per char (${why})`);
+  }
+  if (calibrate > 0) {
+    lines.push(`  the first ${human(calibChars)} characters held out to fit the final model's temperature (--calibrate ${num(calibrate)}${given.calibrate !== undefined ? ", given" : "; --calibrate 0: none"})`);
   }
   if (unmasked) lines.push(`  --dropout-mode locked: no masks to lock, dropout 0 for ${epochs.toFixed(1)} epochs (--dropout P sets some)`);
   const kept = Object.keys(chosen).filter((k) => (given as Record<string, unknown>)[k] !== undefined);
@@ -301,6 +316,12 @@ export function emaFor(steps: number, share: number): number {
 
 /** The steps an --ema decay D averages over, its time constant 1/(1 − D) rounded (emaFor's inverse), as printed. */
 export const emaSpan = (decay: number): number => Math.round(1 / (1 - decay));
+
+/** --calibrate: the fraction of a corpus of `chars` characters the rule holds out at its start (0: none). */
+export function calibrateFor(chars: number, t = AUTOSIZE): number {
+  const frac = Math.min(t.CALIBRATION_FRAC_MAX, Number((t.CALIBRATION_CHARS / Math.max(1, chars)).toPrecision(2)));
+  return Math.floor(chars * frac) >= t.CALIBRATION_MIN_CHARS ? frac : 0;
+}
 
 /** --lr-schedule cosine and --lr-min: from lr down to LR_END × lr at the horizon. */
 function schedule(lr: number, t = AUTOSIZE): { lrSchedule?: "cosine"; lrMin?: number } {

@@ -10,7 +10,7 @@ import { SAMPLE_DEFAULTS, TRAIN_SAMPLE_DEFAULTS, type TrainConfig } from "../con
 import type { CorpusFingerprint } from "../corpus/fingerprint.ts";
 import { RnnError, UsageError } from "../errors.ts";
 import { checkFits, type Ids, makeBatcher, splitTrainVal } from "../corpus/batches.ts";
-import type { Kernels } from "../kernels/types.ts";
+import type { Arr, Kernels } from "../kernels/types.ts";
 import { cellOf } from "../model/cells/index.ts";
 import { initParams } from "../model/init.ts";
 import { createModel, type Model, pack } from "../model/model.ts";
@@ -20,6 +20,7 @@ import { BEST, LATEST, openRunDir, pruneStepCheckpoints, stepFile } from "../run
 import { createLocalEngine, type Engine } from "./engine.ts";
 import { createParallelEngine } from "./parallel.ts";
 import { createEvaluator } from "../eval/evaluate.ts";
+import { type Calibration, calibrate, copyDecoder, restoreDecoder } from "../eval/calibrate.ts";
 import { createSampleSpace, sampleScored, type SampleSpace } from "../sample/sample.ts";
 import { type OrthoStart, startOrthogonal } from "./cayley.ts";
 import { transplant } from "./finetune.ts";
@@ -38,6 +39,9 @@ export type TrainEvent =
   | { type: "checkpoint"; step: number; path: string; kind: "latest" | "best" | "step" }
   /** --sample-every: a sample from the model at `step` (seed --seed, after a newline); logprob in nats */
   | { type: "sample"; step: number; text: string; logprob: number }
+  /** --calibrate: the final model's softmax temperature, fitted on the characters held out from the corpus's
+   *  start (src/eval/calibrate.ts), and its loss there before and after */
+  | ({ type: "calibrate"; step: number } & Calibration)
   /** an auto-sized run's horizon planned again from its own speed (charsPerSec, kept from second `since` to
    *  `elapsed`): `planned` steps before, `steps` now */
   | { type: "replan"; step: number; elapsed: number; since: number; charsPerSec: number; planned: number; steps: number;
@@ -90,7 +94,7 @@ export { lrAt } from "./schedule.ts";
 export async function train(inp: TrainInput): Promise<EndEvent> {
   const { vocab, ids, kernels: ops } = inp;
   const now = inp.now ?? (() => performance.now() / 1000);
-  const { trainIds, valIds } = splitCorpus(ids, inp.cfg);
+  const { trainIds, valIds, calibIds } = splitCorpus(ids, inp.cfg);
   // the cosine schedule's horizon, fixed at the start of the run (stored in its config, kept on resume)
   // (an auto-sized run plans it again once, from its own speed: replan below)
   let cfg = withLrHorizon(inp.cfg, makeBatcher(trainIds, inp.cfg.batch, inp.cfg.seq).chunksPerEpoch);
@@ -119,7 +123,7 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
   const run: Run = {
     cfg, vocab, model, engine, opt, average, rng, emit, h: hBuf, c: cBuf,
     step: resumed?.step ?? 0, epoch: resumed?.epoch ?? 0, chunk: resumed?.chunk ?? 0,
-    lastSaved: resumed ? resumed.step : null, fingerprint: inp.fingerprint ?? null,
+    lastSaved: resumed ? resumed.step : null, fingerprint: inp.fingerprint ?? null, calibIds,
     tally: newTally(resumed, resumed ? bestFileLoss(cfg.out) : null),
     sampleSpace: null, sampledAt: null,
   };
@@ -201,7 +205,7 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
       endVal = validate(run, val, lrAt(cfg, Math.max(0, run.step - 1)), NaN, run.step % cfg.evalEvery === 0);
     }
     takeSample(run);
-    saveLatest(run);
+    saveLatest(run, true);
   } finally {
     await engine.dispose();
   }
@@ -214,20 +218,29 @@ export async function train(inp: TrainInput): Promise<EndEvent> {
   return end;
 }
 
-/** The training and validation splits of the corpus, refused (UsageError) when they cannot serve. */
-function splitCorpus(ids: Ids, cfg: TrainConfig): { trainIds: Ids; valIds: Ids } {
-  const { train: trainIds, val: valIds } = splitTrainVal(ids, cfg.valFrac);
+/**
+ * The corpus's splits: [calibration (--calibrate, its start) | training | validation (--val-frac, its end)],
+ * each a fraction of the whole text; refused (UsageError) when they cannot serve.
+ */
+function splitCorpus(ids: Ids, cfg: TrainConfig): { trainIds: Ids; valIds: Ids; calibIds: Ids } {
+  const { train: head, val: valIds } = splitTrainVal(ids, cfg.valFrac);
+  const calibLen = Math.floor(ids.length * (cfg.calibrate ?? 0));
+  const calibIds = head.subarray(0, calibLen), trainIds = head.subarray(calibLen);
+  if (cfg.calibrate && calibIds.length < 2) {
+    throw new UsageError(`--calibrate ${cfg.calibrate} holds out ${calibIds.length} of ${ids.length} characters (at least 2 needed to fit a temperature); raise it, or drop it`);
+  }
   const need = cfg.batch * cfg.seq + 1;
   if (trainIds.length < need && ids.length >= need) {
+    const held = cfg.calibrate ? `--val-frac ${cfg.valFrac} and --calibrate ${cfg.calibrate} leave` : `--val-frac ${cfg.valFrac} leaves`;
     throw new UsageError(
-      `--val-frac ${cfg.valFrac} leaves ${trainIds.length} of ${ids.length} characters to train on, and --batch ${cfg.batch} --seq ${cfg.seq} needs ${need}; lower --val-frac`,
+      `${held} ${trainIds.length} of ${ids.length} characters to train on, and --batch ${cfg.batch} --seq ${cfg.seq} needs ${need}; lower ${cfg.calibrate ? "them" : "--val-frac"}`,
     );
   }
   checkFits(trainIds.length, cfg.batch, cfg.seq);
   if (cfg.valFrac > 0 && valIds.length < 2) {
     throw new UsageError(`--val-frac ${cfg.valFrac} leaves ${valIds.length} validation characters (at least 2 needed); raise it, or use --val-frac 0 for no validation`);
   }
-  return { trainIds, valIds };
+  return { trainIds, valIds, calibIds };
 }
 
 function newModel(cfg: TrainConfig, ops: Kernels, rng: Rng): Model {
@@ -241,6 +254,8 @@ function resumeModel(dir: string, ops: Kernels, rng: Rng): { model: Model; resum
   const loaded = loadModel(dir, ops);
   const resumed = loadRunState(dir, loaded.meta.step);
   rng.setState(resumed.rng);
+  // a calibrated model file: its decoder as it trained, before the temperature scaled it
+  if (resumed.decoder) restoreDecoder(loaded.model, resumed.decoder);
   return { model: loaded.model, resumed };
 }
 
@@ -380,6 +395,8 @@ interface Run {
   /** of the training text, saved with the state */
   fingerprint: CorpusFingerprint | null;
   tally: Tally;
+  /** --calibrate: the characters held out at the corpus's start, on which the final model's temperature is fitted */
+  calibIds: Ids;
   /** the carried state of every stream, [L × B × H], filled from the engine at each save */
   h: Float32Array;
   c: Float32Array | null;
@@ -394,7 +411,9 @@ interface Validation {
   evaluate: ReturnType<typeof createEvaluator>;
 }
 
-const metaOf = (run: Run): ModelMeta => ({ config: run.cfg, vocab: run.vocab, step: run.step, bestValLoss: run.tally.bestVal });
+const metaOf = (run: Run, calibration?: Calibration): ModelMeta => ({
+  config: run.cfg, vocab: run.vocab, step: run.step, bestValLoss: run.tally.bestVal, ...(calibration ? { calibration } : {}),
+});
 
 /**
  * Evaluates the validation split, records the result (onCadence: an --eval-every evaluation), refreshes
@@ -434,26 +453,41 @@ function validateModel(run: Run, val: Validation, lr: number, gradNorm: number, 
 
 /**
  * Saves latest.safetensors with the state to resume from, and a step checkpoint when --keep asks for them
- * (with --ema the models saved are the average, and the state holds the raw weights).
+ * (with --ema the models saved are the average, and the state holds the raw weights). The run's last save
+ * (`final`) with --calibrate saves the model with its temperature fitted on the held-out start of the corpus
+ * (the decoder scaled); the state keeps the decoder as it trained, which is put back here and on --resume.
  */
-function saveLatest(run: Run): void {
-  const { cfg, model, tally, step } = run;
+function saveLatest(run: Run, final = false): void {
   run.engine.saveState({ h: run.h, c: run.c });
-  inAverage(run.average, model, (raw) => {
-    saveRun(cfg.out, model, metaOf(run), {
-      step, epoch: run.epoch, chunk: run.chunk, rng: run.rng.getState(), optStep: run.opt.step, bestValLoss: tally.bestVal,
-      evalsSinceBest: tally.evalsSinceBest, lastValLoss: tally.lastVal, optimizer: run.opt.slab.data, h: run.h, c: run.c, params: raw,
-      config: cfg, fingerprint: run.fingerprint, // the run's whole config, budget included (the model checkpoints hold neither budget nor path)
-    });
-    run.lastSaved = step;
-    run.emit({ type: "checkpoint", step, path: path.join(cfg.out, LATEST), kind: "latest" });
-    if (cfg.keep > 0) {
-      const f = path.join(cfg.out, stepFile(step));
-      saveModel(f, model, metaOf(run));
-      run.emit({ type: "checkpoint", step, path: f, kind: "step" });
-      pruneStepCheckpoints(cfg.out, cfg.keep);
+  inAverage(run.average, run.model, (raw) => {
+    const trained = final && run.calibIds.length >= 2 ? copyDecoder(run.model) : null;
+    try {
+      const calibration = trained ? calibrate(run.model, run.calibIds) : undefined;
+      if (calibration) run.emit({ type: "calibrate", step: run.step, ...calibration });
+      saveModels(run, raw, trained, calibration);
+    } finally {
+      if (trained) restoreDecoder(run.model, trained);
     }
   });
+}
+
+/** saveLatest's files: the model and state (decoder: the trained one, when the model's is calibrated), and a step checkpoint. */
+function saveModels(run: Run, raw: Arr | null, decoder: Float32Array | null, calibration: Calibration | undefined): void {
+  const { cfg, model, tally, step } = run;
+  saveRun(cfg.out, model, metaOf(run, calibration), {
+    step, epoch: run.epoch, chunk: run.chunk, rng: run.rng.getState(), optStep: run.opt.step, bestValLoss: tally.bestVal,
+    evalsSinceBest: tally.evalsSinceBest, lastValLoss: tally.lastVal, optimizer: run.opt.slab.data, h: run.h, c: run.c, params: raw,
+    config: cfg, fingerprint: run.fingerprint, // the run's whole config, budget included (the model checkpoints hold neither budget nor path)
+    decoder,
+  });
+  run.lastSaved = step;
+  run.emit({ type: "checkpoint", step, path: path.join(cfg.out, LATEST), kind: "latest" });
+  if (cfg.keep > 0) {
+    const f = path.join(cfg.out, stepFile(step));
+    saveModel(f, model, metaOf(run, calibration));
+    run.emit({ type: "checkpoint", step, path: f, kind: "step" });
+    pruneStepCheckpoints(cfg.out, cfg.keep);
+  }
 }
 
 /**
