@@ -1,6 +1,7 @@
 // The raw weights of an `rnn train --ema` run as a model file of their own, to score the same run with and
 // without its average (docs/quality.md, "Weight averaging"). Its latest.safetensors holds the average; its
-// latest.state.safetensors the raw weights (tensor `params`), which this writes out with the model's metadata.
+// latest.state.safetensors the raw weights (tensor `params`), which this writes out with the model's metadata
+// (less a --calibrate run's temperature, which belongs to the average).
 //
 //   npx tsx scripts/raw-weights.ts RUN OUT.safetensors
 //   rnn eval --model OUT.safetensors HELD-OUT.txt          # against: rnn eval --model RUN HELD-OUT.txt
@@ -21,5 +22,7 @@ if (!state.params) {
   process.exit(1);
 }
 model.params.data.set(state.params);
-saveModel(out, model, meta);
+// the raw weights as they trained: a --calibrate run's temperature was fitted to (and applied to) the average only
+const { calibration: _fitted, ...raw } = meta;
+saveModel(out, model, raw);
 console.log(`${out}: the raw weights of ${run} at step ${meta.step}`);
