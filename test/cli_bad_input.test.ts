@@ -130,6 +130,7 @@ describe("every numeric flag of every command refuses 0, negatives, NaN and non-
     "--sample-every": ["0"], // 0 = off
     "--dropout-input": ["0"], "--weight-drop": ["0"], "--embed-dropout": ["0"], "--lr-min": ["0"], // 0 = off; the cosine's floor 0
     "--ema": ["0"], // 0 = no averaging
+    "--calibrate": ["0"], // 0 = no calibration split
     "eval --dynamic-decay": ["0"], // 0 = no decay toward the trained weights
     "serve --port": ["0"], // 0 = any free port
   };
