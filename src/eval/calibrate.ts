@@ -10,7 +10,8 @@
 // so Newton's method from β = 1 converges in a few passes over the stored logits (a step that does not lower
 // L is halved). Applying it is exact and free: softmax(β·(W_dec·h + b_dec)) is the decoder with W_dec and
 // b_dec scaled by β, so a calibrated model is an ordinary model file (PyTorch loads it as it loads any other).
-import { createState, createWorkspace, forward, type Model, pack } from "../model/model.ts";
+import { type Model, pack } from "../model/model.ts";
+import { createEvaluator } from "./evaluate.ts";
 import { tensorNames } from "../model/params.ts";
 import type { Ids } from "../corpus/batches.ts";
 
@@ -31,30 +32,19 @@ export const maxFitChars = (V: number): number => Math.floor(MAX_LOGITS / V);
 
 /**
  * The logits [n × V] of every prediction of `ids` (n = min(ids.length − 1, maxFitChars(V))), the text run as
- * one stream from a zero state in chunks of `chunk` steps (the evaluation protocol, src/eval/evaluate.ts),
- * and their targets [n].
+ * one stream from a zero state in chunks of `chunk` steps (the evaluation protocol, src/eval/evaluate.ts,
+ * whose evaluator hands over each block's logits), and their targets [n].
  */
-export function collectLogits(model: Model, ids: ArrayLike<number>, chunk = 256): { logits: Float32Array; targets: Int32Array } {
+export function collectLogits(model: Model, ids: Ids, chunk = 256): { logits: Float32Array; targets: Int32Array } {
   const V = model.cfg.vocabSize;
   const n = Math.max(0, Math.min(ids.length - 1, maxFitChars(V)));
   const logits = new Float32Array(n * V); // [n × V]
-  const targets = new Int32Array(n); // [n]
-  const state = createState(model, 1);
-  let ws = createWorkspace(model, 1, Math.min(chunk, Math.max(1, n)), { grad: false });
-  for (let s = 0; s < n; s += chunk) {
-    const T = Math.min(chunk, n - s);
-    if (T !== ws.T) ws = createWorkspace(model, 1, T, { grad: false });
-    for (let t = 0; t < T; t++) {
-      ws.idx[t] = ids[s + t];
-      ws.targets[t] = targets[s + t] = ids[s + t + 1];
-    }
-    forward(model, ws, state, { grad: false });
-    logits.set(ws.logits.subarray(0, T * V), s * V);
-  }
+  const targets = Int32Array.from(ids.subarray(1, n + 1)); // [n]
+  createEvaluator(model, chunk)(ids.subarray(0, n + 1), undefined, undefined, (w, start) => logits.set(w.logits.subarray(0, w.T * V), start * V));
   return { logits, targets };
 }
 
-/** L(β) and, when asked, L'(β) and L''(β) over logits [n × V] (float64 sums). */
+/** L(β), L'(β) and L''(β) over logits [n × V] (float64 sums). */
 export function temperatureLoss(logits: Float32Array, targets: Int32Array, V: number, beta: number): { loss: number; grad: number; curv: number } {
   const n = targets.length;
   let loss = 0, grad = 0, curv = 0;

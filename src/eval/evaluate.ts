@@ -20,13 +20,17 @@ export function summarize(lossSum: number, count: number): EvalResult {
 
 /** Called after each block of the stream: predictions scored so far (done) of all (total). */
 export type EvalProgress = (done: number, total: number) => void;
+/** Called after each block's forward pass: its workspace (the block's T steps: logits [T × V] among them) and
+ *  the position in the text of its first step. */
+export type EvalBlock = (w: Workspace, start: number) => void;
 
 /**
  * An evaluator for one model: ids (the text as vocabulary indices) → the summed loss and the number of
  * predictions (ids.length − 1). The text streams through the model in blocks of `chunk` steps: memory is one
  * workspace of chunk × (the model's widths), whatever the text's length. Its workspaces are made once per chunk
  * length and reused, so validating every few hundred steps allocates nothing after the first time (the WASM
- * backend never frees). onProgress, when given, is called after every block; nothing here prints.
+ * backend never frees). onProgress, when given, is called after every block, and onBlock with the block's
+ * workspace (what src/eval/calibrate.ts reads the logits from); nothing here prints.
  *
  * One stream on one core, by design: the state carried across blocks makes every prediction depend on all
  * the text before it, which is the protocol (and what PyTorch reproduces); cutting the text into segments
@@ -35,7 +39,7 @@ export type EvalProgress = (done: number, total: number) => void;
 export function createEvaluator(
   model: Model,
   chunk = 256,
-): (ids: ArrayLike<number>, scored?: Uint8Array, onProgress?: EvalProgress) => { lossSum: number; count: number } {
+): (ids: ArrayLike<number>, scored?: Uint8Array, onProgress?: EvalProgress, onBlock?: EvalBlock) => { lossSum: number; count: number } {
   const spaces = new Map<number, Workspace>();
   const space = (T: number) => {
     let w = spaces.get(T);
@@ -44,7 +48,7 @@ export function createEvaluator(
   };
   const state = createState(model, 1);
   /** scored[i] = 0 leaves the prediction of ids[i] out of the loss (default: every prediction counts) */
-  return (ids, scored, onProgress) => {
+  return (ids, scored, onProgress, onBlock) => {
     const n = ids.length - 1;
     if (n <= 0) return { lossSum: 0, count: 0 };
     resetState(state);
@@ -58,6 +62,7 @@ export function createEvaluator(
       const r = forward(model, w, state, { grad: false });
       lossSum += r.lossSum;
       count += r.count;
+      onBlock?.(w, s);
       onProgress?.(s + w.T, n);
     }
     return { lossSum, count };
